@@ -1,0 +1,93 @@
+package io.ringway.runtime.sys;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * errno values used by Ringway, and their symbolic names and descriptions from libc.
+ *
+ * <p>Names and descriptions come from glibc's {@code strerrorname_np} and {@code strerrordesc_np}
+ * (thread-safe and locale-independent, glibc 2.32+); on an older libc the name falls back to a
+ * small table and the description to {@code strerror}.
+ */
+public final class Errno {
+    /** Interrupted system call. */
+    public static final int EINTR = 4;
+    /** Bad file descriptor. */
+    public static final int EBADF = 9;
+    /** Resource temporarily unavailable (EWOULDBLOCK). */
+    public static final int EAGAIN = 11;
+    /** Cannot allocate memory. */
+    public static final int ENOMEM = 12;
+    /** Invalid argument. */
+    public static final int EINVAL = 22;
+    /** Broken pipe. */
+    public static final int EPIPE = 32;
+
+    private static final MethodHandle NAME = find("strerrorname_np");
+    private static final MethodHandle DESCRIPTION = find("strerrordesc_np");
+    private static final MethodHandle STRERROR = find("strerror");
+
+    private Errno() {
+    }
+
+    /** The symbolic name of an errno value, e.g. {@code "EBADF"} for 9. */
+    public static String name(int errno) {
+        String name = callString(NAME, errno);
+        if (name != null) {
+            return name;
+        }
+        return switch (errno) {
+            case 1 -> "EPERM";
+            case 2 -> "ENOENT";
+            case EINTR -> "EINTR";
+            case EBADF -> "EBADF";
+            case EAGAIN -> "EAGAIN";
+            case ENOMEM -> "ENOMEM";
+            case 13 -> "EACCES";
+            case 14 -> "EFAULT";
+            case 17 -> "EEXIST";
+            case EINVAL -> "EINVAL";
+            case 24 -> "EMFILE";
+            case 28 -> "ENOSPC";
+            case EPIPE -> "EPIPE";
+            case 98 -> "EADDRINUSE";
+            case 104 -> "ECONNRESET";
+            case 111 -> "ECONNREFUSED";
+            default -> "errno " + errno;
+        };
+    }
+
+    /** The human description of an errno value, e.g. {@code "Bad file descriptor"}. */
+    public static String description(int errno) {
+        String text = callString(DESCRIPTION, errno);
+        if (text == null) {
+            text = callString(STRERROR, errno);
+        }
+        return text != null ? text : "unknown error " + errno;
+    }
+
+    private static MethodHandle find(String symbol) {
+        Linker linker = Linker.nativeLinker();
+        Optional<MemorySegment> address = linker.defaultLookup().find(symbol);
+        return address.map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ADDRESS, JAVA_INT))).orElse(null);
+    }
+
+    private static String callString(MethodHandle handle, int errno) {
+        if (handle == null) {
+            return null;
+        }
+        try {
+            MemorySegment text = (MemorySegment) handle.invokeExact(errno);
+            return text.equals(MemorySegment.NULL) ? null : text.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            return null;
+        }
+    }
+}
