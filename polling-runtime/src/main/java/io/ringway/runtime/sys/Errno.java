@@ -73,12 +73,14 @@ public final class Errno {
         return text != null ? text : "unknown error " + errno;
     }
 
+    @SuppressWarnings("restricted")
     private static MethodHandle find(String symbol) {
         Linker linker = Linker.nativeLinker();
         Optional<MemorySegment> address = linker.defaultLookup().find(symbol);
         return address.map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ADDRESS, JAVA_INT))).orElse(null);
     }
 
+    @SuppressWarnings("restricted")
     private static String callString(MethodHandle handle, int errno) {
         if (handle == null) {
             return null;

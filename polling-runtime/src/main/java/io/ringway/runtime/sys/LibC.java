@@ -63,6 +63,8 @@ public final class LibC {
     public static final int MFD_HUGE_2MB = 21 << 26;
     /** Huge page size 1 GiB for {@link #MFD_HUGETLB} (30 &lt;&lt; MFD_HUGE_SHIFT). */
     public static final int MFD_HUGE_1GB = 30 << 26;
+    /** fcntl command: duplicate to the lowest free fd at or above arg, close-on-exec. */
+    public static final int F_DUPFD_CLOEXEC = 1030;
     /** fcntl command: get file status flags. */
     public static final int F_GETFL = 3;
     /** fcntl command: set file status flags. */
@@ -161,6 +163,9 @@ public final class LibC {
     static final MethodHandle ACCEPT4 =
         downcall("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle CONNECT = downcall("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle SOCKETPAIR =
+        downcall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    static final MethodHandle SHUTDOWN = downcall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     static final MethodHandle SENDMSG = downcall("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle RECVMSG = downcall("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle SCHED_SETAFFINITY =
@@ -172,6 +177,7 @@ public final class LibC {
     private LibC() {
     }
 
+    @SuppressWarnings("restricted")
     private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
             .orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
@@ -366,6 +372,11 @@ public final class LibC {
         return check(result, "fcntl", "fd=" + fd + ", cmd=" + command + ", arg=" + arg, capture);
     }
 
+    /** A close-on-exec duplicate of {@code fd} (fcntl F_DUPFD_CLOEXEC), e.g. to keep a copy of an fd handed to an owner. */
+    public static int dup(int fd) {
+        return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
+
     /** getpid(2). */
     public static int getpid() {
         try {
@@ -399,14 +410,28 @@ public final class LibC {
         check(result, "ftruncate", "fd=" + fd + ", length=" + length, capture);
     }
 
-    /** The {@code f_type} of fstatfs(2), e.g. {@link #HUGETLBFS_MAGIC}. */
-    public static long fstatfsType(int fd) {
+    /**
+     * The file system facts Ringway needs from fstatfs(2).
+     *
+     * @param type      {@code f_type}, e.g. {@link #HUGETLBFS_MAGIC}
+     * @param blockSize {@code f_bsize}; on hugetlbfs, the huge page size
+     */
+    public record FileSystem(long type, long blockSize) {
+        /** Whether the file lives on hugetlbfs (a hugetlbfs file or a memfd made with MFD_HUGETLB). */
+        public boolean hugetlbfs() {
+            return type == HUGETLBFS_MAGIC;
+        }
+    }
+
+    /** fstatfs(2): the type and block size of the file system holding {@code fd}. */
+    public static FileSystem fstatfs(int fd) {
         MemorySegment capture = capture();
         try (Arena arena = Arena.ofConfined()) {
+            // struct statfs on x86-64: f_type at 0, f_bsize at 8, both 8 bytes.
             MemorySegment statfs = arena.allocate(STATFS_SIZE, 8);
             int result = (int) FSTATFS.invokeExact(capture, fd, statfs);
             check(result, "fstatfs", "fd=" + fd, capture);
-            return statfs.get(JAVA_LONG, 0);
+            return new FileSystem(statfs.get(JAVA_LONG, 0), statfs.get(JAVA_LONG, 8));
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -443,6 +468,7 @@ public final class LibC {
      * accessible until {@link #munmap}, and touching it afterwards crashes the JVM. Prefer
      * {@link #mmap(long, long, int, int, int, long, Arena)}.
      */
+    @SuppressWarnings("restricted")
     public static MemorySegment mmap(long addr, long length, int prot, int flags, int fd, long offset) {
         MemorySegment capture = capture();
         MemorySegment result;
@@ -464,6 +490,7 @@ public final class LibC {
      * unmaps it, so a stale access throws instead of crashing. Use a shared arena when several
      * threads touch the mapping.
      */
+    @SuppressWarnings("restricted")
     public static MemorySegment mmap(long addr, long length, int prot, int flags, int fd, long offset, Arena arena) {
         MemorySegment mapped = mmap(addr, length, prot, flags, fd, offset);
         long address = mapped.address();
