@@ -168,7 +168,10 @@ public final class Epoll implements AutoCloseable {
         return maxEvents;
     }
 
-    /** Closes the epoll fd; further calls do nothing. Watched fds are not closed. */
+    /**
+     * Closes the epoll fd; further calls do nothing. Watched fds are not closed. Closing does not
+     * wake a thread blocked in {@link #await}: signal an eventfd it watches to stop it first.
+     */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {

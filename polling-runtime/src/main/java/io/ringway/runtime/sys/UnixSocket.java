@@ -240,7 +240,7 @@ public final class UnixSocket implements AutoCloseable {
      * At most {@code fdsOut.length} fds are kept; any the peer sent beyond that are closed at once,
      * so none leak. Fds arrive close-on-exec.
      *
-     * @param buffer     where the bytes go
+     * @param buffer     where the bytes go; not empty
      * @param fdsOut     where the received fds go, in order; may be empty
      * @param fdCountOut {@code fdCountOut[0]} is set to the number of fds stored in fdsOut; may be
      *                   null when fdsOut is empty
@@ -248,6 +248,10 @@ public final class UnixSocket implements AutoCloseable {
      */
     public int receive(MemorySegment buffer, int[] fdsOut, int[] fdCountOut) {
         long capacity = Math.min(buffer.byteSize(), Integer.MAX_VALUE);
+        if (capacity == 0) {
+            // recvmsg into 0 bytes returns 0, which would read as end of stream.
+            throw new IllegalArgumentException("receive buffer must not be empty");
+        }
         if (fdsOut.length > 0 && (fdCountOut == null || fdCountOut.length < 1)) {
             throw new IllegalArgumentException("fdCountOut must have room for one count when fdsOut is not empty");
         }
