@@ -1,0 +1,84 @@
+package io.ringway.cli;
+
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import io.ringway.perf.bench.BenchReport;
+import io.ringway.perf.bench.JmhRunner;
+import io.ringway.perf.bench.MachineSetup;
+import io.ringway.perf.bench.Measurement;
+import io.ringway.perf.bench.Scenario;
+import io.ringway.perf.bench.Scenarios;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code ringway bench}: the main job. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Run Ringway's benchmarks and print a table with ratios against peers measured in the same run.",
+            "Scenarios: rings (off-heap rings and mempool vs JCTools/Agrona). net, blk and vm come with their issues."})
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(arity = "0..1", paramLabel = "SCENARIO", defaultValue = "all",
+            description = "rings or all (default: ${DEFAULT-VALUE}).")
+    String scenario;
+
+    @Option(names = "--duration", paramLabel = "S", defaultValue = "1",
+            description = "Seconds per measured iteration (default: ${DEFAULT-VALUE}); 2 warm-up and 3 measured iterations per repeat.")
+    double duration;
+
+    @Option(names = "--repeat", paramLabel = "N", defaultValue = "3",
+            description = "Repeats, each in a fresh JVM; results are median and range (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Where to write the JSON results (default: results/bench-<time>.json).")
+    Path json;
+
+    @Option(names = {"-v", "--verbose"}, description = "Show JMH's own output.")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        if (repeat < 1 || repeat > 50) {
+            System.err.println("ringway bench: --repeat must be between 1 and 50, got " + repeat);
+            return 2;
+        }
+        if (!(duration >= 0.1 && duration <= 600)) {
+            System.err.println("ringway bench: --duration must be between 0.1 and 600 seconds, got " + duration);
+            return 2;
+        }
+        List<Scenario> selected = new ArrayList<>();
+        for (Scenario s : Scenarios.all()) {
+            if (scenario.equals("all") || scenario.equals(s.name())) {
+                selected.add(s);
+            }
+        }
+        if (selected.isEmpty()) {
+            System.err.println("ringway bench: unknown scenario '" + scenario + "'; known: all, "
+                    + String.join(", ", Scenarios.all().stream().map(Scenario::name).toList())
+                    + " (net, blk and vm are not implemented yet)");
+            return 2;
+        }
+        if (json == null) {
+            json = Path.of("results", "bench-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
+        }
+        String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat;
+        Map<String, Map<String, Measurement>> results = new LinkedHashMap<>();
+        for (Scenario s : selected) {
+            System.out.printf("ringway bench: running %s (%s), %d repeats x (2 warm-up + 3 x %.1f s) per benchmark...%n",
+                    s.name(), s.description(), repeat, duration);
+            Map<String, Measurement> r = JmhRunner.run(s.includes(), repeat, 2, 3, duration, !verbose);
+            results.put(s.name(), r);
+            BenchReport.printTable(System.out, s, r);
+        }
+        BenchReport.writeJson(json, MachineSetup.describe(command), selected, results);
+        System.out.println();
+        System.out.println("ringway bench: results written to " + json.toAbsolutePath());
+        return 0;
+    }
+}

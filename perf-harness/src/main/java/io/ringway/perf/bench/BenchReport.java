@@ -1,0 +1,128 @@
+package io.ringway.perf.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Prints a scenario's results as a table with peer ratios, and writes them as JSON. */
+public final class BenchReport {
+    private BenchReport() {
+    }
+
+    /** The ratio peer/ours for time-per-operation scores (how many times faster Ringway is). */
+    public static double speedup(Measurement ours, Measurement peer) {
+        return peer.median() / ours.median();
+    }
+
+    public static void printTable(PrintStream out, Scenario scenario, Map<String, Measurement> results) {
+        out.printf(Locale.ROOT, "%n== %s: %s ==%n", scenario.name(), scenario.description());
+        out.printf(Locale.ROOT, "%-46s %12s %21s%n", "benchmark", "median", "range (min..max)");
+        for (Measurement m : results.values()) {
+            out.printf(Locale.ROOT, "%-46s %9.2f %-3s %8.2f..%-8.2f n=%d%n", m.name(), m.median(), unitShort(m.unit()),
+                    m.min(), m.max(), m.samples().length);
+        }
+        if (!scenario.comparisons().isEmpty()) {
+            out.printf(Locale.ROOT, "%n%-40s %-30s %14s %14s %8s%n", "comparison", "peer", "ringway", "peer", "ratio");
+            for (Comparison c : scenario.comparisons()) {
+                Measurement ours = results.get(c.ours());
+                Measurement peer = results.get(c.peer());
+                if (ours == null || peer == null) {
+                    out.printf(Locale.ROOT, "%-40s %-30s %s%n", c.title(), c.peerName(), "(not measured in this run)");
+                    continue;
+                }
+                out.printf(Locale.ROOT, "%-40s %-30s %11.2f %-2s %11.2f %-2s %7.2fx%n", c.title(), c.peerName(),
+                        ours.median(), unitShort(ours.unit()), peer.median(), unitShort(peer.unit()), speedup(ours, peer));
+            }
+        }
+    }
+
+    private static String unitShort(String unit) {
+        return unit == null ? "" : unit.replace("/op", "");
+    }
+
+    /** Writes every scenario's measurements and ratios, plus the machine setup, as JSON. */
+    public static void writeJson(Path file, Map<String, String> setup, List<Scenario> scenarios,
+            Map<String, Map<String, Measurement>> results) throws IOException {
+        StringBuilder j = new StringBuilder(4096);
+        j.append("{\n  \"generated\": ").append(str(Instant.now().toString())).append(",\n  \"setup\": {");
+        boolean first = true;
+        for (Map.Entry<String, String> e : setup.entrySet()) {
+            j.append(first ? "\n" : ",\n").append("    ").append(str(e.getKey())).append(": ").append(str(e.getValue()));
+            first = false;
+        }
+        j.append("\n  },\n  \"scenarios\": [");
+        for (int s = 0; s < scenarios.size(); s++) {
+            Scenario scenario = scenarios.get(s);
+            Map<String, Measurement> r = results.getOrDefault(scenario.name(), Map.of());
+            j.append(s == 0 ? "\n" : ",\n").append("    {\"name\": ").append(str(scenario.name()))
+                    .append(", \"description\": ").append(str(scenario.description())).append(", \"benchmarks\": [");
+            int i = 0;
+            for (Measurement m : r.values()) {
+                j.append(i++ == 0 ? "\n" : ",\n").append("      {\"name\": ").append(str(m.name()))
+                        .append(", \"unit\": ").append(str(m.unit()))
+                        .append(", \"median\": ").append(num(m.median()))
+                        .append(", \"min\": ").append(num(m.min()))
+                        .append(", \"max\": ").append(num(m.max()))
+                        .append(", \"samples\": [");
+                double[] samples = m.samples();
+                for (int k = 0; k < samples.length; k++) {
+                    j.append(k == 0 ? "" : ", ").append(num(samples[k]));
+                }
+                j.append("]}");
+            }
+            j.append("\n    ], \"comparisons\": [");
+            int c = 0;
+            for (Comparison cmp : scenario.comparisons()) {
+                Measurement ours = r.get(cmp.ours());
+                Measurement peer = r.get(cmp.peer());
+                j.append(c++ == 0 ? "\n" : ",\n").append("      {\"title\": ").append(str(cmp.title()))
+                        .append(", \"ours\": ").append(str(cmp.ours()))
+                        .append(", \"peer\": ").append(str(cmp.peer()))
+                        .append(", \"peerName\": ").append(str(cmp.peerName()))
+                        .append(", \"ratio\": ").append(ours == null || peer == null ? "null" : num(speedup(ours, peer)))
+                        .append('}');
+            }
+            j.append("\n    ]}");
+        }
+        j.append("\n  ]\n}\n");
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        Files.writeString(file, j);
+    }
+
+    private static String num(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4f", v) : "null";
+    }
+
+    static String str(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char ch = s.charAt(i);
+            switch (ch) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (ch < 0x20) {
+                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
+                    } else {
+                        b.append(ch);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+}

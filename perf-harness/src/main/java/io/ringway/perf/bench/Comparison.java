@@ -1,0 +1,13 @@
+package io.ringway.perf.bench;
+
+/**
+ * Ringway's benchmark set beside a named peer's, measured in the same run. For time-per-operation
+ * units the ratio is {@code peer / ours} (how many times faster Ringway is); above 1 is better.
+ *
+ * @param title what is compared, e.g. "SPSC ring, burst 32, per handle"
+ * @param ours  Ringway's benchmark id
+ * @param peer  the peer's benchmark id
+ * @param peerName the peer as people know it, e.g. "JCTools SpscArrayQueue"
+ */
+public record Comparison(String title, String ours, String peer, String peerName) {
+}

@@ -1,0 +1,15 @@
+package io.ringway.perf.bench;
+
+import java.util.List;
+
+/**
+ * A named group of benchmarks that {@code ringway bench NAME} runs, with the comparisons against
+ * peers that its table reports.
+ *
+ * @param name        command-line name, e.g. "rings"
+ * @param description one line for the progress output
+ * @param includes    JMH include patterns
+ * @param comparisons ours-vs-peer pairs reported as ratios
+ */
+public record Scenario(String name, String description, List<String> includes, List<Comparison> comparisons) {
+}
