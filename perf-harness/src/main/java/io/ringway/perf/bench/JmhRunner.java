@@ -40,6 +40,7 @@ public final class JmhRunner {
      * @param warmupIterations  warm-up iterations per fork, excluded from the result
      * @param iterations        measured iterations per fork (averaged into that fork's sample)
      * @param iterationSeconds  length of each iteration
+     * @param quiet             a progress line instead of JMH's log
      */
     public static Map<String, Measurement> run(List<String> includes, int forks, int warmupIterations, int iterations,
             double iterationSeconds, boolean quiet) throws RunnerException {
@@ -52,11 +53,21 @@ public final class JmhRunner {
                 .timeUnit(TimeUnit.NANOSECONDS)
                 .jvmArgsAppend(FORK_JVM_FLAGS)
                 .shouldFailOnError(true)
-                .verbosity(quiet ? VerboseMode.SILENT : VerboseMode.NORMAL);
+                .verbosity(VerboseMode.NORMAL);
         for (String include : includes) {
             options.include(include);
         }
-        Collection<RunResult> results = new Runner(options.build()).run();
+        Collection<RunResult> results;
+        if (quiet) {
+            ProgressFormat progress = new ProgressFormat(System.out);
+            try {
+                results = new Runner(options.build(), progress).run();
+            } catch (RunnerException | RuntimeException e) {
+                throw new RunnerException("benchmark run failed: " + e.getMessage() + "\nlast JMH output:\n" + progress.tail(), e);
+            }
+        } else {
+            results = new Runner(options.build()).run();
+        }
         Map<String, Measurement> byName = new LinkedHashMap<>();
         for (RunResult run : results) {
             String name = shortName(run);
