@@ -3,7 +3,7 @@ package io.ringway.vhost.virtio;
 import java.lang.foreign.MemorySegment;
 
 /** What split and packed device queues share: activation checks and the broken state. */
-abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue {
+abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue, PackedQueue {
     /** virtio 1.2, 2.7 and 2.8: "The maximum Queue Size value is 32768". */
     public static final int MAX_QUEUE_SIZE = 32768;
 
