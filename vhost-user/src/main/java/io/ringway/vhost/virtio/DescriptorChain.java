@@ -85,37 +85,55 @@ public final class DescriptorChain {
         return writableBytes;
     }
 
-    /** @param i entry @return its guest-physical address */
+    /**
+     * @param i entry
+     * @return its guest-physical address
+     */
     public long addr(int i) {
         check(i);
         return addr[i];
     }
 
-    /** @param i entry @return its length in bytes (unsigned 32-bit value, as an int) */
+    /**
+     * @param i entry
+     * @return its length in bytes (unsigned 32-bit value, as an int)
+     */
     public int len(int i) {
         check(i);
         return len[i];
     }
 
-    /** @param i entry @return its length in bytes as a non-negative long */
+    /**
+     * @param i entry
+     * @return its length in bytes as a non-negative long
+     */
     public long lenUnsigned(int i) {
         check(i);
         return Integer.toUnsignedLong(len[i]);
     }
 
-    /** @param i entry @return true if the device may write it (VIRTQ_DESC_F_WRITE) */
+    /**
+     * @param i entry
+     * @return true if the device may write it (VIRTQ_DESC_F_WRITE)
+     */
     public boolean isWritable(int i) {
         check(i);
         return writable[i];
     }
 
-    /** @param i entry @return index of the guest memory region holding it */
+    /**
+     * @param i entry
+     * @return index of the guest memory region holding it
+     */
     public int region(int i) {
         check(i);
         return region[i];
     }
 
-    /** @param i entry @return offset of its first byte in {@link #segment(int)} */
+    /**
+     * @param i entry
+     * @return offset of its first byte in {@link #segment(int)}
+     */
     public long offset(int i) {
         check(i);
         return offset[i];

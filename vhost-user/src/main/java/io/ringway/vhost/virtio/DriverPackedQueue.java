@@ -345,7 +345,10 @@ public final class DriverPackedQueue {
         return Short.toUnsignedInt(deviceEvent.get(U16, PackedRing.EVENT_OFF_WRAP));
     }
 
-    /** @param pos ring position @return that descriptor's flags */
+    /**
+     * @param pos ring position
+     * @return that descriptor's flags
+     */
     public int descriptorFlags(int pos) {
         return Short.toUnsignedInt(desc.get(U16, (long) pos * 16 + PackedRing.DESC_FLAGS));
     }

@@ -62,7 +62,10 @@ public final class PackedRing {
     /** Size of an event suppression structure. */
     public static final int EVENT_SIZE = 4;
 
-    /** @param size queue size @return bytes of the descriptor ring */
+    /**
+     * @param size queue size
+     * @return bytes of the descriptor ring
+     */
     public static long descRingSize(int size) {
         return (long) DESC_SIZE * size;
     }
@@ -90,12 +93,18 @@ public final class PackedRing {
         return ((flags >>> 7) & 1) == wrap && ((flags >>> 15) & 1) == wrap;
     }
 
-    /** @param wrap driver wrap counter @return AVAIL/USED bits that mark a descriptor available */
+    /**
+     * @param wrap driver wrap counter
+     * @return AVAIL/USED bits that mark a descriptor available
+     */
     public static int availBits(int wrap) {
         return wrap != 0 ? F_AVAIL : F_USED;
     }
 
-    /** @param wrap device wrap counter @return AVAIL/USED bits that mark a descriptor used */
+    /**
+     * @param wrap device wrap counter
+     * @return AVAIL/USED bits that mark a descriptor used
+     */
     public static int usedBits(int wrap) {
         return wrap != 0 ? F_AVAIL | F_USED : 0;
     }

@@ -68,27 +68,42 @@ public final class SplitRing {
     /** Alignment of the used ring. */
     public static final int USED_ALIGN = 4;
 
-    /** @param size queue size @return bytes of the descriptor table */
+    /**
+     * @param size queue size
+     * @return bytes of the descriptor table
+     */
     public static long descTableSize(int size) {
         return (long) DESC_SIZE * size;
     }
 
-    /** @param size queue size @return bytes of the available ring, used_event included */
+    /**
+     * @param size queue size
+     * @return bytes of the available ring, used_event included
+     */
     public static long availRingSize(int size) {
         return 6L + 2L * size;
     }
 
-    /** @param size queue size @return bytes of the used ring, avail_event included */
+    /**
+     * @param size queue size
+     * @return bytes of the used ring, avail_event included
+     */
     public static long usedRingSize(int size) {
         return 6L + 8L * size;
     }
 
-    /** @param size queue size @return offset of used_event in the available ring */
+    /**
+     * @param size queue size
+     * @return offset of used_event in the available ring
+     */
     public static long usedEventOffset(int size) {
         return RING_ENTRIES + 2L * size;
     }
 
-    /** @param size queue size @return offset of avail_event in the used ring */
+    /**
+     * @param size queue size
+     * @return offset of avail_event in the used ring
+     */
     public static long availEventOffset(int size) {
         return RING_ENTRIES + 8L * size;
     }

@@ -15,7 +15,7 @@ final class MockGuest implements AutoCloseable {
     /** Buffers start here; rings live below. */
     static final long BUFFERS = 0x80000;
 
-    final Arena arena = Arena.ofConfined();
+    final Arena arena = Arena.ofShared();
     final MemorySegment ram = arena.allocate(MEMORY_SIZE, 4096);
     final GuestMemory memory = GuestMemory.of(GuestMemoryRegion.of(0, ram));
 
