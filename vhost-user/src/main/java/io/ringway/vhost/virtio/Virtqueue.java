@@ -1,0 +1,113 @@
+package io.ringway.vhost.virtio;
+
+/**
+ * The device side of one virtqueue, split or packed: what a device (net, blk) needs on its
+ * data-plane thread. One thread owns a queue; none of these methods is thread-safe.
+ *
+ * <p>A guest that breaks a rule puts the queue in the broken state (virtio 1.2, 2.1.2,
+ * DEVICE_NEEDS_RESET): {@link #pop} returns false from then on and {@link #brokenReason()} says
+ * why. Nothing on the hot path throws or allocates, except once, when the violation is recorded.
+ */
+public interface Virtqueue {
+
+    /**
+     * Validates the configuration and starts the queue. Every ring address is checked once here:
+     * size, alignment, and that each ring part lies inside one memory region.
+     *
+     * @param memory guest memory the rings and buffers live in
+     * @param config size, ring addresses and negotiated features
+     * @throws VirtqueueException if a rule is broken; the queue is then broken with the same error
+     */
+    void activate(GuestMemory memory, QueueConfig config);
+
+    /** Stops the queue and forgets its memory and indexes (a device or queue reset). */
+    void reset();
+
+    /** @return true between a successful {@link #activate} and {@link #reset}, unless broken */
+    boolean isReady();
+
+    /** @return the queue size, or 0 if not activated */
+    int size();
+
+    /** @return true if a violation stopped the queue */
+    boolean isBroken();
+
+    /** @return why the queue stopped, or null if it is not broken */
+    VirtqueueError brokenReason();
+
+    /**
+     * Takes the next available buffer, validated, into {@code chain}.
+     *
+     * @param chain reusable chain, capacity at least {@link #size()}
+     * @return true if a buffer was taken; false if none is available, or the queue is not ready or broken
+     */
+    boolean pop(DescriptorChain chain);
+
+    /**
+     * Queues a used element (not visible to the driver before {@link #publishUsed()}).
+     *
+     * @param head the chain's {@link DescriptorChain#head()}
+     * @param ringSlots the chain's {@link DescriptorChain#ringSlots()} (ignored by split queues)
+     * @param len bytes written into the device-writable part
+     */
+    void pushUsed(int head, int ringSlots, int len);
+
+    /**
+     * Queues a used element for a chain popped from this queue.
+     *
+     * @param chain the chain
+     * @param len bytes written into the device-writable part
+     */
+    default void pushUsed(DescriptorChain chain, int len) {
+        pushUsed(chain.head(), chain.ringSlots(), len);
+    }
+
+    /**
+     * Makes every queued used element visible to the driver at once (release store).
+     *
+     * @return the number of elements published
+     */
+    int publishUsed();
+
+    /**
+     * Decides whether the driver wants a used buffer notification for what was published since the
+     * last call (EVENT_IDX, or the driver's flags). Call after {@link #publishUsed()}; a true answer
+     * means: signal the call eventfd / interrupt.
+     *
+     * @return true if the driver must be notified
+     */
+    boolean needsNotification();
+
+    /**
+     * Asks the driver for available buffer notifications (kicks) again, then re-checks the ring:
+     * a buffer made available while notifications were off would otherwise be missed.
+     *
+     * @return true if buffers are available now: keep polling instead of sleeping
+     */
+    boolean enableNotifications();
+
+    /** Tells the driver that kicks are not needed (the thread is polling). */
+    void disableNotifications();
+
+    /** @return the device's next available index (vhost-user GET_VRING_BASE) */
+    int lastAvailIdx();
+
+    /** @return the device's used index, including unpublished elements */
+    int usedIdx();
+
+    /**
+     * Sets where the device resumes (vhost-user SET_VRING_BASE), before activation.
+     *
+     * @param lastAvailIdx next available index; for packed, bit 15 is the avail wrap counter
+     */
+    void setLastAvailIdx(int lastAvailIdx);
+
+    /**
+     * Sets the device's used index, before activation (for a split queue, the used idx in the
+     * ring; for packed, bit 15 is the used wrap counter). Without it, {@link #setLastAvailIdx}
+     * also sets the used index, as if every popped buffer had been used.
+     *
+     * @param usedIdx used index
+     */
+    void setUsedIdx(int usedIdx);
+}
