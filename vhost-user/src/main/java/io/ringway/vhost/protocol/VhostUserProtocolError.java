@@ -80,7 +80,7 @@ public sealed interface VhostUserProtocolError {
      * 0/1, SET_VRING_ENABLE and SET_VRING_ENDIAN num other than 0/1, VRING_KICK num other than 0,
      * IOTLB permissions other than 0-3.
      *
-     * @param request     the request (null only if the header's request code was not yet known)
+     * @param request     the request whose message had the field
      * @param field       the field name, as in vhost-user.rst
      * @param value       the value received
      * @param allowedMask the bits the field may have set

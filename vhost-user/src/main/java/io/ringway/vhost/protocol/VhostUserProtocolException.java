@@ -16,6 +16,8 @@ public final class VhostUserProtocolException extends Exception {
     private final int[] fdsToClose;
 
     /**
+     * A rejection of a message.
+     *
      * @param error      the rule that was broken
      * @param fdsToClose every fd received with the message
      */
