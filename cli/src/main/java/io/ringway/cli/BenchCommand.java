@@ -22,14 +22,17 @@ import picocli.CommandLine.Parameters;
 /** {@code ringway bench}: the main job. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run Ringway's benchmarks and print a table with ratios against peers measured in the same run.",
-            "Scenarios: rings (off-heap rings and mempool vs JCTools/Agrona). net, blk and vm come with their issues."})
+            "Scenarios: rings (off-heap rings and mempool vs JCTools/Agrona), virtio (virtqueues, guest memory). net, blk and vm come with their issues."})
 final class BenchCommand implements Callable<Integer> {
+    static final int WARMUP_ITERATIONS = 1;
+    static final int MEASURED_ITERATIONS = 3;
+
     @Parameters(arity = "0..1", paramLabel = "SCENARIO", defaultValue = "all",
-            description = "rings or all (default: ${DEFAULT-VALUE}).")
+            description = "rings, virtio or all (default: ${DEFAULT-VALUE}).")
     String scenario;
 
     @Option(names = "--duration", paramLabel = "S", defaultValue = "1",
-            description = "Seconds per measured iteration (default: ${DEFAULT-VALUE}); 2 warm-up and 3 measured iterations per repeat.")
+            description = "Seconds per iteration (default: ${DEFAULT-VALUE}); 1 warm-up and 3 measured iterations per repeat.")
     double duration;
 
     @Option(names = "--repeat", paramLabel = "N", defaultValue = "3",
@@ -70,9 +73,9 @@ final class BenchCommand implements Callable<Integer> {
         String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat;
         Map<String, Map<String, Measurement>> results = new LinkedHashMap<>();
         for (Scenario s : selected) {
-            System.out.printf("ringway bench: running %s (%s), %d repeats x (2 warm-up + 3 x %.1f s) per benchmark...%n",
-                    s.name(), s.description(), repeat, duration);
-            Map<String, Measurement> r = JmhRunner.run(s.includes(), repeat, 2, 3, duration, !verbose);
+            System.out.printf("ringway bench: running %s (%s), %d repeats x (%d warm-up + %d measured) x %.1f s per benchmark...%n",
+                    s.name(), s.description(), repeat, WARMUP_ITERATIONS, MEASURED_ITERATIONS, duration);
+            Map<String, Measurement> r = JmhRunner.run(s, repeat, WARMUP_ITERATIONS, MEASURED_ITERATIONS, duration, !verbose);
             results.put(s.name(), r);
             BenchReport.printTable(System.out, s, r);
         }

@@ -42,7 +42,13 @@ public final class JmhRunner {
      * @param iterationSeconds  length of each iteration
      * @param quiet             a progress line instead of JMH's log
      */
-    public static Map<String, Measurement> run(List<String> includes, int forks, int warmupIterations, int iterations,
+    public static Map<String, Measurement> run(Scenario scenario, int forks, int warmupIterations, int iterations,
+            double iterationSeconds, boolean quiet) throws RunnerException {
+        return run(scenario.includes(), scenario.params(), forks, warmupIterations, iterations, iterationSeconds, quiet);
+    }
+
+    /** Runs every benchmark matching one of {@code includes}, with {@code params} overriding @Param values. */
+    public static Map<String, Measurement> run(List<String> includes, Map<String, List<String>> params, int forks, int warmupIterations, int iterations,
             double iterationSeconds, boolean quiet) throws RunnerException {
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .forks(forks)
@@ -57,6 +63,7 @@ public final class JmhRunner {
         for (String include : includes) {
             options.include(include);
         }
+        params.forEach((key, values) -> options.param(key, values.toArray(String[]::new)));
         Collection<RunResult> results;
         if (quiet) {
             ProgressFormat progress = new ProgressFormat(System.out);

@@ -38,20 +38,16 @@ public final class MachineSetup {
         return "unknown";
     }
 
-    /** "kvm_pvm", "kvm_amd", "kvm_intel", or "none" (from /proc/modules and /dev/kvm). */
+    /** "kvm_pvm", "kvm_amd", "kvm_intel", or "none" (from /sys/module and /dev/kvm). */
     static String kvmFlavour() {
         if (!Files.exists(Path.of("/dev/kvm"))) {
             return "none (/dev/kvm absent)";
         }
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/modules"))) {
-                String module = line.split(" ", 2)[0];
-                if (module.equals("kvm_pvm") || module.equals("kvm_amd") || module.equals("kvm_intel")) {
-                    return module;
-                }
+        // /sys/module lists built-in and loaded modules alike; /proc/modules may be absent.
+        for (String module : new String[] {"kvm_pvm", "kvm_amd", "kvm_intel"}) {
+            if (Files.isDirectory(Path.of("/sys/module", module))) {
+                return module;
             }
-        } catch (IOException e) {
-            // fall through
         }
         return "kvm (flavour unknown)";
     }

@@ -42,7 +42,11 @@ final class ProgressFormat implements OutputFormat {
         benchmarks++;
         fork = 0;
         String full = params.getBenchmark();
-        current = full.substring(full.lastIndexOf('.', full.lastIndexOf('.') - 1) + 1);
+        StringBuilder name = new StringBuilder(full.substring(full.lastIndexOf('.', full.lastIndexOf('.') - 1) + 1));
+        for (String key : params.getParamsKeys()) {
+            name.append(' ').append(key).append('=').append(params.getParam(key));
+        }
+        current = name.toString();
     }
 
     @Override
@@ -51,7 +55,7 @@ final class ProgressFormat implements OutputFormat {
             fork++;
         }
         String phase = iteration.getType() == IterationType.WARMUP ? "warm-up" : "measure";
-        String line = String.format(Locale.ROOT, "  [%4.0fs] #%d %-40s repeat %d/%d %s %d/%d", elapsedSeconds(), benchmarks,
+        String line = String.format(Locale.ROOT, "  [%4.0fs] #%d %-48s repeat %d/%d %s %d/%d", elapsedSeconds(), benchmarks,
                 current, fork, params.getForks(), phase, index, iteration.getCount());
         if (tty) {
             out.print("\r" + line + "   ");
