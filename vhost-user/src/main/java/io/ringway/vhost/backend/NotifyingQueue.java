@@ -1,0 +1,155 @@
+package io.ringway.vhost.backend;
+
+import io.ringway.runtime.sys.Errno;
+import io.ringway.runtime.sys.LibC;
+import io.ringway.vhost.virtio.DescriptorChain;
+import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.VirtqueueError;
+import io.ringway.vhost.virtio.Virtqueue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The queue a device sees through the vhost-user transport: a {@link Virtqueue} (split or packed,
+ * chosen when the ring starts) whose {@link #needsNotification()} also signals the vring's call
+ * eventfd when the driver wants a used buffer notification. A device therefore follows the usual
+ * pattern ({@code if (q.publishUsed() > 0 && q.needsNotification()) ...}) and the transport does the
+ * signalling; the vring poller asks once more after each {@code process()} call, which costs
+ * nothing when the device already asked.
+ *
+ * <p>Lcore-owned: the delegate and the call fd change only before the vring's poller is added, or
+ * on the lcore through {@code Lcore.execute}.
+ */
+final class NotifyingQueue implements Virtqueue {
+    private final MemorySegment one = Arena.ofAuto().allocate(Long.BYTES, Long.BYTES);
+    private Virtqueue delegate;
+    private int callFd = -1;
+    private long calls;
+
+    NotifyingQueue() {
+        one.set(ValueLayout.JAVA_LONG, 0, 1L);
+    }
+
+    void delegate(Virtqueue queue) {
+        this.delegate = queue;
+    }
+
+    Virtqueue delegate() {
+        return delegate;
+    }
+
+    void callFd(int fd) {
+        this.callFd = fd;
+    }
+
+    int callFd() {
+        return callFd;
+    }
+
+    /** Call eventfd signals so far (read on the lcore, or after the poller was removed). */
+    long calls() {
+        return calls;
+    }
+
+    /** Signals the call eventfd, if there is one. EAGAIN means the counter is saturated: already signalled. */
+    void signalCall() {
+        int fd = callFd;
+        if (fd >= 0) {
+            long result = LibC.tryWrite(fd, one, Long.BYTES);
+            if (result >= 0 || result == -Errno.EAGAIN) {
+                calls++;
+            }
+        }
+    }
+
+    @Override
+    public void activate(GuestMemory memory, QueueConfig config) {
+        delegate.activate(memory, config);
+    }
+
+    @Override
+    public void reset() {
+        if (delegate != null) {
+            delegate.reset();
+        }
+    }
+
+    @Override
+    public boolean isReady() {
+        return delegate != null && delegate.isReady();
+    }
+
+    @Override
+    public int size() {
+        return delegate == null ? 0 : delegate.size();
+    }
+
+    @Override
+    public boolean isBroken() {
+        return delegate != null && delegate.isBroken();
+    }
+
+    @Override
+    public VirtqueueError brokenReason() {
+        return delegate == null ? null : delegate.brokenReason();
+    }
+
+    @Override
+    public boolean pop(DescriptorChain chain) {
+        return delegate != null && delegate.pop(chain);
+    }
+
+    @Override
+    public void pushUsed(int head, int ringSlots, int len) {
+        delegate.pushUsed(head, ringSlots, len);
+    }
+
+    @Override
+    public int publishUsed() {
+        return delegate == null ? 0 : delegate.publishUsed();
+    }
+
+    @Override
+    public boolean needsNotification() {
+        if (delegate != null && delegate.needsNotification()) {
+            signalCall();
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public boolean enableNotifications() {
+        return delegate != null && delegate.enableNotifications();
+    }
+
+    @Override
+    public void disableNotifications() {
+        if (delegate != null) {
+            delegate.disableNotifications();
+        }
+    }
+
+    @Override
+    public int lastAvailIdx() {
+        return delegate == null ? 0 : delegate.lastAvailIdx();
+    }
+
+    @Override
+    public int usedIdx() {
+        return delegate == null ? 0 : delegate.usedIdx();
+    }
+
+    @Override
+    public void setLastAvailIdx(int lastAvailIdx) {
+        delegate.setLastAvailIdx(lastAvailIdx);
+    }
+
+    @Override
+    public void setUsedIdx(int usedIdx) {
+        delegate.setUsedIdx(usedIdx);
+    }
+}

@@ -1,0 +1,52 @@
+package io.ringway.vhost.backend;
+
+import io.ringway.vhost.virtio.GuestMemory;
+
+/**
+ * Optional vhost-user extras a {@link io.ringway.vhost.virtio.VirtioDevice} may implement; the
+ * back-end forwards the matching requests to them. A device that does not implement this interface
+ * answers SEND_RARP and NET_SET_MTU with a failure status.
+ */
+public interface VhostUserDeviceHooks {
+
+    /**
+     * SEND_RARP: broadcast a fake RARP for {@code mac} (after a migration). Control thread.
+     *
+     * @param mac the 6-byte MAC address
+     * @return true if done
+     */
+    default boolean sendRarp(byte[] mac) {
+        return false;
+    }
+
+    /**
+     * NET_SET_MTU: the MTU the front-end exposes to the guest. Control thread.
+     *
+     * @param mtu the MTU in bytes
+     * @return true if accepted
+     */
+    default boolean setMtu(int mtu) {
+        return false;
+    }
+
+    /**
+     * GET_QUEUE_NUM answer. vhost-user-net counts queue pairs, vhost-user-blk counts queues.
+     *
+     * @param queueCount the device's {@link io.ringway.vhost.virtio.VirtioDevice#queueCount()}
+     * @return the number to report
+     */
+    default int vhostUserQueueNum(int queueCount) {
+        return queueCount;
+    }
+
+    /**
+     * A new memory table is in force (SET_MEM_TABLE, ADD_MEM_REG, REM_MEM_REG while the device is
+     * active). Runs on the lcore between two iterations, after the running queues were moved to
+     * {@code memory}; the old mappings are unmapped after this returns. A device that keeps its own
+     * reference to guest memory (instead of reaching it through each DescriptorChain) switches here.
+     *
+     * @param memory the new guest memory
+     */
+    default void memoryTableChanged(GuestMemory memory) {
+    }
+}
