@@ -16,16 +16,19 @@ class HotPathAllocationTest {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (EventFd efd = EventFd.create(true); Epoll epoll = Epoll.create(4)) {
             epoll.add(efd.fd(), Epoll.EPOLLIN, 5);
-            long sink = run(efd, epoll);
-            sink += run(efd, epoll);
-
-            long before = threads.getCurrentThreadAllocatedBytes();
-            sink += run(efd, epoll);
-            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-
-            assertEquals(3L * ROUNDS * 6, sink);
-            // A handful of bytes may come from the JIT finishing; a per-call allocation would be megabytes.
-            assertTrue(allocated < 64 * 1024, "allocated " + allocated + " bytes in " + ROUNDS + " rounds");
+            // Interpreted and C1 code may allocate (no escape analysis); on a loaded machine C2 can
+            // take several rounds to arrive. A per-call allocation shows in every round as megabytes,
+            // so the test passes once one round after warm-up stays under the bound.
+            long allocated = Long.MAX_VALUE;
+            int rounds = 0;
+            while (rounds < 30 && allocated >= 64 * 1024) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                long sink = run(efd, epoll);
+                allocated = threads.getCurrentThreadAllocatedBytes() - before;
+                assertEquals((long) ROUNDS * 6, sink);
+                rounds++;
+            }
+            assertTrue(allocated < 64 * 1024, "allocated " + allocated + " bytes in " + ROUNDS + " calls, after " + rounds + " rounds");
         }
     }
 
