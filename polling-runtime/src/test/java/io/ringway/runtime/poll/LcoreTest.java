@@ -82,8 +82,9 @@ class LcoreTest {
         KickedSource source = new KickedSource();
         try (Lcore lcore = Lcore.builder("t0").idlePolicy(SLEEP_AFTER_1MS).stats(stats).start()) {
             lcore.addPoller(source).get(10, TimeUnit.SECONDS);
-            await("the lcore to fall asleep", () -> lcore.sleeps() >= 1);
-            Thread.sleep(50);
+            // The empty lcore may have slept before the poller arrived: wait for a sleep after it.
+            long sleepsAtAdd = lcore.sleeps();
+            await("the lcore to fall asleep", () -> lcore.sleeps() > sleepsAtAdd);
             long sleepsBefore = lcore.sleeps();
             long idleBefore = lcore.idleIterations();
             Thread.sleep(200);
