@@ -357,6 +357,10 @@ public final class Lcore implements AutoCloseable {
         if (commands.isEmpty()) {
             return 0;
         }
+        // Reset the command eventfd before taking the commands: a command posted after this read
+        // signals again, so the epoll sleep cannot miss it, and the ones taken now leave no stale
+        // wakeup behind.
+        commandFd.read();
         int done = 0;
         Command c;
         while ((c = commands.poll()) != null) {
