@@ -31,7 +31,9 @@ import static io.ringway.runtime.ring.RingDescriptor.PRODUCER_INDEX_OFFSET;
  * already free (loads of their sequence words followed by one acquire fence), then claims exactly
  * those positions with one compareAndSet of the index. It then copies the handles in (one bulk
  * copy, two on wrap-around), issues one release fence and stores each slot's new sequence.
- * Consumers mirror this. One fence per burst instead of one ordered access per slot halves the
+ * Consumers mirror this. Producers never read the consumer index (nor consumers the producer
+ * index): the sequence words say whether a slot is free or full, so there is no cached copy of
+ * the other side's index to keep, and no Java-side state at all. One fence per burst instead of one ordered access per slot halves the
  * cost of a 32-handle burst (measured in {@code RingBenchmark}); single {@link #offer}/{@link #poll}
  * use acquire loads and release stores. The choice over DPDK's {@code rte_ring} (reserve head by CAS, copy, wait for the
  * preceding threads to move the tail) is about preemption: {@code rte_ring} makes every thread
