@@ -1,5 +1,6 @@
 package io.ringway.runtime.mem;
 
+import io.ringway.runtime.ring.SpscRing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -261,6 +262,86 @@ class MempoolTest
             {
                 assertEquals(0, owner.get(i));
             }
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void buffersAllocatedOnOneLcoreAndFreedOnAnotherAreNotLost() throws Exception
+    {
+        final int count = 1024;
+        final int rounds = 200_000;
+        try (Mempool pool = Mempool.allocate(count, 64); SpscRing link = SpscRing.allocate(256))
+        {
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final Mempool.Cache rxCache = pool.createCache(32);
+            final Mempool.Cache txCache = pool.createCache(32);
+            final Thread rx = new Thread(() ->
+            {
+                final long[] burst = new long[32];
+                int sent = 0;
+                while (sent < rounds && failure.get() == null)
+                {
+                    if (pool.allocBulk(rxCache, burst, 0, 32))
+                    {
+                        for (int i = 0; i < 32; i++)
+                        {
+                            pool.memory().set(ValueLayout.JAVA_LONG, pool.offset(burst[i]), burst[i] ^ 0x5A5AL);
+                        }
+                        int queued = 0;
+                        while (queued < 32 && failure.get() == null)
+                        {
+                            final int n = link.enqueueBurst(burst, queued, 32 - queued);
+                            queued += n;
+                            if (n == 0)
+                            {
+                                Thread.yield();
+                            }
+                        }
+                        sent += 32;
+                    }
+                    else
+                    {
+                        Thread.yield();
+                    }
+                }
+            }, "rx-lcore");
+            final Thread tx = new Thread(() ->
+            {
+                final long[] burst = new long[32];
+                int received = 0;
+                try
+                {
+                    while (received < rounds)
+                    {
+                        final int n = link.dequeueBurst(burst, 0, 32);
+                        for (int i = 0; i < n; i++)
+                        {
+                            final long stamp = pool.memory().get(ValueLayout.JAVA_LONG, pool.offset(burst[i]));
+                            assertEquals(burst[i] ^ 0x5A5AL, stamp, "buffer content");
+                        }
+                        pool.freeBulk(txCache, burst, 0, n);
+                        received += n;
+                        if (n == 0)
+                        {
+                            Thread.yield();
+                        }
+                    }
+                }
+                catch (final Throwable t)
+                {
+                    failure.set(t);
+                }
+            }, "tx-lcore");
+            rx.start();
+            tx.start();
+            rx.join();
+            tx.join();
+            assertNull(failure.get());
+            assertEquals(count, pool.available());
+            rxCache.close();
+            txCache.close();
+            assertEquals(count, pool.available());
         }
     }
 
