@@ -72,8 +72,8 @@ public interface HandleRing
     boolean dequeueBulk(long[] dst, int off, int n);
 
     /**
-     * Number of handles in the ring. Exact when no operation runs concurrently, otherwise a
-     * snapshot in [0, capacity].
+     * Number of handles in the ring: producer index minus consumer index as they were at one
+     * instant during the call, in [0, capacity].
      *
      * @return number of handles in the ring.
      */

@@ -254,13 +254,25 @@ public final class MpmcRing implements HandleRing, AutoCloseable
     }
 
     /**
-     * {@inheritDoc} Counts positions claimed by producers and not yet claimed by consumers.
+     * {@inheritDoc} Counts positions claimed by producers and not yet claimed by consumers, as
+     * they were at one instant.
      */
     public int size()
     {
-        final long head = (long)LONG.getAcquire(segment, CONSUMER_INDEX_OFFSET);
-        final long tail = (long)LONG.getAcquire(segment, PRODUCER_INDEX_OFFSET);
-        return (int)Math.max(0, Math.min(capacity, tail - head));
+        // Re-read the consumer index until it did not move while the producer index was read:
+        // then both values held at the same instant, and a handle that was taken and given back
+        // in between is not counted twice.
+        long head = (long)LONG.getAcquire(segment, CONSUMER_INDEX_OFFSET);
+        while (true)
+        {
+            final long tail = (long)LONG.getAcquire(segment, PRODUCER_INDEX_OFFSET);
+            final long headAfter = (long)LONG.getAcquire(segment, CONSUMER_INDEX_OFFSET);
+            if (headAfter == head)
+            {
+                return (int)Math.max(0, Math.min(capacity, tail - head));
+            }
+            head = headAfter;
+        }
     }
 
     /**
