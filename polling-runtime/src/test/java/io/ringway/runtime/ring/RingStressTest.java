@@ -74,6 +74,17 @@ class RingStressTest
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void mpmcRingStaysLiveWithEightThreadsPerSideOnASmallRing() throws Exception
+    {
+        // 16 threads on few cores: threads are preempted mid-operation all the time
+        try (MpmcRing ring = MpmcRing.allocate(16))
+        {
+            runMpmc(ring, 8, 8, 2_000_000, true);
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void mpmcRingSingleOfferAndPollUnderContention() throws Exception
     {
         try (MpmcRing ring = MpmcRing.allocate(64))
