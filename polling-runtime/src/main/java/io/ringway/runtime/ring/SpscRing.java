@@ -68,9 +68,7 @@ public final class SpscRing implements HandleRing, AutoCloseable
     {
         final long bytes = requiredBytes(capacity);
         final Arena arena = Arena.ofShared();
-        final MemorySegment segment = arena.allocate(bytes, RingDescriptor.ALIGNMENT);
-        final SpscRing ring = wrap(segment, capacity, true, arena);
-        return ring;
+        return wrap(arena.allocate(bytes, RingDescriptor.ALIGNMENT), capacity, true, arena);
     }
 
     /**
