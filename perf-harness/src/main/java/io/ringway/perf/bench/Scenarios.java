@@ -11,8 +11,9 @@ public final class Scenarios {
     /** Off-heap rings and the mempool against JCTools and Agrona, burst 32, per handle. */
     public static Scenario rings() {
         return new Scenario("rings",
-                "off-heap rings and mempool vs JCTools/Agrona, ns per handle (lower is better)",
-                List.of("io\\.ringway\\.perf\\.jmh\\.RingBenchmark\\.", "io\\.ringway\\.perf\\.jmh\\.MempoolBenchmark\\."),
+                "off-heap rings and mempool vs JCTools/Agrona, one thread, ns per handle (lower is better)",
+                List.of("io\\.ringway\\.perf\\.jmh\\.RingBenchmark\\.(ringway|jctools|agronaSpsc)",
+                        "io\\.ringway\\.perf\\.jmh\\.MempoolBenchmark\\.(mempool|arrayDeque)"),
                 Map.of(),
                 List.of(RING_COMPARISONS));
     }
@@ -31,11 +32,40 @@ public final class Scenarios {
                                 "GuestMemoryBenchmark.direct regions=8", "raw segment read, no translation")));
     }
 
+    /** Producer and consumer on the two cores: cross-core cache traffic included; noisy here. */
+    public static Scenario ringsTwoThreads() {
+        return new Scenario("rings-2t",
+                "rings with producer and consumer on separate threads, burst 32, ns per handle",
+                List.of("io\\.ringway\\.perf\\.jmh\\.RingBenchmarkTwoThreads\\."),
+                Map.of(),
+                List.of(new Comparison("SPSC ring, 2 threads, burst 32", "RingBenchmarkTwoThreads.ringwaySpsc",
+                                "RingBenchmarkTwoThreads.jctoolsSpsc", "JCTools SpscArrayQueue offer/poll"),
+                        new Comparison("MPMC ring, 2 threads, burst 32", "RingBenchmarkTwoThreads.ringwayMpmc",
+                                "RingBenchmarkTwoThreads.jctoolsMpmc", "JCTools MpmcArrayQueue offer/poll")));
+    }
+
     /** Every scenario, in the order {@code ringway bench all} runs them. */
     public static List<Scenario> all() {
         return List.of(rings(), virtio());
     }
 
+    /** Scenarios run only when named (too slow or too noisy for the default run). */
+    public static List<Scenario> optional() {
+        return List.of(ringsTwoThreads());
+    }
+
     private static final Comparison[] RING_COMPARISONS = {
+        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst",
+                "RingBenchmark.jctoolsSpscOfferPoll", "JCTools SpscArrayQueue offer/poll"),
+        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst",
+                "RingBenchmark.jctoolsSpscFillDrain", "JCTools SpscArrayQueue fill/drain"),
+        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst",
+                "RingBenchmark.agronaSpscOfferPoll", "Agrona OneToOneConcurrentArrayQueue"),
+        new Comparison("MPMC ring, burst 32, per handle", "RingBenchmark.ringwayMpmcBurst",
+                "RingBenchmark.jctoolsMpmcOfferPoll", "JCTools MpmcArrayQueue offer/poll"),
+        new Comparison("MPMC ring, burst 32, per handle", "RingBenchmark.ringwayMpmcBurst",
+                "RingBenchmark.jctoolsMpmcFillDrain", "JCTools MpmcArrayQueue fill/drain"),
+        new Comparison("Mempool alloc+free, burst 32, per buffer", "MempoolBenchmark.mempoolCachedBurst",
+                "MempoolBenchmark.arrayDequeFreeList", "ArrayDeque free list of slices"),
     };
 }
