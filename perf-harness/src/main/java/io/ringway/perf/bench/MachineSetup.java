@@ -22,6 +22,9 @@ public final class MachineSetup {
         s.put("jdk", System.getProperty("java.vm.name") + " " + Runtime.version());
         s.put("jvmFlags", String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()));
         s.put("forkJvmFlags", String.join(" ", JmhRunner.FORK_JVM_FLAGS));
+        CoreToCoreProbe.Result c2c = CoreToCoreProbe.measure();
+        s.put("c2cRoundTripNs", String.format(java.util.Locale.ROOT, "%.1f", c2c.nanos()));
+        s.put("c2cProbe", c2c.probe());
         return s;
     }
 
