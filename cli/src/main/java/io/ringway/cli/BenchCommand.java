@@ -8,12 +8,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 
 import io.ringway.perf.bench.BenchReport;
-import io.ringway.perf.bench.JmhRunner;
+import io.ringway.perf.bench.HtmlReport;
+import io.ringway.perf.bench.JmhScenario;
 import io.ringway.perf.bench.MachineSetup;
-import io.ringway.perf.bench.Measurement;
 import io.ringway.perf.bench.Scenario;
+import io.ringway.perf.bench.ScenarioResult;
 import io.ringway.perf.bench.Scenarios;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,27 +23,29 @@ import picocli.CommandLine.Parameters;
 
 /** {@code ringway bench}: the main job. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Run Ringway's benchmarks and print a table with ratios against peers measured in the same run.",
-            "Scenarios: rings (off-heap rings and mempool vs JCTools/Agrona), virtio (virtqueues, guest memory);",
-            "rings-2t (producer and consumer threads; only when named). net, blk and vm come with their issues."})
+        description = {"Run Ringway's benchmarks: a table with ratios against peers measured in the same run, a JSON file and a self-contained HTML report.",
+            "Scenarios: rings (off-heap rings and mempool vs JCTools/Agrona), virtio (virtqueues, guest memory),",
+            "wakeup (interrupt-mode lcore wake-up vs park/unpark); rings-2t (producer and consumer threads) only when named.",
+            "net, blk and vm come with their issues."})
 final class BenchCommand implements Callable<Integer> {
-    static final int WARMUP_ITERATIONS = 1;
-    static final int MEASURED_ITERATIONS = 2;
-
     @Parameters(arity = "0..1", paramLabel = "SCENARIO", defaultValue = "all",
-            description = "rings, virtio, rings-2t or all (default: ${DEFAULT-VALUE}; all = rings + virtio).")
+            description = "rings, virtio, wakeup, rings-2t or all (default: ${DEFAULT-VALUE}; all = rings + virtio + wakeup).")
     String scenario;
 
     @Option(names = "--duration", paramLabel = "S", defaultValue = "1",
-            description = "Seconds per iteration (default: ${DEFAULT-VALUE}); 1 warm-up and 2 measured iterations per repeat.")
+            description = "Seconds per iteration (default: ${DEFAULT-VALUE}); JMH scenarios run " + JmhScenario.WARMUP_ITERATIONS
+                    + " warm-up and " + JmhScenario.MEASURED_ITERATIONS + " measured iterations per repeat.")
     double duration;
 
     @Option(names = "--repeat", paramLabel = "N", defaultValue = "3",
-            description = "Repeats, each in a fresh JVM; results are median and range (default: ${DEFAULT-VALUE}).")
+            description = "Repeats, each in a fresh JVM or set-up; results are median and range (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = "--json", paramLabel = "FILE", description = "Where to write the JSON results (default: results/bench-<time>.json).")
+    @Option(names = "--json", paramLabel = "FILE", description = "JSON results (default: results/bench-<time>.json).")
     Path json;
+
+    @Option(names = "--html", paramLabel = "FILE", description = "HTML report (default: results/bench-<time>.html).")
+    Path html;
 
     @Option(names = {"-v", "--verbose"}, description = "Show JMH's own output.")
     boolean verbose;
@@ -69,29 +73,37 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (selected.isEmpty()) {
             System.err.println("ringway bench: unknown scenario '" + scenario + "'; known: all, "
-                    + String.join(", ", java.util.stream.Stream.concat(Scenarios.all().stream(), Scenarios.optional().stream())
+                    + String.join(", ", Stream.concat(Scenarios.all().stream(), Scenarios.optional().stream())
                             .map(Scenario::name).toList())
                     + " (net, blk and vm are not implemented yet)");
             return 2;
         }
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         if (json == null) {
-            json = Path.of("results", "bench-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
+            json = Path.of("results", "bench-" + stamp + ".json");
+        }
+        if (html == null) {
+            html = Path.of("results", "bench-" + stamp + ".html");
         }
         String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat;
-        Map<String, Map<String, Measurement>> results = new LinkedHashMap<>();
-        for (Scenario s : selected) {
-            System.out.printf("ringway bench: running %s (%s), %d repeats x (%d warm-up + %d measured) x %.1f s per benchmark...%n",
-                    s.name(), s.description(), repeat, WARMUP_ITERATIONS, MEASURED_ITERATIONS, duration);
-            Map<String, Measurement> r = JmhRunner.run(s, repeat, WARMUP_ITERATIONS, MEASURED_ITERATIONS, duration, !verbose);
+        Scenario.Settings settings = new Scenario.Settings(repeat, duration, !verbose);
+        Map<String, ScenarioResult> results = new LinkedHashMap<>();
+        long started = System.nanoTime();
+        for (int i = 0; i < selected.size(); i++) {
+            Scenario s = selected.get(i);
+            System.out.printf("ringway bench [%d/%d]: %s — %s; %d repeats%n", i + 1, selected.size(), s.name(), s.description(), repeat);
+            ScenarioResult r = s.run(settings);
             results.put(s.name(), r);
-            BenchReport.printTable(System.out, s, r);
+            BenchReport.printTable(System.out, s, r.measurements());
+            System.out.println();
         }
         Map<String, String> setup = MachineSetup.describe(command);
-        System.out.printf("%ncore-to-core round trip CPU0<->CPU1 (%s probe; fast state ~65-116 ns, slow ~400 ns): %s ns%n",
+        System.out.printf("core-to-core round trip CPU0<->CPU1 (%s probe; fast state ~65-116 ns, slow ~400 ns): %s ns%n",
                 setup.get("c2cProbe"), setup.get("c2cRoundTripNs"));
         BenchReport.writeJson(json, setup, selected, results);
-        System.out.println();
-        System.out.println("ringway bench: results written to " + json.toAbsolutePath());
+        HtmlReport.write(html, setup, selected, results);
+        System.out.printf("ringway bench: done in %.0f s; results in %s and %s%n", (System.nanoTime() - started) / 1e9,
+                json.toAbsolutePath(), html.toAbsolutePath());
         return 0;
     }
 }

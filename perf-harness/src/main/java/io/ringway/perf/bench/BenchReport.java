@@ -47,7 +47,7 @@ public final class BenchReport {
 
     /** Writes every scenario's measurements and ratios, plus the machine setup, as JSON. */
     public static void writeJson(Path file, Map<String, String> setup, List<Scenario> scenarios,
-            Map<String, Map<String, Measurement>> results) throws IOException {
+            Map<String, ScenarioResult> results) throws IOException {
         StringBuilder j = new StringBuilder(4096);
         j.append("{\n  \"generated\": ").append(str(Instant.now().toString())).append(",\n  \"setup\": {");
         boolean first = true;
@@ -58,7 +58,8 @@ public final class BenchReport {
         j.append("\n  },\n  \"scenarios\": [");
         for (int s = 0; s < scenarios.size(); s++) {
             Scenario scenario = scenarios.get(s);
-            Map<String, Measurement> r = results.getOrDefault(scenario.name(), Map.of());
+            ScenarioResult result = results.get(scenario.name());
+            Map<String, Measurement> r = result == null ? Map.of() : result.measurements();
             j.append(s == 0 ? "\n" : ",\n").append("    {\"name\": ").append(str(scenario.name()))
                     .append(", \"description\": ").append(str(scenario.description())).append(", \"benchmarks\": [");
             int i = 0;
@@ -72,6 +73,20 @@ public final class BenchReport {
                 double[] samples = m.samples();
                 for (int k = 0; k < samples.length; k++) {
                     j.append(k == 0 ? "" : ", ").append(num(samples[k]));
+                }
+                j.append("]}");
+            }
+            j.append("\n    ], \"latencies\": [");
+            List<LatencySeries> latencies = result == null ? List.of() : result.latencies();
+            for (int l = 0; l < latencies.size(); l++) {
+                LatencySeries series = latencies.get(l);
+                j.append(l == 0 ? "\n" : ",\n").append("      {\"label\": ").append(str(series.label()))
+                        .append(", \"ours\": ").append(series.ours())
+                        .append(", \"count\": ").append(series.count())
+                        .append(", \"percentilesNs\": [");
+                for (int k = 0; k < series.points().size(); k++) {
+                    double[] point = series.points().get(k);
+                    j.append(k == 0 ? "" : ", ").append('[').append(num(point[0])).append(", ").append(num(point[1])).append(']');
                 }
                 j.append("]}");
             }

@@ -34,7 +34,8 @@ public final class JmhRunner {
     }
 
     /**
-     * Runs every benchmark matching one of {@code includes}.
+     * Runs every benchmark matching one of {@code includes}, with {@code params} overriding
+     * {@code @Param} values.
      *
      * @param forks             repeats: separate JVMs, each one sample
      * @param warmupIterations  warm-up iterations per fork, excluded from the result
@@ -42,14 +43,8 @@ public final class JmhRunner {
      * @param iterationSeconds  length of each iteration
      * @param quiet             a progress line instead of JMH's log
      */
-    public static Map<String, Measurement> run(Scenario scenario, int forks, int warmupIterations, int iterations,
-            double iterationSeconds, boolean quiet) throws RunnerException {
-        return run(scenario.includes(), scenario.params(), forks, warmupIterations, iterations, iterationSeconds, quiet);
-    }
-
-    /** Runs every benchmark matching one of {@code includes}, with {@code params} overriding @Param values. */
-    public static Map<String, Measurement> run(List<String> includes, Map<String, List<String>> params, int forks, int warmupIterations, int iterations,
-            double iterationSeconds, boolean quiet) throws RunnerException {
+    public static Map<String, Measurement> run(List<String> includes, Map<String, List<String>> params, int forks,
+            int warmupIterations, int iterations, double iterationSeconds, boolean quiet) throws RunnerException {
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .forks(forks)
                 .warmupIterations(warmupIterations)

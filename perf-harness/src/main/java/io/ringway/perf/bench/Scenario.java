@@ -1,18 +1,32 @@
 package io.ringway.perf.bench;
 
 import java.util.List;
-import java.util.Map;
 
 /**
- * A named group of benchmarks that {@code ringway bench NAME} runs, with the comparisons against
- * peers that its table reports.
- *
- * @param name        command-line name, e.g. "rings"
- * @param description one line for the progress output
- * @param includes    JMH include patterns
- * @param params      JMH parameter overrides (narrow a benchmark's @Param set for the default run)
- * @param comparisons ours-vs-peer pairs reported as ratios
+ * A named group of measurements that {@code ringway bench NAME} runs, with the comparisons against
+ * peers that its table and report show. JMH micro-benchmarks are {@link JmhScenario}s; end-to-end
+ * scenarios (wake-ups, and later net, blk and vm) measure with HdrHistograms themselves.
  */
-public record Scenario(String name, String description, List<String> includes, Map<String, List<String>> params,
-        List<Comparison> comparisons) {
+public interface Scenario {
+    /** Command-line name, e.g. "rings". */
+    String name();
+
+    /** One line for the progress output and the report. */
+    String description();
+
+    /** Ours-vs-peer pairs reported as ratios. */
+    List<Comparison> comparisons();
+
+    /** Runs the scenario: warm-up excluded, {@code settings.repeat()} repeats. */
+    ScenarioResult run(Settings settings) throws Exception;
+
+    /**
+     * How long and how often to measure.
+     *
+     * @param repeat          repeats, each in a fresh JVM (JMH) or a fresh set-up
+     * @param durationSeconds length of each measured iteration
+     * @param quiet           a progress line instead of a tool's full log
+     */
+    record Settings(int repeat, double durationSeconds, boolean quiet) {
+    }
 }

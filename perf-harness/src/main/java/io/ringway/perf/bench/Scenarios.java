@@ -9,8 +9,8 @@ public final class Scenarios {
     }
 
     /** Off-heap rings and the mempool against JCTools and Agrona, burst 32, per handle. */
-    public static Scenario rings() {
-        return new Scenario("rings",
+    public static JmhScenario rings() {
+        return new JmhScenario("rings",
                 "off-heap rings and mempool vs JCTools/Agrona, one thread, ns per handle (lower is better)",
                 List.of("io\\.ringway\\.perf\\.jmh\\.RingBenchmark\\.(ringway|jctools|agronaSpsc)",
                         "io\\.ringway\\.perf\\.jmh\\.MempoolBenchmark\\.(mempool|arrayDeque)"),
@@ -19,8 +19,8 @@ public final class Scenarios {
     }
 
     /** Virtqueue pop+push round trips (device and mock driver in one thread) and guest-memory lookups. */
-    public static Scenario virtio() {
-        return new Scenario("virtio",
+    public static JmhScenario virtio() {
+        return new JmhScenario("virtio",
                 "split/packed virtqueue round trip per 64-byte descriptor, GuestMemory lookup (8 regions), ns",
                 List.of("io\\.ringway\\.perf\\.jmh\\.VirtqueueBenchmark\\.(single|burst32)$",
                         "io\\.ringway\\.perf\\.jmh\\.GuestMemoryBenchmark\\."),
@@ -33,8 +33,8 @@ public final class Scenarios {
     }
 
     /** Producer and consumer on the two cores: cross-core cache traffic included; noisy here. */
-    public static Scenario ringsTwoThreads() {
-        return new Scenario("rings-2t",
+    public static JmhScenario ringsTwoThreads() {
+        return new JmhScenario("rings-2t",
                 "rings with producer and consumer on separate threads, burst 32, ns per handle",
                 List.of("io\\.ringway\\.perf\\.jmh\\.RingBenchmarkTwoThreads\\."),
                 Map.of(),
@@ -46,7 +46,7 @@ public final class Scenarios {
 
     /** Every scenario, in the order {@code ringway bench all} runs them. */
     public static List<Scenario> all() {
-        return List.of(rings(), virtio());
+        return List.of(rings(), virtio(), new WakeupScenario());
     }
 
     /** Scenarios run only when named (too slow or too noisy for the default run). */

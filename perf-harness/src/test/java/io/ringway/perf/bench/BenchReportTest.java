@@ -37,7 +37,7 @@ class BenchReportTest {
 
     @Test
     void tableAndJsonCarryTheComparisonAndAMissingPeerIsSaidSo() throws Exception {
-        Scenario scenario = new Scenario("s", "test \"scenario\"", List.of("x"), Map.of(),
+        Scenario scenario = new JmhScenario("s", "test \"scenario\"", List.of("x"), Map.of(),
                 List.of(new Comparison("c1", "ours", "peer", "Peer Q"), new Comparison("c2", "ours", "absent", "Nobody")));
         Map<String, Measurement> r = new LinkedHashMap<>();
         r.put("ours", new Measurement("ours", "ns/op", new double[] {2, 2, 2}));
@@ -50,7 +50,7 @@ class BenchReportTest {
         assertTrue(table.contains("(not measured in this run)"), table);
 
         Path json = dir.resolve("out/r.json");
-        BenchReport.writeJson(json, Map.of("cpu", "x\ny"), List.of(scenario), Map.of("s", r));
+        BenchReport.writeJson(json, Map.of("cpu", "x\ny"), List.of(scenario), Map.of("s", new ScenarioResult(r, List.of())));
         String text = Files.readString(json);
         assertTrue(text.contains("\"ratio\": 2.0000"), text);
         assertTrue(text.contains("\"ratio\": null"), text);
