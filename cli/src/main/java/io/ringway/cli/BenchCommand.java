@@ -17,6 +17,7 @@ import io.ringway.perf.bench.MachineSetup;
 import io.ringway.perf.bench.Scenario;
 import io.ringway.perf.bench.ScenarioResult;
 import io.ringway.perf.bench.Scenarios;
+import io.ringway.perf.trace.TraceJournal;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -46,6 +47,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--html", paramLabel = "FILE", description = "HTML report (default: results/bench-<time>.html).")
     Path html;
+
+    @Option(names = "--trace", paramLabel = "DIR",
+            description = "Record per-operation latency events to a Chronicle Queue journal in DIR (scenarios that time single operations: wakeup); export with: ringway trace export DIR --csv FILE.")
+    Path trace;
 
     @Option(names = {"-v", "--verbose"}, description = "Show JMH's own output.")
     boolean verbose;
@@ -86,16 +91,21 @@ final class BenchCommand implements Callable<Integer> {
             html = Path.of("results", "bench-" + stamp + ".html");
         }
         String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat;
-        Scenario.Settings settings = new Scenario.Settings(repeat, duration, !verbose);
         Map<String, ScenarioResult> results = new LinkedHashMap<>();
         long started = System.nanoTime();
-        for (int i = 0; i < selected.size(); i++) {
-            Scenario s = selected.get(i);
-            System.out.printf("ringway bench [%d/%d]: %s — %s; %d repeats%n", i + 1, selected.size(), s.name(), s.description(), repeat);
-            ScenarioResult r = s.run(settings);
-            results.put(s.name(), r);
-            BenchReport.printTable(System.out, s, r.measurements());
-            System.out.println();
+        try (TraceJournal journal = trace == null ? null : TraceJournal.open(trace)) {
+            Scenario.Settings settings = new Scenario.Settings(repeat, duration, !verbose, journal);
+            for (int i = 0; i < selected.size(); i++) {
+                Scenario s = selected.get(i);
+                System.out.printf("ringway bench [%d/%d]: %s — %s; %d repeats%n", i + 1, selected.size(), s.name(), s.description(), repeat);
+                ScenarioResult r = s.run(settings);
+                results.put(s.name(), r);
+                BenchReport.printTable(System.out, s, r.measurements());
+                System.out.println();
+            }
+        }
+        if (trace != null) {
+            System.out.println("ringway bench: trace journal in " + trace.toAbsolutePath() + " (ringway trace export " + trace + " --csv FILE)");
         }
         Map<String, String> setup = MachineSetup.describe(command);
         System.out.printf("core-to-core round trip CPU0<->CPU1 (%s probe; fast state ~65-116 ns, slow ~400 ns): %s ns%n",

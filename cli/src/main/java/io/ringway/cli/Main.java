@@ -8,13 +8,21 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Ringway: a poll-mode data-plane I/O framework for the JVM.",
-        subcommands = {BenchCommand.class, StatsCommand.class, JmhCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "Subcommands still to come (see README): net, blk, vm, capture, trace."})
+        subcommands = {BenchCommand.class, StatsCommand.class, TraceCommand.class, JmhCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Subcommands still to come (see README): net, blk, vm, capture, serve."})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Held so that the level set on it is not lost to garbage collection. */
+    private static final java.util.logging.Logger CHRONICLE_LOG = java.util.logging.Logger.getLogger("net.openhft");
+
     public static void main(String[] args) {
+        // One line per log record, and only warnings from the libraries' start-up chatter.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s %3$s: %5$s%6$s%n");
+        }
+        CHRONICLE_LOG.setLevel(java.util.logging.Level.WARNING);
         int code = new CommandLine(new Main())
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .execute(args);

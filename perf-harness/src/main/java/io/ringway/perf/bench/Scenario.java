@@ -26,7 +26,11 @@ public interface Scenario {
      * @param repeat          repeats, each in a fresh JVM (JMH) or a fresh set-up
      * @param durationSeconds length of each measured iteration
      * @param quiet           a progress line instead of a tool's full log
+     * @param trace           where per-operation events go ({@code --trace DIR}), or null
      */
-    record Settings(int repeat, double durationSeconds, boolean quiet) {
+    record Settings(int repeat, double durationSeconds, boolean quiet, io.ringway.perf.trace.TraceJournal trace) {
+        public Settings(int repeat, double durationSeconds, boolean quiet) {
+            this(repeat, durationSeconds, quiet, null);
+        }
     }
 }

@@ -57,8 +57,14 @@ public final class WakeupScenario implements Scenario {
             if (!settings.quiet() || r == 0) {
                 System.out.printf("  wakeup: repeat %d/%d, %d wake-ups each way%n", r + 1, settings.repeat(), wakeups);
             }
-            Histogram lcore = measureLcore(wakeups);
-            Histogram park = measurePark(wakeups);
+            Events lcoreEvents = new Events(wakeups);
+            Events parkEvents = new Events(wakeups);
+            Histogram lcore = measureLcore(wakeups, lcoreEvents);
+            Histogram park = measurePark(wakeups, parkEvents);
+            if (settings.trace() != null) {
+                settings.trace().append(name(), "lcore epoll wake-up", lcoreEvents.starts, lcoreEvents.latencies, lcoreEvents.count);
+                settings.trace().append(name(), "park/unpark wake-up", parkEvents.starts, parkEvents.latencies, parkEvents.count);
+            }
             lcoreAll.add(lcore);
             parkAll.add(park);
             samples.get(LCORE_P50).add(lcore.getValueAtPercentile(50) / 1000.0);
@@ -73,12 +79,38 @@ public final class WakeupScenario implements Scenario {
                 LatencySeries.of("JVM park/unpark", false, parkAll)));
     }
 
+    /** Per-wake-up events for {@code --trace}: start (epoch ns) and latency, filled by one thread. */
+    static final class Events {
+        private static final long EPOCH_MINUS_NANO_TIME = java.time.Instant.now().toEpochMilli() * 1_000_000L - System.nanoTime();
+        final long[] starts;
+        final long[] latencies;
+        int count;
+
+        Events(int capacity) {
+            starts = new long[capacity];
+            latencies = new long[capacity];
+        }
+
+        void add(long startNanoTime, long latency) {
+            if (count < starts.length) {
+                starts[count] = startNanoTime + EPOCH_MINUS_NANO_TIME;
+                latencies[count] = latency;
+                count++;
+            }
+        }
+    }
+
     /** The lcore's poller: sees the stamp the signaller wrote and records the delay. */
     private static final class Stamped implements InterruptSource {
         final EventFd kick = EventFd.create(true);
         final Histogram histogram = new Histogram(MAX_NANOS, 3);
+        final Events events;
         volatile long stamp;
         volatile boolean recording;
+
+        Stamped(Events events) {
+            this.events = events;
+        }
 
         @Override
         public int doWork() {
@@ -89,6 +121,7 @@ public final class WakeupScenario implements Scenario {
             long delay = System.nanoTime() - s;
             if (recording) {
                 histogram.recordValue(Math.min(delay, MAX_NANOS));
+                events.add(s, delay);
             }
             stamp = 0;
             return 1;
@@ -105,8 +138,8 @@ public final class WakeupScenario implements Scenario {
         }
     }
 
-    static Histogram measureLcore(int wakeups) throws Exception {
-        Stamped source = new Stamped();
+    static Histogram measureLcore(int wakeups, Events events) throws Exception {
+        Stamped source = new Stamped(events);
         IdlePolicy policy = new IdlePolicy.AdaptiveInterrupt(TimeUnit.MICROSECONDS.toNanos(20), 1000);
         try (Lcore lcore = Lcore.builder("bench-wakeup").idlePolicy(policy).start()) {
             lcore.addPoller(source).get(10, TimeUnit.SECONDS);
@@ -129,9 +162,14 @@ public final class WakeupScenario implements Scenario {
     /** The peer: a platform thread parked in LockSupport.park, recording like {@link Stamped}. */
     private static final class Parked implements Runnable {
         final Histogram histogram = new Histogram(MAX_NANOS, 3);
+        final Events events;
         volatile long stamp;
         volatile boolean recording;
         volatile boolean running = true;
+
+        Parked(Events events) {
+            this.events = events;
+        }
 
         @Override
         public void run() {
@@ -142,6 +180,7 @@ public final class WakeupScenario implements Scenario {
                     long delay = System.nanoTime() - s;
                     if (recording) {
                         histogram.recordValue(Math.min(delay, MAX_NANOS));
+                        events.add(s, delay);
                     }
                     stamp = 0;
                 }
@@ -149,8 +188,8 @@ public final class WakeupScenario implements Scenario {
         }
     }
 
-    static Histogram measurePark(int wakeups) throws Exception {
-        Parked parked = new Parked();
+    static Histogram measurePark(int wakeups, Events events) throws Exception {
+        Parked parked = new Parked(events);
         Thread thread = Thread.ofPlatform().name("bench-parked").start(parked);
         try {
             int warmup = wakeups / 10;
