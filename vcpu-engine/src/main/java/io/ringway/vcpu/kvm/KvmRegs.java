@@ -25,16 +25,19 @@ public final class KvmRegs {
     private static final int RIP = 16;
     private static final int RFLAGS = 17;
 
+    /** struct kvm_regs index of each register in encoding order (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..). */
+    private static final int[] BY_ENCODING = {0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15};
+
     private final long[] values = new long[NAMES.length];
 
-    /** The value of general-purpose register {@code index} in the encoding order (0 = rax ... 15 = r15). */
+    /** The value of general-purpose register {@code index} in the instruction-encoding order (0 = rax, 1 = rcx, 2 = rdx, 3 = rbx ... 15 = r15; {@code Reg.code()}). */
     public long gpr(int index) {
-        return values[checkGpr(index)];
+        return values[BY_ENCODING[checkGpr(index)]];
     }
 
     /** Sets general-purpose register {@code index} (0 = rax ... 15 = r15). */
     public KvmRegs gpr(int index, long value) {
-        values[checkGpr(index)] = value;
+        values[BY_ENCODING[checkGpr(index)]] = value;
         return this;
     }
 
