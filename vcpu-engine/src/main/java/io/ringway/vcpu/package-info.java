@@ -1,4 +1,13 @@
 /**
- * Ringway vcpu-engine: KVM vCPU engine (issues 6 and 8: not implemented yet).
+ * Ringway vcpu-engine: a VMM core over /dev/kvm.
+ *
+ * <ul>
+ *   <li>{@code kvm}: the ioctls — {@link io.ringway.vcpu.kvm.Kvm}, {@link io.ringway.vcpu.kvm.Vm},
+ *       {@link io.ringway.vcpu.kvm.Vcpu} and the struct descriptors;</li>
+ *   <li>{@code exit}: the run loop, exit dispatch to PIO/MMIO buses, exit statistics;</li>
+ *   <li>{@code guest}: guest layout helpers (page tables, GDT, IDT, long-mode entry, GVA→GPA walker);</li>
+ *   <li>{@code asm}: a small x86-64 code emitter for micro-guests;</li>
+ *   <li>{@code bench}: the exit-cost suite behind {@code ringway vm exits}.</li>
+ * </ul>
  */
 package io.ringway.vcpu;

@@ -120,6 +120,23 @@ public final class LibC {
     /** sysconf name: number of processors online. */
     public static final int SC_NPROCESSORS_ONLN = 84;
 
+    // ---- signals (pthread_sigmask(3), sigtimedwait(2), tgkill(2))
+    /** pthread_sigmask how: add the set to the blocked signals. */
+    public static final int SIG_BLOCK = 0;
+    /** pthread_sigmask how: remove the set from the blocked signals. */
+    public static final int SIG_UNBLOCK = 1;
+    /** pthread_sigmask how: the set becomes the blocked signals. */
+    public static final int SIG_SETMASK = 2;
+    /** {@code sizeof(sigset_t)} in glibc (1024 bits); the kernel's own sigset is 8 bytes. */
+    public static final long SIGSET_SIZE = 128;
+    /** {@code sizeof(siginfo_t)}. */
+    public static final long SIGINFO_SIZE = 128;
+    /**
+     * The first real-time signal number an application may use: glibc reserves 32 and 33, so
+     * {@code SIGRTMIN} is 34 (checked with gcc).
+     */
+    public static final int SIGRTMIN = 34;
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
@@ -173,6 +190,13 @@ public final class LibC {
     static final MethodHandle SCHED_GETAFFINITY =
         downcall("sched_getaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     static final MethodHandle SCHED_GETCPU = downcall("sched_getcpu", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle TGKILL =
+        downcall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle PTHREAD_SIGMASK =
+        downcall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SIGTIMEDWAIT =
+        downcall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
 
     private LibC() {
     }
@@ -447,6 +471,65 @@ public final class LibC {
             throw rethrow(t);
         }
         return check(result, "sysconf", "name=" + name, capture);
+    }
+
+    // ---------------------------------------------------------------- threads and signals
+
+    /** gettid(2): the kernel thread id of the calling thread (for {@link #tgkill}). */
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact(capture());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * tgkill(2): sends {@code signal} to thread {@code tid} of process {@code tgid}, for hot or
+     * cross-thread paths: 0, or {@code -errno} (ESRCH when the thread is gone). Does not allocate.
+     */
+    public static int tryTgkill(int tgid, int tid, int signal) {
+        MemorySegment capture = capture();
+        try {
+            int result = (int) TGKILL.invokeExact(capture, tgid, tid, signal);
+            return result < 0 ? -errno(capture) : result;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * pthread_sigmask(3) of the calling thread. {@code set} and {@code old} are glibc sigsets of
+     * {@link #SIGSET_SIZE} bytes (bit {@code signal - 1} of the first long is {@code signal});
+     * either may be {@link MemorySegment#NULL}.
+     */
+    public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
+        int result;
+        try {
+            result = (int) PTHREAD_SIGMASK.invokeExact(capture(), how, set, old);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result != 0) {
+            // pthread functions return the error number instead of setting errno
+            throw new LinuxException("pthread_sigmask", "how=" + how, result);
+        }
+    }
+
+    /**
+     * sigtimedwait(2): takes one pending signal of {@code set} (a glibc sigset) off the calling
+     * thread, waiting at most {@code timeout} (a {@code struct timespec}, 16 bytes; zeros = poll).
+     * Returns the signal number, or {@code -errno} (EAGAIN when none was pending). {@code info}
+     * may be {@link MemorySegment#NULL}. Does not allocate.
+     */
+    public static int trySigtimedwait(MemorySegment set, MemorySegment info, MemorySegment timeout) {
+        MemorySegment capture = capture();
+        try {
+            int result = (int) SIGTIMEDWAIT.invokeExact(capture, set, info, timeout);
+            return result < 0 ? -errno(capture) : result;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     // ---------------------------------------------------------------- memory

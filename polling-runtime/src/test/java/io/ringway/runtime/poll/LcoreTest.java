@@ -68,7 +68,7 @@ class LcoreTest {
     }
 
     private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
                 fail("timed out waiting for " + what);
@@ -86,9 +86,12 @@ class LcoreTest {
             long sleepsAtAdd = lcore.sleeps();
             await("the lcore to fall asleep", () -> lcore.sleeps() > sleepsAtAdd);
             long sleepsBefore = lcore.sleeps();
-            long idleBefore = lcore.idleIterations();
             Thread.sleep(200);
-            assertEquals(idleBefore, lcore.idleIterations(), "an lcore asleep in epoll does not iterate");
+            // Blocked in epoll it stays asleep: an lcore whose epoll returned at once (a stale
+            // readable fd) would go round its 1 ms idle cycle about 200 times here. One spurious
+            // return (EINTR) is tolerated.
+            long woke = lcore.sleeps() - sleepsBefore;
+            assertTrue(woke <= 1, "an lcore asleep in epoll stays asleep, it went to sleep " + woke + " more times in 200 ms");
 
             source.pending.set(5);
             source.kick.signal();

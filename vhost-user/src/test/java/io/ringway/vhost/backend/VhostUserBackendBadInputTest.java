@@ -364,6 +364,43 @@ class VhostUserBackendBadInputTest {
         }
     }
 
+    /**
+     * Asserts the fd count is back to {@code baseline} after {@code sessions} sessions. A session's
+     * fds are closed by the back-end's connection thread just after the front-end sees the end,
+     * and the JVM may open a file of its own (a jar, for a class first loaded during the loop), so
+     * the count is given a moment to settle and a slack of two fds; a leak of even one fd in a
+     * hundred sessions would still exceed it.
+     */
+    static void assertFdsSettleTo(long baseline, int sessions) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        long now = countFds();
+        while (now > baseline && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            now = countFds();
+        }
+        assertTrue(now <= baseline + 2, "fds after " + sessions + " sessions: " + now + ", before: " + baseline
+                + "; open now: " + openFdTargets());
+    }
+
+    static String openFdTargets() {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.map(p -> {
+                try {
+                    return p.getFileName() + "->" + Files.readSymbolicLink(p);
+                } catch (IOException e) {
+                    return p.getFileName() + "->?";
+                }
+            }).toList().toString();
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
     static long countFds() {
         try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
             return s.count();
@@ -391,7 +428,7 @@ class VhostUserBackendBadInputTest {
                 VhostUserFrontend.Inflight inflight = f.getInflightFd(2, 256);
                 LibC.closeQuietly(inflight.fd());
             }
-            assertEquals(fds, countFds(), "each GET_INFLIGHT_FD replaces the previous area (CVE-2020-10726)");
+            assertFdsSettleTo(fds, 200); // each GET_INFLIGHT_FD replaces the previous area (CVE-2020-10726)
             assertEquals(maps, countMemfdMappings());
         }
     }
@@ -460,7 +497,7 @@ class VhostUserBackendBadInputTest {
             runBadSession(kinds.get(i % kinds.size()));
         }
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        assertEquals(fds, countFds(), "fds after 1000 bad sessions");
+        assertFdsSettleTo(fds, 1000);
         assertEquals(maps, countMemfdMappings(), "memfd mappings after 1000 bad sessions");
         assertEquals(1000 + kinds.size(), backend.violations(), "every session ended on a named rule");
         assertTrue(millis < 20_000, "1000 bad sessions took " + millis + " ms");

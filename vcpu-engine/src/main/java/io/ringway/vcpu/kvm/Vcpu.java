@@ -1,0 +1,290 @@
+package io.ringway.vcpu.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.List;
+
+import io.ringway.runtime.sys.Errno;
+import io.ringway.runtime.sys.LibC;
+import io.ringway.runtime.sys.LinuxException;
+
+import static io.ringway.vcpu.kvm.KvmRunDescriptor.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * One virtual CPU: its fd, its mapped {@code kvm_run} page (read through {@link KvmRunDescriptor}),
+ * registers, CPUID, and a clean stop from another thread.
+ *
+ * <h2>Threads and stopping</h2>
+ * One thread runs the vCPU. It calls {@link #bindToCurrentThread()} once: that blocks
+ * {@link #KICK_SIGNAL} in the thread and tells KVM (KVM_SET_SIGNAL_MASK) to unblock it only inside
+ * KVM_RUN. {@link #kick()}, from any thread, sets {@code kvm_run.immediate_exit} and sends the
+ * signal with tgkill: a vCPU inside KVM_RUN returns with EINTR at once; one about to enter returns
+ * at once because of immediate_exit (api.rst 5: "immediate_exit ... KVM_RUN returns immediately
+ * with -EINTR"). Because the signal is blocked outside KVM_RUN it is never delivered to a handler
+ * (none is installed, and the JVM's are untouched): it stays pending until {@link #clearKick()}
+ * takes it with sigtimedwait.
+ */
+public final class Vcpu implements AutoCloseable {
+    /** The real-time signal used to kick a vCPU thread out of KVM_RUN (SIGRTMIN + 6; the JVM does not use it). */
+    public static final int KICK_SIGNAL = LibC.SIGRTMIN + 6;
+    private static final long KICK_BIT = 1L << (KICK_SIGNAL - 1);
+    /** The kernel's sigset_t is 64 bits on x86-64 (struct kvm_signal_mask.len). */
+    private static final int KERNEL_SIGSET_SIZE = 8;
+
+    private final Vm vm;
+    private final int id;
+    private final int fd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment run;
+    private final int runSize;
+    private final MemorySegment kickSet;
+    private final MemorySegment zeroTimeout;
+    private final Object kickLock = new Object();
+    private final int pid = LibC.getpid();
+    private int boundTid;
+    private volatile boolean closed;
+
+    Vcpu(Vm vm, int id, int fd) {
+        this.vm = vm;
+        this.id = id;
+        this.fd = fd;
+        this.runSize = vm.kvm().vcpuMmapSize();
+        this.run = LibC.mmap(0, runSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0, arena);
+        this.kickSet = arena.allocate(LibC.SIGSET_SIZE, 8);
+        kickSet.set(JAVA_LONG, 0, KICK_BIT);
+        this.zeroTimeout = arena.allocate(16, 8);
+    }
+
+    /** The vCPU id given at creation (the APIC id). */
+    public int id() {
+        return id;
+    }
+
+    /** The VM this vCPU belongs to. */
+    public Vm vm() {
+        return vm;
+    }
+
+    /** The mapped {@code struct kvm_run} (plus the PIO data page); layout in {@link KvmRunDescriptor}. */
+    public MemorySegment kvmRun() {
+        return run;
+    }
+
+    // ---------------------------------------------------------------- registers
+
+    /** KVM_GET_REGS. Not while another thread is inside KVM_RUN on this vCPU (it would wait for the exit). */
+    public KvmRegs getRegs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmRegs.SIZE, 8);
+            ioctl(KvmApi.KVM_GET_REGS, s, "KVM_GET_REGS");
+            return KvmRegs.read(s);
+        }
+    }
+
+    /** KVM_SET_REGS. */
+    public void setRegs(KvmRegs regs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmRegs.SIZE, 8);
+            regs.write(s);
+            ioctl(KvmApi.KVM_SET_REGS, s, "KVM_SET_REGS");
+        }
+    }
+
+    /** KVM_GET_SREGS. */
+    public KvmSregs getSregs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmSregs.SIZE, 8);
+            ioctl(KvmApi.KVM_GET_SREGS, s, "KVM_GET_SREGS");
+            return KvmSregs.read(s);
+        }
+    }
+
+    /** KVM_SET_SREGS. */
+    public void setSregs(KvmSregs sregs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmSregs.SIZE, 8);
+            sregs.write(s);
+            ioctl(KvmApi.KVM_SET_SREGS, s, "KVM_SET_SREGS");
+        }
+    }
+
+    /** KVM_SET_CPUID2, typically with {@link Kvm#supportedCpuid()}. */
+    public void setCpuid(List<CpuidEntry> entries) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(CpuidEntry.HEADER_SIZE + entries.size() * CpuidEntry.SIZE, 8);
+            s.set(JAVA_INT, 0, entries.size());
+            for (int i = 0; i < entries.size(); i++) {
+                CpuidEntry e = entries.get(i);
+                long at = CpuidEntry.HEADER_SIZE + i * CpuidEntry.SIZE;
+                s.set(JAVA_INT, at, e.function());
+                s.set(JAVA_INT, at + 4, e.index());
+                s.set(JAVA_INT, at + 8, e.flags());
+                s.set(JAVA_INT, at + 12, e.eax());
+                s.set(JAVA_INT, at + 16, e.ebx());
+                s.set(JAVA_INT, at + 20, e.ecx());
+                s.set(JAVA_INT, at + 24, e.edx());
+            }
+            ioctl(KvmApi.KVM_SET_CPUID2, s, "KVM_SET_CPUID2 nent=" + entries.size());
+        }
+    }
+
+    /** KVM_GET_TSC_KHZ: the guest TSC frequency in kHz, or -1 where the kernel does not say. */
+    public long tscKhz() {
+        int result = LibC.tryIoctl(fd, KvmApi.KVM_GET_TSC_KHZ, 0L);
+        return result <= 0 ? -1 : result;
+    }
+
+    // ---------------------------------------------------------------- running
+
+    /**
+     * KVM_RUN once, for the run loop: 0 after an exit (read {@link #exitReason()}), or {@code -errno}
+     * (-EINTR after a {@link #kick()} or another signal). Does not allocate.
+     */
+    public int run() {
+        return LibC.tryIoctl(fd, KvmApi.KVM_RUN, 0L);
+    }
+
+    /** kvm_run.exit_reason of the last exit ({@link KvmApi}{@code .KVM_EXIT_*}). */
+    public int exitReason() {
+        return run.get(JAVA_INT, EXIT_REASON_OFFSET);
+    }
+
+    /** kvm_run.io.direction: {@link KvmApi#KVM_EXIT_IO_OUT} or {@link KvmApi#KVM_EXIT_IO_IN}. */
+    public int ioDirection() {
+        return run.get(JAVA_BYTE, IO_DIRECTION_OFFSET);
+    }
+
+    /** kvm_run.io.size: 1, 2 or 4 bytes per access. */
+    public int ioSize() {
+        return run.get(JAVA_BYTE, IO_SIZE_OFFSET);
+    }
+
+    /** kvm_run.io.port. */
+    public int ioPort() {
+        return Short.toUnsignedInt(run.get(JAVA_SHORT, IO_PORT_OFFSET));
+    }
+
+    /** kvm_run.io.count: accesses (more than 1 for rep ins/outs). */
+    public int ioCount() {
+        return run.get(JAVA_INT, IO_COUNT_OFFSET);
+    }
+
+    /** kvm_run.io.data_offset: where in the mapping the data of the accesses lies. */
+    public long ioDataOffset() {
+        return run.get(JAVA_LONG, IO_DATA_OFFSET_OFFSET);
+    }
+
+    /** kvm_run.mmio.phys_addr. */
+    public long mmioAddress() {
+        return run.get(JAVA_LONG, MMIO_PHYS_ADDR_OFFSET);
+    }
+
+    /** kvm_run.mmio.len: 1..8 bytes. */
+    public int mmioLength() {
+        return run.get(JAVA_INT, MMIO_LEN_OFFSET);
+    }
+
+    /** kvm_run.mmio.is_write. */
+    public boolean mmioIsWrite() {
+        return run.get(JAVA_BYTE, MMIO_IS_WRITE_OFFSET) != 0;
+    }
+
+    /** The size of the mapping (KVM_GET_VCPU_MMAP_SIZE); PIO data offsets are checked against it. */
+    public int kvmRunSize() {
+        return runSize;
+    }
+
+    // ---------------------------------------------------------------- stopping
+
+    /**
+     * Makes the calling thread the one that runs this vCPU: blocks {@link #KICK_SIGNAL} in it and sets
+     * the KVM_RUN signal mask to the thread's previous mask (so the kick is unblocked only inside KVM_RUN).
+     */
+    public void bindToCurrentThread() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment old = a.allocate(LibC.SIGSET_SIZE, 8);
+            LibC.pthreadSigmask(LibC.SIG_BLOCK, kickSet, old);
+            // struct kvm_signal_mask: u32 len, u8 sigset[len] (api.rst 4.22 KVM_SET_SIGNAL_MASK)
+            MemorySegment mask = a.allocate(4 + KERNEL_SIGSET_SIZE, 8);
+            mask.set(JAVA_INT, 0, KERNEL_SIGSET_SIZE);
+            mask.set(JAVA_LONG_UNALIGNED, 4, old.get(JAVA_LONG, 0) & ~KICK_BIT);
+            ioctl(KvmApi.KVM_SET_SIGNAL_MASK, mask, "KVM_SET_SIGNAL_MASK");
+        }
+        synchronized (kickLock) {
+            boundTid = LibC.gettid();
+        }
+    }
+
+    /** Undoes {@link #bindToCurrentThread()} on the same thread: no more kicks, pending one taken, signal unblocked. */
+    public void unbindFromCurrentThread() {
+        synchronized (kickLock) {
+            boundTid = 0;
+        }
+        clearKick();
+        LibC.pthreadSigmask(LibC.SIG_UNBLOCK, kickSet, MemorySegment.NULL);
+    }
+
+    /**
+     * From any thread: makes the bound thread's KVM_RUN return -EINTR now (if inside) or at its next
+     * entry (immediate_exit). Returns whether a bound thread was signalled.
+     */
+    public boolean kick() {
+        run.set(JAVA_BYTE, IMMEDIATE_EXIT_OFFSET, (byte) 1);
+        VarHandle.fullFence(); // immediate_exit visible before the signal (the signal may find it just entering)
+        synchronized (kickLock) {
+            if (boundTid == 0) {
+                return false;
+            }
+            int result = LibC.tryTgkill(pid, boundTid, KICK_SIGNAL);
+            return result == 0;
+        }
+    }
+
+    /** On the bound thread, after a kick was handled: clears immediate_exit and takes the pending kick signal. */
+    public void clearKick() {
+        run.set(JAVA_BYTE, IMMEDIATE_EXIT_OFFSET, (byte) 0);
+        while (LibC.trySigtimedwait(kickSet, MemorySegment.NULL, zeroTimeout) == KICK_SIGNAL) {
+            // drained one; a second may have been sent by a second kick()
+        }
+    }
+
+    /** Whether immediate_exit is set (a kick is pending). */
+    public boolean kickPending() {
+        return run.get(JAVA_BYTE, IMMEDIATE_EXIT_OFFSET) != 0;
+    }
+
+    private void ioctl(long request, MemorySegment arg, String what) {
+        int result = LibC.tryIoctl(fd, request, arg);
+        if (result < 0) {
+            throw new LinuxException("ioctl", what + " vcpu=" + id, -result);
+        }
+    }
+
+    /** Unmaps kvm_run and closes the fd. The run loop must have ended. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        arena.close();
+        LibC.closeQuietly(fd);
+    }
+
+    @Override
+    public String toString() {
+        return "Vcpu[id=" + id + ", fd=" + fd + "]";
+    }
+
+    static boolean interrupted(int result) {
+        return result == -Errno.EINTR || result == -Errno.EAGAIN;
+    }
+}
