@@ -63,6 +63,14 @@ public final class BlkMetrics implements AutoCloseable {
         return writes.get();
     }
 
+    public long bytesRead() {
+        return bytesRead.get();
+    }
+
+    public long bytesWritten() {
+        return bytesWritten.get();
+    }
+
     public long errors() {
         return errors.get();
     }
