@@ -1,0 +1,201 @@
+package io.ringway.storage.blk;
+
+import io.ringway.storage.bdev.BlockDevice;
+import io.ringway.storage.bdev.BlockStatus;
+import io.ringway.storage.bdev.CompletionSink;
+import io.ringway.storage.bdev.IoChannel;
+import io.ringway.vhost.virtio.DescriptorChain;
+import io.ringway.vhost.virtio.Virtqueue;
+
+/**
+ * Queue handling for one virtio-blk virtqueue on its lcore: pop, parse, submit to the queue's own
+ * I/O channel (zero copy: the scatter-gather list points into guest memory), poll completions,
+ * write the status byte, push and publish used entries, signal the driver.
+ *
+ * <p>At most {@code slots} requests are in flight. When the channel answers BUSY the popped request
+ * is kept (one deferred request) and retried first on the next call; popping stops until then, so
+ * back-pressure reaches the guest through the ring instead of through a queue of ours.
+ */
+final class BlkQueue implements CompletionSink {
+    private static final int BURST = 64;
+
+    private final VirtioBlkDevice device;
+    private final BlkLimits limits;
+    private final BlkMetrics metrics;
+    private final IoChannel channel;
+    private final boolean volatileCache;
+    private final BlkRequest[] requests;
+    private final int[] requestGeneration;
+    private final int[] free;
+    private int freeCount;
+    private final DescriptorChain chain;
+    private Virtqueue queue;
+    private int deferred = -1;
+    private int pendingUsed;
+    private int generation;
+
+    BlkQueue(VirtioBlkDevice device, BlockDevice bdev, BlkLimits limits, BlkMetrics metrics, int slots) {
+        this.device = device;
+        this.limits = limits;
+        this.metrics = metrics;
+        this.volatileCache = bdev.volatileWriteCache();
+        this.channel = bdev.openChannel(slots, limits.segMax());
+        this.requests = new BlkRequest[slots];
+        this.requestGeneration = new int[slots];
+        this.free = new int[slots];
+        for (int i = 0; i < slots; i++) {
+            requests[i] = new BlkRequest(limits.segMax());
+            free[freeCount++] = slots - 1 - i;
+        }
+        // A chain never has more entries than the queue has descriptors (indirect tables included).
+        this.chain = new DescriptorChain(Math.max(slots, 1024));
+    }
+
+    BlkMetrics metrics() {
+        return metrics;
+    }
+
+    int process(Virtqueue q) {
+        int gen = device.generation();
+        if (gen != generation) {
+            // The device was reset: a deferred request belongs to the old session; drop it.
+            generation = gen;
+            if (deferred >= 0) {
+                free[freeCount++] = deferred;
+                deferred = -1;
+            }
+            pendingUsed = 0;
+        }
+        queue = q;
+        int work = channel.poll(this);
+        if (deferred >= 0) {
+            int slot = deferred;
+            if (!submit(requests[slot], slot)) {
+                publish();
+                return work;
+            }
+            deferred = -1;
+            work++;
+        }
+        int popped = 0;
+        while (popped < BURST && freeCount > 0 && q.pop(chain)) {
+            popped++;
+            int slot = free[--freeCount];
+            BlkRequest r = requests[slot];
+            requestGeneration[slot] = gen;
+            r.startNanos = System.nanoTime();
+            int p = r.parse(chain, limits);
+            if (p == BlkRequest.SUBMIT) {
+                if (!submit(r, slot)) {
+                    deferred = slot;
+                    break;
+                }
+            } else if (p == BlkRequest.DONE) {
+                finish(slot, r, VirtioBlk.S_OK);
+            } else {
+                BlkRequestError e = BlkRequestError.of(p);
+                metrics.error(e);
+                finish(slot, r, e.status());
+            }
+        }
+        work += popped;
+        if (channel.inFlight() > 0) {
+            work += channel.poll(this);
+        }
+        publish();
+        return work;
+    }
+
+    private void publish() {
+        if (pendingUsed > 0) {
+            pendingUsed = 0;
+            if (queue.publishUsed() > 0) {
+                queue.needsNotification();
+            }
+        }
+    }
+
+    /** @return false if the channel is full (nothing submitted) */
+    private boolean submit(BlkRequest r, int slot) {
+        int s = switch (r.type) {
+            case VirtioBlk.T_IN -> channel.read(r.offset, r.sg, slot);
+            case VirtioBlk.T_OUT -> channel.write(r.offset, r.sg, slot);
+            case VirtioBlk.T_FLUSH -> channel.flush(slot);
+            case VirtioBlk.T_DISCARD -> channel.discard(r.offset, r.length, slot);
+            default -> channel.writeZeroes(r.offset, r.length, slot);
+        };
+        if (s == BlockStatus.OK) {
+            // Write-through (writeback == 0): a write completes only once it is durable.
+            r.flushAfterWrite = volatileCache && !device.writeback()
+                    && (r.type == VirtioBlk.T_OUT || r.type == VirtioBlk.T_WRITE_ZEROES);
+            return true;
+        }
+        if (s == BlockStatus.BUSY) {
+            metrics.busy.incrementRelease();
+            return false;
+        }
+        BlkRequestError e = s == BlockStatus.UNSUPPORTED ? BlkRequestError.UNSUPPORTED_TYPE : BlkRequestError.BACKEND_ERROR;
+        metrics.error(e);
+        finish(slot, r, e.status());
+        return true;
+    }
+
+    @Override
+    public void complete(int tag, int status) {
+        BlkRequest r = requests[tag];
+        if (requestGeneration[tag] != generation) {
+            // Submitted before a reset: its chain belongs to a session that is gone.
+            free[freeCount++] = tag;
+            return;
+        }
+        int s = status;
+        if (s == BlockStatus.OK && r.flushAfterWrite) {
+            r.flushAfterWrite = false;
+            if (channel.flush(tag) == BlockStatus.OK) {
+                return;
+            }
+            s = BlockStatus.IO_ERROR;
+        }
+        int virtio;
+        if (s == BlockStatus.OK) {
+            virtio = VirtioBlk.S_OK;
+        } else {
+            BlkRequestError e = s == BlockStatus.UNSUPPORTED ? BlkRequestError.UNSUPPORTED_TYPE : BlkRequestError.BACKEND_ERROR;
+            metrics.error(e);
+            virtio = e.status();
+        }
+        finish(tag, r, virtio);
+    }
+
+    private void finish(int slot, BlkRequest r, int status) {
+        boolean ok = status == VirtioBlk.S_OK;
+        switch (r.type) {
+            case VirtioBlk.T_IN -> {
+                metrics.reads.incrementRelease();
+                if (ok) {
+                    metrics.bytesRead.getAndAddRelease(r.length);
+                }
+            }
+            case VirtioBlk.T_OUT -> {
+                metrics.writes.incrementRelease();
+                if (ok) {
+                    metrics.bytesWritten.getAndAddRelease(r.length);
+                }
+            }
+            case VirtioBlk.T_FLUSH -> metrics.flushes.incrementRelease();
+            default -> metrics.others.incrementRelease();
+        }
+        // virtio 1.2, 5.2.6: the status byte follows the data; it is written after the backend
+        // finished with the data, and the used entry after it (publishUsed is a release store).
+        r.writeStatus(status);
+        queue.pushUsed(r.head, r.ringSlots, ok ? r.usedLen : (r.hasStatus ? 1 : 0));
+        pendingUsed++;
+        metrics.latency(System.nanoTime() - r.startNanos);
+        free[freeCount++] = slot;
+    }
+
+    void close() {
+        channel.close();
+        metrics.close();
+    }
+}
