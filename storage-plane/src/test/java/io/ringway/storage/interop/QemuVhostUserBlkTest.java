@@ -1,0 +1,207 @@
+package io.ringway.storage.interop;
+
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.storage.bdev.BlockDevice;
+import io.ringway.storage.bdev.FileBlockDevice;
+import io.ringway.storage.bdev.MallocBlockDevice;
+import io.ringway.storage.blk.BlkMetrics;
+import io.ringway.storage.blk.VirtioBlk;
+import io.ringway.storage.blk.VirtioBlkDevice;
+import io.ringway.vhost.backend.VhostUserBackend;
+import io.ringway.vhost.virtio.VirtioFeatures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToLongFunction;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Interop with a real virtio-blk driver: a Linux guest under QEMU (TCG) with
+ * {@code -device vhost-user-blk-pci} on Ringway's back-end (in this JVM) runs fio with
+ * {@code --verify=crc32c} over the first MiBs of /dev/vda. Skips with a message when QEMU, a
+ * kernel, busybox, cpio or fio are missing (.ci/run installs them). Console logs go to
+ * target/qemu-interop/NAME.console.log.
+ */
+@Timeout(value = 150, unit = TimeUnit.SECONDS)
+class QemuVhostUserBlkTest {
+    static final long DISK = 64L << 20;
+    static final int REGION_MB = 16;
+    static final long REGION = (long) REGION_MB << 20;
+    static Lcore lcore;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Optional<String> missing = QemuGuest.missingPeers();
+        missing.ifPresent(System.out::println);
+        assumeTrue(missing.isEmpty(), missing.orElse(""));
+        QemuGuest.initramfs();
+        lcore = Lcore.builder("qemu-blk").idlePolicy(IdlePolicy.backoff()).start();
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (lcore != null) {
+            lcore.close();
+        }
+    }
+
+    private static Path consoleLog(TestInfo info) throws IOException {
+        Path d = Path.of("target", "qemu-interop").toAbsolutePath();
+        Files.createDirectories(d);
+        return d.resolve(info.getTestMethod().orElseThrow().getName() + ".console.log");
+    }
+
+    /** Serves {@code device} on a socket in the temp dir for one guest run. */
+    private QemuGuest.Run boot(VirtioBlkDevice device, QemuGuest.Launch launch, TestInfo info) throws Exception {
+        try (VhostUserBackend backend = VhostUserBackend.builder(device, lcore).name("qemu-blk").listen(dir.resolve("blk.sock"))) {
+            QemuGuest.Run run = launch.run(consoleLog(info));
+            System.out.println(info.getDisplayName() + ": " + run.summary());
+            assertFalse(run.timedOut(), () -> "guest did not power off in time (backend " + backend + "); " + run.summary());
+            assertEquals("0", run.find("PEERS_MARKER job-exit=(\\d+)"), run::summary);
+            return run;
+        }
+    }
+
+    private static long sum(VirtioBlkDevice d, ToLongFunction<BlkMetrics> f) {
+        return d.metrics().stream().mapToLong(f).sum();
+    }
+
+    private void assertVerified(QemuGuest.Run run, VirtioBlkDevice device, int queues) {
+        assertEquals("0", run.find("RINGWAY_RESULT mode=verify fio_rc=(\\d+)"),
+                () -> "fio --verify=crc32c failed in the guest; " + run.summary());
+        assertEquals(Integer.toString(queues), run.find("RINGWAY_DISK .*hwqueues=(\\d+)"), run::summary);
+        assertTrue(sum(device, BlkMetrics::bytesWritten) >= REGION, "the back-end saw the pattern written");
+        assertTrue(sum(device, BlkMetrics::bytesRead) >= REGION, "the back-end saw the pattern read back");
+        assertEquals(0, sum(device, BlkMetrics::errors), "requests the back-end failed");
+    }
+
+    @Test
+    void guestWritesAndVerifiesAPatternOnAMallocDisk(TestInfo info) throws Exception {
+        try (MallocBlockDevice bdev = new MallocBlockDevice("m0", DISK, 512, false);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).queues(1).build()) {
+            QemuGuest.Run run = boot(device, new QemuGuest.Launch(dir.resolve("blk.sock"))
+                    .param("peers.mode=verify").param("peers.mb=" + REGION_MB), info);
+            assertVerified(run, device, 1);
+        }
+    }
+
+    @Test
+    void guestWritesAndVerifiesAPatternOnAFileDisk(TestInfo info) throws Exception {
+        Path image = dir.resolve("disk.img");
+        try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(DISK);
+        }
+        try (BlockDevice bdev = FileBlockDevice.open("f0", image, false, false, 512, FileBlockDevice.Engine.AUTO);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).queues(1).build()) {
+            QemuGuest.Run run = boot(device, new QemuGuest.Launch(dir.resolve("blk.sock"))
+                    .param("peers.mode=verify").param("peers.mb=" + REGION_MB), info);
+            assertVerified(run, device, 1);
+        }
+        // The data is in the file: every 4 KiB block of the region carries fio's verify header, nothing beyond it.
+        byte[] all = Files.readAllBytes(image);
+        for (int off = 0; off < REGION; off += 4096) {
+            assertFalse(isZero(all, off, 4096), "block at " + off + " of the region was never written to the file");
+        }
+        assertTrue(isZero(all, (int) REGION, (int) (DISK - REGION)), "bytes beyond the region were written");
+    }
+
+    @Test
+    void guestWritesAndVerifiesAPatternWithTwoQueues(TestInfo info) throws Exception {
+        try (MallocBlockDevice bdev = new MallocBlockDevice("m0", DISK, 512, false);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).queues(2).build()) {
+            // Two guest CPUs: virtio_blk uses min(num-queues, CPUs) queues; two fio jobs, one per CPU.
+            QemuGuest.Run run = boot(device, new QemuGuest.Launch(dir.resolve("blk.sock")).queues(2).cpus(2)
+                    .param("peers.mode=verify").param("peers.mb=" + REGION_MB).param("peers.jobs=2"), info);
+            assertVerified(run, device, 2);
+            List<BlkMetrics> m = device.metrics();
+            for (int q = 0; q < 2; q++) {
+                assertTrue(m.get(q).writes() > 0 && m.get(q).reads() > 0,
+                        "queue " + q + " served writes and reads: " + m.get(q).writes() + " / " + m.get(q).reads());
+            }
+        }
+    }
+
+    /**
+     * A read-only back-end that does not offer VIRTIO_BLK_F_RO, so the guest kernel sends the writes
+     * and the device must refuse them: fio sees EIO, the guest reads back the original bytes and the
+     * file is unchanged.
+     */
+    @Test
+    void guestWritesToAReadOnlyDiskFailWithIoError(TestInfo info) throws Exception {
+        Path image = dir.resolve("ro.img");
+        byte[] original = randomImage(image);
+        try (BlockDevice bdev = FileBlockDevice.open("ro0", image, false, true, 512, FileBlockDevice.Engine.AUTO);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).readOnly(true)
+                     .withoutFeatures(VirtioFeatures.mask(VirtioBlk.F_RO)).build()) {
+            QemuGuest.Run run = boot(device, new QemuGuest.Launch(dir.resolve("blk.sock"))
+                    .param("peers.mode=ro").param("peers.mb=" + REGION_MB), info);
+            assertEquals("0", run.find("RINGWAY_DISK .*ro=(\\d+)"), "the guest was not told the disk is read-only");
+            assertNotEquals("0", run.find("RINGWAY_RESULT mode=ro fio_rc=(\\d+)"), () -> "a guest write succeeded; " + run.summary());
+            assertEquals("1", run.find("RINGWAY_RESULT .* eio=(\\d)"), () -> "fio did not report an I/O error; " + run.summary());
+            assertTrue(sum(device, BlkMetrics::errors) > 0, "the back-end refused the writes");
+            assertEquals(0, sum(device, BlkMetrics::bytesWritten), "bytes written through a read-only device");
+            assertEquals(md5(original, (int) REGION), run.find("RINGWAY_MD5 (\\w+)"), "the guest reads back the original bytes");
+        }
+        assertArrayEquals(original, Files.readAllBytes(image), "the read-only image changed");
+    }
+
+    /** The same with VIRTIO_BLK_F_RO offered: the guest kernel marks vda read-only and refuses writes itself. */
+    @Test
+    void guestSeesAReadOnlyDiskAsReadOnly(TestInfo info) throws Exception {
+        Path image = dir.resolve("ro.img");
+        byte[] original = randomImage(image);
+        try (BlockDevice bdev = FileBlockDevice.open("ro0", image, false, true, 512, FileBlockDevice.Engine.AUTO);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).readOnly(true).build()) {
+            QemuGuest.Run run = boot(device, new QemuGuest.Launch(dir.resolve("blk.sock"))
+                    .param("peers.mode=ro").param("peers.mb=" + REGION_MB), info);
+            assertEquals("1", run.find("RINGWAY_DISK .*ro=(\\d+)"), () -> "the guest does not see vda read-only; " + run.summary());
+            assertNotEquals("0", run.find("RINGWAY_RESULT mode=ro fio_rc=(\\d+)"), () -> "a guest write succeeded; " + run.summary());
+            assertEquals(md5(original, (int) REGION), run.find("RINGWAY_MD5 (\\w+)"), "the guest reads back the original bytes");
+        }
+        assertArrayEquals(original, Files.readAllBytes(image), "the read-only image changed");
+    }
+
+    private static byte[] randomImage(Path image) throws IOException {
+        byte[] b = new byte[(int) DISK];
+        new SplittableRandom(0x5eed).nextBytes(b);
+        Files.write(image, b);
+        return b;
+    }
+
+    static boolean isZero(byte[] b, int off, int len) {
+        for (int i = off; i < off + len; i++) {
+            if (b[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static String md5(byte[] b, int len) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(Arrays.copyOf(b, len)));
+    }
+}
