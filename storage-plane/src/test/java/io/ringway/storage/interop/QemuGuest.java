@@ -215,7 +215,7 @@ final class QemuGuest {
                     "-m", "512", "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
                     "-chardev", "socket,id=c0,path=" + socket + (reconnect ? ",reconnect=1" : ""),
                     "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + queues,
-                    "-nographic", "-no-reboot", "-kernel", "/boot/vmlinuz-" + kver, "-initrd", initrd.toString()));
+                    "-nic", "none", "-nographic", "-no-reboot", "-kernel", "/boot/vmlinuz-" + kver, "-initrd", initrd.toString()));
             StringBuilder a = new StringBuilder("console=ttyS0 quiet panic=-1 peers.run=blkverify");
             append.forEach(p -> a.append(' ').append(p));
             c.add("-append");
