@@ -21,6 +21,7 @@ echo "RINGWAY_DISK sectors=$(cat /sys/block/vda/size) ro=$(cat /sys/block/vda/ro
 case $MODE in
 verify)
   PER=$((MB / JOBS))
+  echo "RINGWAY_JOB_START"
   # randwrite with mixed block sizes: fio keeps a map so no block is written twice, then reads all
   # back and checks each block's crc32c header (verify_fatal: stop at the first bad block).
   fio --name=pattern --filename=/dev/vda --direct=1 --ioengine=libaio --iodepth=16 \

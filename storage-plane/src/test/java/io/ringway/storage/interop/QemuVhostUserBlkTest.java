@@ -185,6 +185,90 @@ class QemuVhostUserBlkTest {
         assertArrayEquals(original, Files.readAllBytes(image), "the read-only image changed");
     }
 
+    /**
+     * Restart: the back-end (a child process on a file image) is killed with SIGKILL while the guest's
+     * fio is writing its pattern, and a new one is started on the same socket; QEMU reconnects
+     * ({@code reconnect=1}) and the guest's fio must finish and verify every block.
+     */
+    @Test
+    void guestIoSurvivesABackendKilledMidWrite(TestInfo info) throws Exception {
+        int mb = 64;
+        Path image = dir.resolve("restart.img");
+        try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(2 * ((long) mb << 20));
+        }
+        Path socket = dir.resolve("blk.sock");
+        Path logs = consoleLog(info).getParent();
+        Path log1 = logs.resolve("restart-backend-1.log");
+        Path log2 = logs.resolve("restart-backend-2.log");
+        Process first = startChildBackend(socket, image, log1);
+        Process second = null;
+        Path console = consoleLog(info);
+        QemuGuest.Launch launch = new QemuGuest.Launch(socket).reconnect().timeout(java.time.Duration.ofSeconds(90))
+                .param("peers.mode=verify").param("peers.mb=" + mb);
+        try {
+            long t0 = System.nanoTime();
+            launch.start(console);
+            waitFor(console, "RINGWAY_JOB_START", 60_000);
+            waitFor(log1, "writes=[1-9]", 20_000);
+            TimeUnit.MILLISECONDS.sleep(700);
+            String before = Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1);
+            first.destroyForcibly(); // SIGKILL
+            assertTrue(first.waitFor(10, TimeUnit.SECONDS));
+            String lastStats = lastLine(log1, "STATS");
+            assertFalse(before.contains("RINGWAY_RESULT"), "fio ended before the kill; make the region larger");
+            long killedAt = System.nanoTime();
+            second = startChildBackend(socket, image, log2);
+            QemuGuest.Run run = launch.await(console, t0);
+            String secondStats = lastLine(log2, "STATS");
+            System.out.println(info.getDisplayName() + ": killed backend after " + lastStats + "; restarted in "
+                    + (System.nanoTime() - killedAt) / 1_000_000 + " ms; second backend " + secondStats
+                    + "; " + run.summary());
+            assertFalse(run.timedOut(), () -> "guest I/O did not complete after the restart; second backend "
+                    + secondStats + "; " + run.summary());
+            assertEquals("0", run.find("RINGWAY_RESULT mode=verify fio_rc=(\\d+)"),
+                    () -> "fio --verify=crc32c failed after the restart; " + run.summary());
+        } finally {
+            launch.kill();
+            first.destroyForcibly();
+            if (second != null) {
+                second.getOutputStream().close();
+                if (!second.waitFor(10, TimeUnit.SECONDS)) {
+                    second.destroyForcibly();
+                }
+            }
+        }
+    }
+
+    private static Process startChildBackend(Path socket, Path image, Path log) throws Exception {
+        Process p = new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"),
+                BlkBackendMain.class.getName(), socket.toString(), image.toString(), "1")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        waitFor(log, "READY", 30_000);
+        return p;
+    }
+
+    private static void waitFor(Path file, String regex, long millis) throws Exception {
+        java.util.regex.Pattern pattern = java.util.regex.Pattern.compile(regex);
+        long deadline = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(file) && pattern.matcher(Files.readString(file, java.nio.charset.StandardCharsets.ISO_8859_1)).find()) {
+                return;
+            }
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+        throw new AssertionError("no '" + regex + "' in " + file + " within " + millis + " ms");
+    }
+
+    private static String lastLine(Path file, String prefix) throws IOException {
+        return Files.readAllLines(file, java.nio.charset.StandardCharsets.ISO_8859_1).stream()
+                .filter(l -> l.startsWith(prefix)).reduce((a, b) -> b).orElse("(none)");
+    }
+
     private static byte[] randomImage(Path image) throws IOException {
         byte[] b = new byte[(int) DISK];
         new SplittableRandom(0x5eed).nextBytes(b);

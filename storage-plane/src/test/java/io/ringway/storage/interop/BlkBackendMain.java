@@ -1,0 +1,51 @@
+package io.ringway.storage.interop;
+
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.storage.bdev.BlockDevice;
+import io.ringway.storage.bdev.FileBlockDevice;
+import io.ringway.storage.blk.BlkMetrics;
+import io.ringway.storage.blk.VirtioBlkDevice;
+import io.ringway.vhost.backend.VhostUserBackend;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A vhost-user-blk back-end in a child process (so a test can kill it with SIGKILL):
+ * {@code BlkBackendMain SOCKET IMAGE QUEUES}. Prints {@code READY} once listening, then
+ * {@code STATS writes=W reads=R errors=E} every 200 ms; exits when stdin closes.
+ */
+public final class BlkBackendMain {
+    private BlkBackendMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path socket = Path.of(args[0]);
+        Path image = Path.of(args[1]);
+        int queues = Integer.parseInt(args[2]);
+        try (BlockDevice bdev = FileBlockDevice.open("f0", image, false, false, 512, FileBlockDevice.Engine.AUTO);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).queues(queues).build();
+             Lcore lcore = Lcore.builder("child-blk").idlePolicy(IdlePolicy.backoff()).start();
+             VhostUserBackend backend = VhostUserBackend.builder(device, lcore).name("child-blk").listen(socket)) {
+            System.out.println("READY " + ProcessHandle.current().pid());
+            Thread stats = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) {
+                        TimeUnit.MILLISECONDS.sleep(200);
+                        System.out.printf("STATS writes=%d reads=%d errors=%d connected=%s%n",
+                                device.metrics().stream().mapToLong(BlkMetrics::writes).sum(),
+                                device.metrics().stream().mapToLong(BlkMetrics::reads).sum(),
+                                device.metrics().stream().mapToLong(BlkMetrics::errors).sum(), backend.connected());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            while (System.in.read() >= 0) {
+                // runs until stdin closes (or SIGKILL)
+            }
+            stats.interrupt();
+        }
+    }
+}
