@@ -26,11 +26,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run Ringway's benchmarks: a table with ratios against peers measured in the same run, a JSON file and a self-contained HTML report.",
             "Scenarios: rings (off-heap rings and mempool vs JCTools/Agrona), virtio (virtqueues, guest memory),",
-            "wakeup (interrupt-mode lcore wake-up vs park/unpark); rings-2t (producer and consumer threads) only when named.",
-            "net, blk and vm come with their issues."})
+            "wakeup (interrupt-mode lcore wake-up vs park/unpark), blk (vhost-user-blk 4 KiB random I/O, null bdev);",
+            "rings-2t (producer and consumer threads) only when named. net and vm come with their issues."})
 final class BenchCommand implements Callable<Integer> {
     @Parameters(arity = "0..1", paramLabel = "SCENARIO", defaultValue = "all",
-            description = "rings, virtio, wakeup, rings-2t or all (default: ${DEFAULT-VALUE}; all = rings + virtio + wakeup).")
+            description = "rings, virtio, wakeup, blk, rings-2t or all (default: ${DEFAULT-VALUE}; all = rings + virtio + wakeup + blk).")
     String scenario;
 
     @Option(names = "--duration", paramLabel = "S", defaultValue = "1",
@@ -49,8 +49,12 @@ final class BenchCommand implements Callable<Integer> {
     Path html;
 
     @Option(names = "--trace", paramLabel = "DIR",
-            description = "Record per-operation latency events to a Chronicle Queue journal in DIR (scenarios that time single operations: wakeup); export with: ringway trace export DIR --csv FILE.")
+            description = "Record per-operation latency events to a Chronicle Queue journal in DIR (scenarios that time single operations: wakeup, blk); export with: ringway trace export DIR --csv FILE.")
     Path trace;
+
+    @Option(names = "--vs", paramLabel = "PEER",
+            description = "Also run the same loads against an outside peer, in turns, and report ratios: qsd (qemu-storage-daemon, blk scenario) or dpdk (testpmd vhost PMD, net scenario).")
+    String vs;
 
     @Option(names = {"-v", "--verbose"}, description = "Show JMH's own output.")
     boolean verbose;
@@ -80,7 +84,10 @@ final class BenchCommand implements Callable<Integer> {
             System.err.println("ringway bench: unknown scenario '" + scenario + "'; known: all, "
                     + String.join(", ", Stream.concat(Scenarios.all().stream(), Scenarios.optional().stream())
                             .map(Scenario::name).toList())
-                    + " (net, blk and vm are not implemented yet)");
+                    + " (net and vm are not implemented yet)");
+            return 2;
+        }
+        if (vs != null && !applyPeer(selected)) {
             return 2;
         }
         String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -90,7 +97,7 @@ final class BenchCommand implements Callable<Integer> {
         if (html == null) {
             html = Path.of("results", "bench-" + stamp + ".html");
         }
-        String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat;
+        String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat + (vs == null ? "" : " --vs " + vs);
         Map<String, ScenarioResult> results = new LinkedHashMap<>();
         long started = System.nanoTime();
         try (TraceJournal journal = trace == null ? null : TraceJournal.open(trace)) {
@@ -115,5 +122,28 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf("ringway bench: done in %.0f s; results in %s and %s%n", (System.nanoTime() - started) / 1e9,
                 json.toAbsolutePath(), html.toAbsolutePath());
         return 0;
+    }
+
+    /** Swaps in the peer-racing variant of every selected scenario that has one; false for an unknown peer. */
+    private boolean applyPeer(List<Scenario> selected) {
+        if (!vs.equals("qsd") && !vs.equals("dpdk")) {
+            System.err.println("ringway bench: --vs must be qsd (qemu-storage-daemon, blk) or dpdk (testpmd, net), got '" + vs + "'");
+            return false;
+        }
+        boolean applied = false;
+        for (int i = 0; i < selected.size(); i++) {
+            java.util.Optional<Scenario> raced = selected.get(i).against(vs);
+            if (raced.isPresent()) {
+                selected.set(i, raced.get());
+                applied = true;
+            }
+        }
+        if (!applied) {
+            String target = vs.equals("qsd") ? "blk" : "net";
+            boolean exists = Stream.concat(Scenarios.all().stream(), Scenarios.optional().stream()).anyMatch(s -> s.name().equals(target));
+            System.out.println("ringway bench: --vs " + vs + " applies to the " + target + " scenario, "
+                    + (exists ? "which is not selected" : "not available yet") + "; running without a peer");
+        }
+        return true;
     }
 }

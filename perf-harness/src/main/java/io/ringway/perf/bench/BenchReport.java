@@ -14,20 +14,37 @@ public final class BenchReport {
     private BenchReport() {
     }
 
-    /** The ratio peer/ours for time-per-operation scores (how many times faster Ringway is). */
+    /**
+     * How many times better Ringway is than the peer; above 1 is better. For a unit where higher is
+     * better (IOPS, ops/s) that is {@code ours / peer}; for times (ns/op, us) it is {@code peer / ours}.
+     */
     public static double speedup(Measurement ours, Measurement peer) {
-        return peer.median() / ours.median();
+        return higherIsBetter(ours.unit()) ? ours.median() / peer.median() : peer.median() / ours.median();
+    }
+
+    /** Throughput units: IOPS, pps/Mpps, bytes per second, JMH's ops/TIME; everything else is a time. */
+    public static boolean higherIsBetter(String unit) {
+        if (unit == null) {
+            return false;
+        }
+        return unit.equals("IOPS") || unit.endsWith("pps") || unit.startsWith("ops/") || unit.endsWith("/s");
+    }
+
+    /** What the ratio of {@link #speedup} divides, for the reader: "Ringway/peer" or "peer/Ringway". */
+    public static String ratioBasis(String unit) {
+        return higherIsBetter(unit) ? "Ringway/peer" : "peer/Ringway";
     }
 
     public static void printTable(PrintStream out, Scenario scenario, Map<String, Measurement> results) {
         out.printf(Locale.ROOT, "%n== %s: %s ==%n", scenario.name(), scenario.description());
-        out.printf(Locale.ROOT, "%-46s %12s %21s%n", "benchmark", "median", "range (min..max)");
+        out.printf(Locale.ROOT, "%-46s %15s %-24s%n", "benchmark", "median", " range (min..max)");
         for (Measurement m : results.values()) {
-            out.printf(Locale.ROOT, "%-46s %9.2f %-3s %8.2f..%-8.2f n=%d%n", m.name(), m.median(), unitShort(m.unit()),
+            out.printf(Locale.ROOT, "%-46s %10.2f %-4s %10.2f..%-10.2f n=%d%n", m.name(), m.median(), unitShort(m.unit()),
                     m.min(), m.max(), m.samples().length);
         }
         if (!scenario.comparisons().isEmpty()) {
-            out.printf(Locale.ROOT, "%n%-40s %-30s %14s %14s %8s%n", "comparison", "peer", "ringway", "peer", "ratio");
+            out.printf(Locale.ROOT, "%n%-40s %-30s %14s %14s %8s  %s%n", "comparison", "peer", "ringway", "peer", "ratio",
+                    "(>1: Ringway better)");
             for (Comparison c : scenario.comparisons()) {
                 Measurement ours = results.get(c.ours());
                 Measurement peer = results.get(c.peer());
@@ -35,10 +52,16 @@ public final class BenchReport {
                     out.printf(Locale.ROOT, "%-40s %-30s %s%n", c.title(), c.peerName(), "(not measured in this run)");
                     continue;
                 }
-                out.printf(Locale.ROOT, "%-40s %-30s %11.2f %-2s %11.2f %-2s %7.2fx%n", c.title(), c.peerName(),
-                        ours.median(), unitShort(ours.unit()), peer.median(), unitShort(peer.unit()), speedup(ours, peer));
+                out.printf(Locale.ROOT, "%-40s %-30s %14s %14s %7.2fx  %s%n", c.title(), c.peerName(),
+                        value(ours), value(peer), speedup(ours, peer), ratioBasis(ours.unit()));
             }
         }
+    }
+
+    private static String value(Measurement m) {
+        String u = unitShort(m.unit());
+        return m.median() >= 10_000 ? String.format(Locale.ROOT, "%,.0f %s", m.median(), u)
+                : String.format(Locale.ROOT, "%.2f %s", m.median(), u);
     }
 
     private static String unitShort(String unit) {
@@ -100,6 +123,7 @@ public final class BenchReport {
                         .append(", \"peer\": ").append(str(cmp.peer()))
                         .append(", \"peerName\": ").append(str(cmp.peerName()))
                         .append(", \"ratio\": ").append(ours == null || peer == null ? "null" : num(speedup(ours, peer)))
+                        .append(", \"ratioBasis\": ").append(ours == null ? "null" : str(ratioBasis(ours.unit())))
                         .append('}');
             }
             j.append("\n    ]}");

@@ -1,8 +1,9 @@
 package io.ringway.perf.bench;
 
 /**
- * Ringway's benchmark set beside a named peer's, measured in the same run. For time-per-operation
- * units the ratio is {@code peer / ours} (how many times faster Ringway is); above 1 is better.
+ * Ringway's benchmark set beside a named peer's, measured in the same run. The ratio says how many
+ * times better Ringway is, above 1 is better: {@code peer / ours} for times (ns/op, us of latency),
+ * {@code ours / peer} for throughputs (IOPS, ops/s); see {@link BenchReport#speedup}.
  *
  * @param title what is compared, e.g. "SPSC ring, burst 32, per handle"
  * @param ours  Ringway's benchmark id

@@ -54,7 +54,7 @@ public final class HtmlReport {
                 continue;
             }
             if (!s.comparisons().isEmpty()) {
-                h.append(barChart(s, r.measurements()));
+                h.append(barCharts(s, r.measurements()));
             }
             if (!r.latencies().isEmpty()) {
                 h.append(latencyChart(s.name(), r.latencies()));
@@ -65,8 +65,12 @@ public final class HtmlReport {
         return h.toString();
     }
 
-    /** Throughput for time-per-op units (higher is better), the value itself otherwise. */
-    private static double plotted(Measurement m, double v) {
+    /**
+     * The bar length: throughput (operations per microsecond) for time-per-op units, the value itself
+     * otherwise, so that a longer bar is better for ns/op, IOPS and ops/s alike; for plain times
+     * (us of latency) a longer bar is worse, and the axis says so.
+     */
+    static double plotted(Measurement m, double v) {
         return isTimePerOp(m) ? 1000.0 / v : v;
     }
 
@@ -74,15 +78,30 @@ public final class HtmlReport {
         return m.unit() != null && m.unit().startsWith("ns/");
     }
 
-    private static String barChart(Scenario s, Map<String, Measurement> ms) {
-        List<Comparison> cs = s.comparisons().stream()
-                .filter(c -> ms.containsKey(c.ours()) && ms.containsKey(c.peer())).toList();
-        if (cs.isEmpty()) {
-            return "";
+    /** The axis text of a bar chart of measurements in {@code m}'s unit. */
+    static String axisLabel(Measurement m) {
+        if (isTimePerOp(m)) {
+            return "million operations per second (higher is better)";
         }
+        return m.unit() + (BenchReport.higherIsBetter(m.unit()) ? " (higher is better)" : " (lower is better)");
+    }
+
+    /** One bar chart per unit: IOPS and microseconds of latency do not share an axis. */
+    private static String barCharts(Scenario s, Map<String, Measurement> ms) {
+        Map<String, List<Comparison>> byUnit = new java.util.LinkedHashMap<>();
+        for (Comparison c : s.comparisons()) {
+            if (ms.containsKey(c.ours()) && ms.containsKey(c.peer())) {
+                byUnit.computeIfAbsent(String.valueOf(ms.get(c.ours()).unit()), u -> new java.util.ArrayList<>()).add(c);
+            }
+        }
+        StringBuilder charts = new StringBuilder();
+        byUnit.values().forEach(cs -> charts.append(barChart(s, ms, cs)));
+        return charts.toString();
+    }
+
+    private static String barChart(Scenario s, Map<String, Measurement> ms, List<Comparison> cs) {
         Measurement first = ms.get(cs.get(0).ours());
-        boolean throughput = isTimePerOp(first);
-        String axis = throughput ? "million operations per second (higher is better)" : first.unit() + " (lower is better)";
+        String axis = axisLabel(first);
         double max = 0;
         for (Comparison c : cs) {
             for (Measurement m : List.of(ms.get(c.ours()), ms.get(c.peer()))) {
@@ -200,16 +219,17 @@ public final class HtmlReport {
         if (s.comparisons().isEmpty()) {
             return "";
         }
-        StringBuilder t = new StringBuilder("<table class=\"comparisons\"><thead><tr><th>comparison</th><th>peer</th><th>Ringway (median)</th><th>peer (median)</th><th>ratio (peer/Ringway time)</th></tr></thead><tbody>\n");
+        StringBuilder t = new StringBuilder("<table class=\"comparisons\"><thead><tr><th>comparison</th><th>peer</th><th>Ringway (median)</th><th>peer (median)</th><th>ratio (&gt;1: Ringway better)</th><th>ratio is</th></tr></thead><tbody>\n");
         for (Comparison c : s.comparisons()) {
             Measurement o = ms.get(c.ours());
             Measurement p = ms.get(c.peer());
             t.append("<tr><td>").append(esc(c.title())).append("</td><td>").append(esc(c.peerName())).append("</td>");
             if (o == null || p == null) {
-                t.append("<td colspan=\"3\">not measured in this run</td></tr>\n");
+                t.append("<td colspan=\"4\">not measured in this run</td></tr>\n");
             } else {
-                t.append(String.format(Locale.ROOT, "<td class=\"num\">%s %s</td><td class=\"num\">%s %s</td><td class=\"num\">%.2fx</td></tr>\n",
-                        fmt(o.median()), esc(o.unit()), fmt(p.median()), esc(p.unit()), BenchReport.speedup(o, p)));
+                t.append(String.format(Locale.ROOT, "<td class=\"num\">%s %s</td><td class=\"num\">%s %s</td><td class=\"num\">%.2fx</td><td>%s</td></tr>\n",
+                        fmt(o.median()), esc(o.unit()), fmt(p.median()), esc(p.unit()), BenchReport.speedup(o, p),
+                        BenchReport.ratioBasis(o.unit())));
             }
         }
         return t.append("</tbody></table>\n").toString();

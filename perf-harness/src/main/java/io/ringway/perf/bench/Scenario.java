@@ -1,11 +1,12 @@
 package io.ringway.perf.bench;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A named group of measurements that {@code ringway bench NAME} runs, with the comparisons against
  * peers that its table and report show. JMH micro-benchmarks are {@link JmhScenario}s; end-to-end
- * scenarios (wake-ups, and later net, blk and vm) measure with HdrHistograms themselves.
+ * scenarios (wake-ups, blk, and later net and vm) measure with HdrHistograms themselves.
  */
 public interface Scenario {
     /** Command-line name, e.g. "rings". */
@@ -16,6 +17,14 @@ public interface Scenario {
 
     /** Ours-vs-peer pairs reported as ratios. */
     List<Comparison> comparisons();
+
+    /**
+     * This scenario also run against an outside peer ({@code ringway bench --vs PEER}, e.g. "qsd" for
+     * blk, "dpdk" for net), side by side and in turns; empty when the scenario has no such peer.
+     */
+    default Optional<Scenario> against(String peer) {
+        return Optional.empty();
+    }
 
     /** Runs the scenario: warm-up excluded, {@code settings.repeat()} repeats. */
     ScenarioResult run(Settings settings) throws Exception;

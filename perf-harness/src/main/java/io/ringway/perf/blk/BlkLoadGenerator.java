@@ -1,6 +1,7 @@
 package io.ringway.perf.blk;
 
 import io.ringway.runtime.mem.SharedRegion;
+import io.ringway.runtime.sys.Cpu;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vhost.frontend.FrontendMemory;
 import io.ringway.vhost.frontend.VhostUserFrontend;
@@ -30,7 +31,7 @@ import java.util.SplittableRandom;
  * <pre>
  * java -cp ringway-cli.jar io.ringway.perf.blk.BlkLoadGenerator --socket S [--queues 1] [--qd 1]
  *     [--bs 4096] [--rw randread|randwrite|read|write|randrw] [--read-pct 70] [--seconds 5]
- *     [--warmup 1] [--hugepages] [--packed]
+ *     [--warmup 1] [--hugepages] [--packed] [--cpu N]
  * </pre>
  */
 public final class BlkLoadGenerator {
@@ -38,9 +39,27 @@ public final class BlkLoadGenerator {
     static final int T_OUT = 1;
     static final long RING_AREA = 1L << 20;
 
-    /** What to run. */
+    /**
+     * What to run.
+     *
+     * @param cpu      CPU the driving thread is pinned to while it runs (its affinity is restored
+     *                 afterwards), or -1 to leave it where it is
+     * @param warmup   seconds excluded from the results, counted from the first completion
+     * @param observer told of every request completed in the measured window, or null
+     */
     public record Options(Path socket, int queues, int qd, int bs, String rw, int readPct, double seconds, double warmup,
-            boolean hugepages, boolean packed) {
+            boolean hugepages, boolean packed, int cpu, RequestObserver observer) {
+        public Options(Path socket, int queues, int qd, int bs, String rw, int readPct, double seconds, double warmup,
+                boolean hugepages, boolean packed) {
+            this(socket, queues, qd, bs, rw, readPct, seconds, warmup, hugepages, packed, -1, null);
+        }
+    }
+
+    /** Per-request hook for {@code --trace}: called on the driving thread, must not block or allocate. */
+    @FunctionalInterface
+    public interface RequestObserver {
+        /** A request submitted at {@code startNanoTime} ({@link System#nanoTime()}) completed after {@code latencyNanos}. */
+        void completed(long startNanoTime, long latencyNanos);
     }
 
     /** What came out. */
@@ -102,8 +121,21 @@ public final class BlkLoadGenerator {
     private BlkLoadGenerator() {
     }
 
-    /** Connects, runs, disconnects. */
+    /** Connects, runs, disconnects; on {@code o.cpu()} if that is not -1. */
     public static Result run(Options o) {
+        if (o.cpu() < 0) {
+            return connectAndRun(o);
+        }
+        java.util.BitSet before = Cpu.currentThreadAffinity();
+        Cpu.pinCurrentThread(o.cpu());
+        try {
+            return connectAndRun(o);
+        } finally {
+            Cpu.setCurrentThreadAffinity(before);
+        }
+    }
+
+    private static Result connectAndRun(Options o) {
         long dataArea = (long) o.queues() * o.qd() * (o.bs() + 4096L);
         long size = ((o.queues() * RING_AREA + dataArea + (2L << 20) - 1) >> 21) << 21;
         SharedRegion region = SharedRegion.create("blk-loadgen", size,
@@ -156,8 +188,11 @@ public final class BlkLoadGenerator {
         // One region at guest-physical 0: a guest address is an offset into it (no slice per request).
         MemorySegment mem = gm.segment(0);
         long now = System.nanoTime();
-        long measureFrom = now + (long) (o.warmup() * 1e9);
-        long end = measureFrom + (long) (o.seconds() * 1e9);
+        // The warm-up starts at the first completion, not at the first submission: a back-end that is
+        // still activating its queues (or a JIT still compiling) must not eat into the measured window.
+        long firstDeadline = now + 10_000_000_000L;
+        long measureFrom = Long.MAX_VALUE;
+        long end = Long.MAX_VALUE;
         long requests = 0;
         long errors = 0;
         boolean stopping = false;
@@ -212,11 +247,18 @@ public final class BlkLoadGenerator {
                 while ((used = q.packed != null ? q.packed.pollUsed() : q.split.pollUsed()) >= 0) {
                     int slot = q.slotOfId[(int) (used >>> 32)];
                     long done = System.nanoTime();
+                    if (measureFrom == Long.MAX_VALUE) {
+                        measureFrom = done + (long) (o.warmup() * 1e9);
+                        end = measureFrom + (long) (o.seconds() * 1e9);
+                    }
                     long h = q.slotBase + (long) slot * q.slotSize;
                     int status = mem.get(ValueLayout.JAVA_BYTE, h + 64);
                     if (q.start[slot] >= measureFrom && done <= end) {
                         requests++;
                         latency.recordValue(Math.max(1, done - q.start[slot]));
+                        if (o.observer() != null) {
+                            o.observer().completed(q.start[slot], done - q.start[slot]);
+                        }
                         if (status != 0) {
                             errors++;
                         }
@@ -230,6 +272,9 @@ public final class BlkLoadGenerator {
             }
             if (!stopping) {
                 busyQueues = Math.max(busyQueues, 1);
+            }
+            if (measureFrom == Long.MAX_VALUE && now > firstDeadline) {
+                throw new IllegalStateException("no request completed within 10 s of the first submission");
             }
             if (stopping && System.nanoTime() - end > 5_000_000_000L) {
                 throw new IllegalStateException("requests still in flight 5 s after the end");
@@ -249,6 +294,7 @@ public final class BlkLoadGenerator {
         double warmup = 1;
         boolean huge = false;
         boolean packed = false;
+        int cpu = -1;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -262,6 +308,7 @@ public final class BlkLoadGenerator {
                 case "--warmup" -> warmup = Double.parseDouble(args[++i]);
                 case "--hugepages" -> huge = true;
                 case "--packed" -> packed = true;
+                case "--cpu" -> cpu = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("unknown option " + a);
                     System.exit(2);
@@ -272,7 +319,7 @@ public final class BlkLoadGenerator {
             System.err.println("--socket PATH is required");
             System.exit(2);
         }
-        Options o = new Options(socket, queues, qd, bs, rw, readPct, seconds, warmup, huge, packed);
+        Options o = new Options(socket, queues, qd, bs, rw, readPct, seconds, warmup, huge, packed, cpu, null);
         Result r = run(o);
         System.out.printf(Locale.ROOT, "blk loadgen %s: %d queue(s), QD %d, bs %d, %s %.0f s: %s%n", socket, queues, qd, bs, rw,
                 seconds, r);

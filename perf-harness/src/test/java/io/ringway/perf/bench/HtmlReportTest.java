@@ -60,6 +60,24 @@ class HtmlReportTest {
     }
 
     @Test
+    void throughputBarsAreHigherIsBetterAndLatencyGetsItsOwnChart() {
+        Scenario s = new JmhScenario("blkdemo", "iops and latency", List.of(), Map.of(),
+                List.of(new Comparison("QD32 IOPS", "o iops", "p iops", "QSD"), new Comparison("QD1 p99", "o p99", "p p99", "QSD")));
+        Map<String, Measurement> ms = new LinkedHashMap<>();
+        ms.put("o iops", new Measurement("o iops", "IOPS", new double[] {300_000}));
+        ms.put("p iops", new Measurement("p iops", "IOPS", new double[] {100_000}));
+        ms.put("o p99", new Measurement("o p99", "us", new double[] {2}));
+        ms.put("p p99", new Measurement("p p99", "us", new double[] {8}));
+        String html = HtmlReport.render(new LinkedHashMap<>(SETUP), List.of(s), Map.of(s.name(), new ScenarioResult(ms, List.of())));
+        assertEquals(2, count(html, "<svg class=\"bars\""), "IOPS and us do not share an axis");
+        assertTrue(html.contains("IOPS (higher is better)"), html);
+        assertTrue(html.contains("us (lower is better)"), html);
+        assertTrue(html.contains("<td class=\"num\">3.00x</td><td>Ringway/peer</td>"), html);
+        assertTrue(html.contains("<td class=\"num\">4.00x</td><td>peer/Ringway</td>"), html);
+        assertEquals(300_000, HtmlReport.plotted(ms.get("o iops"), 300_000), "IOPS bars are the IOPS themselves");
+    }
+
+    @Test
     void chromiumRendersTheReportOfflineWithPlotsAndSetupTable() throws Exception {
         assumeTrue(Files.isExecutable(CHROMIUM), "headless Chromium is not installed (apt-get install chromium; .ci/run installs it)");
         Scenario s = scenario();

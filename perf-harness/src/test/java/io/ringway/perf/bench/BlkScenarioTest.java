@@ -1,0 +1,88 @@
+package io.ringway.perf.bench;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+class BlkScenarioTest {
+    private static final Scenario.Settings SHORT = new Scenario.Settings(1, 0.3, true);
+
+    private static List<String> keysOf(String target) {
+        String p = target + " null ";
+        return List.of(p + "randread QD1 IOPS", p + "randread QD1 p50 us", p + "randread QD1 p99 us", p + "randread QD1 p99.9 us",
+                p + "randread QD32 IOPS", p + "randread QD32 p99 us",
+                p + "randwrite QD1 IOPS", p + "randwrite QD1 p50 us", p + "randwrite QD1 p99 us", p + "randwrite QD1 p99.9 us",
+                p + "randwrite QD32 IOPS", p + "randwrite QD32 p99 us");
+    }
+
+    private static void assertMeasured(Map<String, Measurement> ms, String target) {
+        double iops = 0;
+        for (String k : keysOf(target)) {
+            Measurement m = ms.get(k);
+            assertNotNull(m, k + " missing from " + ms.keySet());
+            assertEquals(1, m.samples().length, k);
+            assertTrue(Double.isFinite(m.median()) && m.median() >= 0, k + " = " + m.median());
+            assertEquals(k.endsWith("IOPS") ? "IOPS" : "us", m.unit(), k);
+            if (k.endsWith("IOPS")) {
+                iops += m.median();
+            }
+        }
+        // A loaded 2-core machine can stall one short window; it cannot stall all four.
+        assertTrue(iops > 0, target + " completed no request in any load");
+    }
+
+    @Test
+    @Timeout(30)
+    void ringwayAloneProducesEveryLoadsKeysAndAQd1LatencyCurve() throws Exception {
+        BlkScenario s = new BlkScenario();
+        assertTrue(s.comparisons().isEmpty(), "no peer, no comparisons");
+        ScenarioResult r = s.run(SHORT);
+        assertMeasured(r.measurements(), "ringway");
+        assertEquals(keysOf("ringway").size(), r.measurements().size(), r.measurements().keySet().toString());
+        assertEquals(1, r.latencies().size());
+        LatencySeries qd1 = r.latencies().get(0);
+        assertTrue(qd1.ours());
+        assertTrue(qd1.label().contains("QD1"), qd1.label());
+    }
+
+    @Test
+    @Timeout(60)
+    void againstQemuStorageDaemonEveryComparisonHasBothSides() throws Exception {
+        Path qsd = BlkScenario.findQsd();
+        assumeTrue(qsd != null, "qemu-storage-daemon is not installed (" + BlkScenario.QSD_INSTALL + "); skipping the --vs qsd run");
+        Scenario s = new BlkScenario().against("qsd").orElseThrow();
+        ScenarioResult r = s.run(SHORT);
+        assertMeasured(r.measurements(), "ringway");
+        assertMeasured(r.measurements(), "qsd");
+        assertFalse(s.comparisons().isEmpty());
+        for (Comparison c : s.comparisons()) {
+            assertTrue(r.measurements().containsKey(c.ours()), c.ours());
+            assertTrue(r.measurements().containsKey(c.peer()), c.peer());
+        }
+        assertEquals(2, r.latencies().size(), "a QD1 curve for Ringway and one for qemu-storage-daemon");
+        assertFalse(r.latencies().get(1).ours());
+    }
+
+    @Test
+    void blkIsInTheDefaultRunAndRacesOnlyQsd() {
+        assertTrue(Scenarios.all().stream().anyMatch(s -> s instanceof BlkScenario));
+        assertTrue(new BlkScenario().against("qsd").isPresent());
+        assertTrue(new BlkScenario().against("dpdk").isEmpty());
+    }
+
+    @Test
+    void qsdIsPinnedToTheBackEndCpuAndExportsANullNodeInBytes() {
+        List<String> cmd = BlkScenario.qsdCommand(Path.of("/usr/bin/qemu-storage-daemon"), Path.of("/tmp/x.sock"), true);
+        assertTrue(String.join(" ", cmd).contains("driver=null-co,node-name=n0,size=1073741824"), cmd.toString());
+        assertTrue(String.join(" ", cmd).contains("addr.path=/tmp/x.sock,writable=on"), cmd.toString());
+        if (java.nio.file.Files.isExecutable(Path.of("/usr/bin/taskset"))) {
+            assertEquals(List.of("/usr/bin/taskset", "-c", "0"), cmd.subList(0, 3));
+        }
+    }
+}
