@@ -38,10 +38,10 @@ public final class Scenarios {
                 "rings with producer and consumer on separate threads, burst 32, ns per handle",
                 List.of("io\\.ringway\\.perf\\.jmh\\.RingBenchmarkTwoThreads\\."),
                 Map.of(),
-                List.of(new Comparison("SPSC ring, 2 threads, burst 32", "RingBenchmarkTwoThreads.ringwaySpsc",
-                                "RingBenchmarkTwoThreads.jctoolsSpsc", "JCTools SpscArrayQueue offer/poll"),
-                        new Comparison("MPMC ring, 2 threads, burst 32", "RingBenchmarkTwoThreads.ringwayMpmc",
-                                "RingBenchmarkTwoThreads.jctoolsMpmc", "JCTools MpmcArrayQueue offer/poll")));
+                List.of(new Comparison("SPSC ring, 2 threads, burst 32", "RingBenchmarkTwoThreads.ringwaySpsc capacity=1024",
+                                "RingBenchmarkTwoThreads.jctoolsSpsc capacity=1024", "JCTools SpscArrayQueue offer/poll"),
+                        new Comparison("MPMC ring, 2 threads, burst 32", "RingBenchmarkTwoThreads.ringwayMpmc capacity=1024",
+                                "RingBenchmarkTwoThreads.jctoolsMpmc capacity=1024", "JCTools MpmcArrayQueue offer/poll")));
     }
 
     /** Every scenario, in the order {@code ringway bench all} runs them. */
@@ -55,17 +55,17 @@ public final class Scenarios {
     }
 
     private static final Comparison[] RING_COMPARISONS = {
-        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst",
-                "RingBenchmark.jctoolsSpscOfferPoll", "JCTools SpscArrayQueue offer/poll"),
-        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst",
-                "RingBenchmark.jctoolsSpscFillDrain", "JCTools SpscArrayQueue fill/drain"),
-        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst",
-                "RingBenchmark.agronaSpscOfferPoll", "Agrona OneToOneConcurrentArrayQueue"),
-        new Comparison("MPMC ring, burst 32, per handle", "RingBenchmark.ringwayMpmcBurst",
-                "RingBenchmark.jctoolsMpmcOfferPoll", "JCTools MpmcArrayQueue offer/poll"),
-        new Comparison("MPMC ring, burst 32, per handle", "RingBenchmark.ringwayMpmcBurst",
-                "RingBenchmark.jctoolsMpmcFillDrain", "JCTools MpmcArrayQueue fill/drain"),
-        new Comparison("Mempool alloc+free, burst 32, per buffer", "MempoolBenchmark.mempoolCachedBurst",
-                "MempoolBenchmark.arrayDequeFreeList", "ArrayDeque free list of slices"),
+        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst capacity=1024",
+                "RingBenchmark.jctoolsSpscOfferPoll capacity=1024", "JCTools SpscArrayQueue offer/poll"),
+        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst capacity=1024",
+                "RingBenchmark.jctoolsSpscFillDrain capacity=1024", "JCTools SpscArrayQueue fill/drain"),
+        new Comparison("SPSC ring, burst 32, per handle", "RingBenchmark.ringwaySpscBurst capacity=1024",
+                "RingBenchmark.agronaSpscOfferPoll capacity=1024", "Agrona OneToOneConcurrentArrayQueue"),
+        new Comparison("MPMC ring, burst 32, per handle", "RingBenchmark.ringwayMpmcBurst capacity=1024",
+                "RingBenchmark.jctoolsMpmcOfferPoll capacity=1024", "JCTools MpmcArrayQueue offer/poll"),
+        new Comparison("MPMC ring, burst 32, per handle", "RingBenchmark.ringwayMpmcBurst capacity=1024",
+                "RingBenchmark.jctoolsMpmcFillDrain capacity=1024", "JCTools MpmcArrayQueue fill/drain"),
+        new Comparison("Mempool alloc+free, burst 32, per buffer", "MempoolBenchmark.mempoolCachedBurst count=8192",
+                "MempoolBenchmark.arrayDequeFreeList count=8192", "ArrayDeque free list of slices"),
     };
 }

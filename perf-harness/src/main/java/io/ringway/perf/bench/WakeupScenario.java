@@ -20,6 +20,7 @@ import io.ringway.runtime.sys.EventFd;
  * ({@code LockSupport.unpark} of a parked platform thread). Each wake-up is timed from just
  * before the signal to the moment the woken thread sees the work, and each is taken only after
  * the sleeper is really asleep (the lcore has entered epoll; the parked thread is WAITING).
+ * Sleepers run on CPU 1 and the waker on CPU 0, so both peers pay the same cross-core wake-up.
  */
 public final class WakeupScenario implements Scenario {
     static final String LCORE_P50 = "lcore epoll wake-up p50";
@@ -59,8 +60,9 @@ public final class WakeupScenario implements Scenario {
             }
             Events lcoreEvents = new Events(wakeups);
             Events parkEvents = new Events(wakeups);
-            Histogram lcore = measureLcore(wakeups, lcoreEvents);
-            Histogram park = measurePark(wakeups, parkEvents);
+            Histogram[] measured = onWakerCpu(() -> new Histogram[] {measureLcore(wakeups, lcoreEvents), measurePark(wakeups, parkEvents)});
+            Histogram lcore = measured[0];
+            Histogram park = measured[1];
             if (settings.trace() != null) {
                 settings.trace().append(name(), "lcore epoll wake-up", lcoreEvents.starts, lcoreEvents.latencies, lcoreEvents.count);
                 settings.trace().append(name(), "park/unpark wake-up", parkEvents.starts, parkEvents.latencies, parkEvents.count);
@@ -138,10 +140,13 @@ public final class WakeupScenario implements Scenario {
         }
     }
 
+    /** Sleeper on CPU 1, waker on CPU 0 (when there are two): both peers wake across cores. */
+    private static final boolean PIN = io.ringway.runtime.sys.Cpu.onlineCpus() >= 2;
+
     static Histogram measureLcore(int wakeups, Events events) throws Exception {
         Stamped source = new Stamped(events);
         IdlePolicy policy = new IdlePolicy.AdaptiveInterrupt(TimeUnit.MICROSECONDS.toNanos(20), 1000);
-        try (Lcore lcore = Lcore.builder("bench-wakeup").idlePolicy(policy).start()) {
+        try (Lcore lcore = Lcore.builder("bench-wakeup").idlePolicy(policy).cpu(PIN ? 1 : -1).start()) {
             lcore.addPoller(source).get(10, TimeUnit.SECONDS);
             int warmup = wakeups / 10;
             for (int i = 0; i < warmup + wakeups; i++) {
@@ -190,7 +195,12 @@ public final class WakeupScenario implements Scenario {
 
     static Histogram measurePark(int wakeups, Events events) throws Exception {
         Parked parked = new Parked(events);
-        Thread thread = Thread.ofPlatform().name("bench-parked").start(parked);
+        Thread thread = Thread.ofPlatform().name("bench-parked").start(() -> {
+            if (PIN) {
+                io.ringway.runtime.sys.Cpu.pinCurrentThread(1);
+            }
+            parked.run();
+        });
         try {
             int warmup = wakeups / 10;
             for (int i = 0; i < warmup + wakeups; i++) {
@@ -207,6 +217,32 @@ public final class WakeupScenario implements Scenario {
             thread.join(5000);
         }
         return parked.histogram;
+    }
+
+    /** Runs {@code work} on a thread pinned to CPU 0 (the waker's core). */
+    private static <T> T onWakerCpu(java.util.concurrent.Callable<T> work) throws Exception {
+        java.util.concurrent.atomic.AtomicReference<Object> result = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread waker = Thread.ofPlatform().name("bench-waker").start(() -> {
+            try {
+                if (PIN) {
+                    io.ringway.runtime.sys.Cpu.pinCurrentThread(0);
+                }
+                result.set(work.call());
+            } catch (Throwable t) {
+                result.set(t);
+            }
+        });
+        waker.join();
+        Object r = result.get();
+        if (r instanceof Exception e) {
+            throw e;
+        }
+        if (r instanceof Error e) {
+            throw e;
+        }
+        @SuppressWarnings("unchecked")
+        T t = (T) r;
+        return t;
     }
 
     private static void awaitTrue(java.util.function.BooleanSupplier condition) {
