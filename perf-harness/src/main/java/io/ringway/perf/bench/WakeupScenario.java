@@ -109,6 +109,8 @@ public final class WakeupScenario implements Scenario {
         final Events events;
         volatile long stamp;
         volatile boolean recording;
+        /** arm() runs only on the lcore's way into epoll: a new arm means a new sleep. */
+        volatile int arms;
 
         Stamped(Events events) {
             this.events = events;
@@ -136,6 +138,7 @@ public final class WakeupScenario implements Scenario {
 
         @Override
         public boolean arm() {
+            arms++; // single writer: the lcore thread
             return stamp == 0;
         }
     }
@@ -149,11 +152,13 @@ public final class WakeupScenario implements Scenario {
         try (Lcore lcore = Lcore.builder("bench-wakeup").idlePolicy(policy).cpu(PIN ? 1 : -1).start()) {
             lcore.addPoller(source).get(10, TimeUnit.SECONDS);
             int warmup = wakeups / 10;
+            int armsBefore = 0;
             for (int i = 0; i < warmup + wakeups; i++) {
                 source.recording = i >= warmup;
-                long sleeps = lcore.sleeps();
-                awaitTrue(() -> lcore.sleeps() > sleeps);
-                LockSupport.parkNanos(20_000); // from the counter bump into epoll_wait itself
+                int seen = armsBefore;
+                awaitTrue(() -> source.arms > seen);
+                LockSupport.parkNanos(20_000); // from arm() into epoll_wait itself
+                armsBefore = source.arms;
                 source.stamp = System.nanoTime();
                 source.kick.signal();
                 awaitTrue(() -> source.stamp == 0);
