@@ -25,6 +25,8 @@ import java.util.List;
  * the page cache, or in the disk with O_DIRECT) and FLUSH is fdatasync. In write-through mode
  * (writeback 0, set by the driver through the config space, or FLUSH not negotiated) every write to
  * a block device with a volatile cache is followed by a flush before it completes.
+ *
+ * <p>Crash recovery: see {@link #tracksInflight()}.
  */
 public final class VirtioBlkDevice implements VirtioDevice, VhostUserDeviceHooks, AutoCloseable {
     private final BlockDevice bdev;
@@ -283,6 +285,18 @@ public final class VirtioBlkDevice implements VirtioDevice, VhostUserDeviceHooks
     @Override
     public int vhostUserQueueNum(int queueCount) {
         return queueCount;
+    }
+
+    /**
+     * Yes: a block request may be executed twice (a write of the same data to the same place), so
+     * the back-end records every request in the in-flight area (INFLIGHT_SHMFD) as the queue takes
+     * it and clears it once its used entry is published, and a restarted back-end resubmits what
+     * was left in flight before it takes anything new. No acknowledged write is lost (it completed
+     * before its used entry was published) and no request is left unanswered.
+     */
+    @Override
+    public boolean tracksInflight() {
+        return true;
     }
 
     /** @return features the driver accepted at the last activation */

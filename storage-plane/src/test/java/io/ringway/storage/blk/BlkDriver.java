@@ -54,6 +54,14 @@ final class BlkDriver implements AutoCloseable {
         frontend.startVring(index, mem, config, packed ? VhostUserFrontend.FRESH_PACKED_BASE : 0, -1, call.fd());
     }
 
+    /**
+     * Starts this (split) queue again on a new connection, with the same rings and in-flight
+     * state on the driver's side: SET_VRING_NUM, SET_VRING_BASE {@code base}, SET_VRING_ADDR ...
+     */
+    void restart(VhostUserFrontend frontend, FrontendMemory mem, int base) {
+        frontend.startVring(index, mem, split.config(frontend.features()), base, -1, call.fd());
+    }
+
     long header(int slot) {
         return slotBase + slot * SLOT_SIZE;
     }
@@ -94,6 +102,11 @@ final class BlkDriver implements AutoCloseable {
             split.publish();
         }
         return id;
+    }
+
+    /** One used entry if there is one: {@code (id << 32) | len}, else -1. */
+    long pollUsedOnce() {
+        return packed ? packedQueue.pollUsed() : split.pollUsed();
     }
 
     /** Waits for one used entry: {@code (id << 32) | len}. */

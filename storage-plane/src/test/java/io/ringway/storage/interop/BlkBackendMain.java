@@ -3,6 +3,8 @@ package io.ringway.storage.interop;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.storage.bdev.BlockDevice;
+import io.ringway.storage.bdev.DelayBlockDevice;
+import io.ringway.storage.bdev.LatencyDistribution;
 import io.ringway.storage.bdev.FileBlockDevice;
 import io.ringway.storage.blk.BlkMetrics;
 import io.ringway.storage.blk.VirtioBlkDevice;
@@ -13,7 +15,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A vhost-user-blk back-end in a child process (so a test can kill it with SIGKILL):
- * {@code BlkBackendMain SOCKET IMAGE QUEUES}. Prints {@code READY} once listening, then
+ * {@code BlkBackendMain SOCKET IMAGE QUEUES [DELAY]} (DELAY a latency spec such as {@code fixed:300ms}:
+ * requests stay in flight that long, so a kill finds some). Prints {@code READY} once listening, then
  * {@code STATS writes=W reads=R errors=E} every 200 ms; exits when stdin closes.
  */
 public final class BlkBackendMain {
@@ -24,7 +27,9 @@ public final class BlkBackendMain {
         Path socket = Path.of(args[0]);
         Path image = Path.of(args[1]);
         int queues = Integer.parseInt(args[2]);
-        try (BlockDevice bdev = FileBlockDevice.open("f0", image, false, false, 512, FileBlockDevice.Engine.AUTO);
+        BlockDevice file = FileBlockDevice.open("f0", image, false, false, 512, FileBlockDevice.Engine.AUTO);
+        BlockDevice delayed = args.length > 3 ? new DelayBlockDevice(file, LatencyDistribution.parse(args[3])) : file;
+        try (BlockDevice bdev = delayed;
              VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).queues(queues).build();
              Lcore lcore = Lcore.builder("child-blk").idlePolicy(IdlePolicy.backoff()).start();
              VhostUserBackend backend = VhostUserBackend.builder(device, lcore).name("child-blk").listen(socket)) {

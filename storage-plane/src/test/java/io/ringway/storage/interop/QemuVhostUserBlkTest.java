@@ -189,11 +189,11 @@ class QemuVhostUserBlkTest {
      * Restart: the back-end (a child process on a file image) is killed with SIGKILL while the guest's
      * fio is writing its pattern, and a new one is started on the same socket; QEMU reconnects
      * ({@code reconnect=1}) and the guest's fio must finish and verify every block.
-     * <p>What makes this pass today is QEMU, not the back-end's in-flight tracking: when GET_VRING_BASE
-     * fails on the dead socket, QEMU 7.2 logs "vhost VQ 0 ring restore failed" and resets its
-     * last_avail_idx to the used index, so the new back-end pops the requests that were in flight
-     * again from the avail ring (re-executing a write is harmless on a block device). The back-end
-     * does not yet resubmit from the INFLIGHT_SHMFD area.
+     * <p>QEMU negotiates INFLIGHT_SHMFD and sends the area back with SET_INFLIGHT_FD; the new
+     * back-end resumes each ring at used idx + the heads left in flight and resubmits those first
+     * (see InflightRestartTest for the same with the Ringway front-end). QEMU 7.2 also resets its
+     * last_avail_idx to the used index when GET_VRING_BASE fails on the dead socket; the back-end
+     * does not rely on that value.
      */
     @Test
     void guestIoSurvivesABackendKilledMidWrite(TestInfo info) throws Exception {

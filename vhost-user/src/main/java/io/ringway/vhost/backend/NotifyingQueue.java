@@ -2,9 +2,11 @@ package io.ringway.vhost.backend;
 
 import io.ringway.runtime.sys.Errno;
 import io.ringway.runtime.sys.LibC;
+import io.ringway.vhost.inflight.SplitInflightQueue;
 import io.ringway.vhost.virtio.DescriptorChain;
 import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.SplitQueue;
 import io.ringway.vhost.virtio.VirtqueueError;
 import io.ringway.vhost.virtio.Virtqueue;
 
@@ -20,6 +22,11 @@ import java.lang.foreign.ValueLayout;
  * signalling; the vring poller asks once more after each {@code process()} call, which costs
  * nothing when the device already asked.
  *
+ * <p>With in-flight tracking ({@link #track}), every head popped, pushed and published is recorded
+ * in the in-flight area in the order vhost-user.rst gives, and the heads a previous back-end left
+ * in flight are handed out by {@link #pop} before any new available entry. The device does not
+ * see the difference.
+ *
  * <p>Lcore-owned: the delegate and the call fd change only before the vring's poller is added, or
  * on the lcore through {@code Lcore.execute}.
  */
@@ -28,6 +35,9 @@ final class NotifyingQueue implements Virtqueue {
     private Virtqueue delegate;
     private int callFd = -1;
     private long calls;
+    private SplitInflightQueue inflight;
+    private int[] resubmit = new int[0];
+    private int resubmitAt;
 
     NotifyingQueue() {
         one.set(ValueLayout.JAVA_LONG, 0, 1L);
@@ -39,6 +49,21 @@ final class NotifyingQueue implements Virtqueue {
 
     Virtqueue delegate() {
         return delegate;
+    }
+
+    /**
+     * Starts in-flight tracking on this (split, activated) queue: {@code heads} are handed out
+     * first, oldest first. Before the vring's poller is added.
+     */
+    void track(SplitInflightQueue tracker, int[] heads) {
+        this.inflight = tracker;
+        this.resubmit = heads;
+        this.resubmitAt = 0;
+    }
+
+    /** @return heads still waiting to be resubmitted */
+    int resubmitPending() {
+        return resubmit.length - resubmitAt;
     }
 
     void callFd(int fd) {
@@ -72,6 +97,9 @@ final class NotifyingQueue implements Virtqueue {
 
     @Override
     public void reset() {
+        inflight = null;
+        resubmit = new int[0];
+        resubmitAt = 0;
         if (delegate != null) {
             delegate.reset();
         }
@@ -99,17 +127,46 @@ final class NotifyingQueue implements Virtqueue {
 
     @Override
     public boolean pop(DescriptorChain chain) {
-        return delegate != null && delegate.pop(chain);
+        if (delegate == null) {
+            return false;
+        }
+        SplitInflightQueue t = inflight;
+        if (t == null) {
+            return delegate.pop(chain);
+        }
+        if (resubmitAt < resubmit.length) {
+            // vhost-user.rst, "When reconnecting": resubmit in-flight entries in counter order,
+            // before anything new. They stay marked in flight: a second crash resubmits them again.
+            int head = resubmit[resubmitAt++];
+            return ((SplitQueue) delegate).popHead(chain, head);
+        }
+        if (!delegate.pop(chain)) {
+            return false;
+        }
+        t.taken(chain.head());
+        return true;
     }
 
     @Override
     public void pushUsed(int head, int ringSlots, int len) {
         delegate.pushUsed(head, ringSlots, len);
+        SplitInflightQueue t = inflight;
+        if (t != null) {
+            t.used(head);
+        }
     }
 
     @Override
     public int publishUsed() {
-        return delegate == null ? 0 : delegate.publishUsed();
+        if (delegate == null) {
+            return 0;
+        }
+        int n = delegate.publishUsed();
+        SplitInflightQueue t = inflight;
+        if (n > 0 && t != null) {
+            t.published(delegate.usedIdx());
+        }
+        return n;
     }
 
     @Override

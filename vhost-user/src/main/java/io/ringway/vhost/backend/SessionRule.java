@@ -53,6 +53,14 @@ public enum SessionRule {
     VRING_INDEX_OUT_OF_RANGE(true, "vring index beyond the device's queues"),
     /** GET/SET_INFLIGHT_FD with a queue count or size the device cannot have, or a too small area. */
     INFLIGHT_AREA_INVALID(true, "inflight area description is invalid"),
+    /**
+     * A queue region of the inflight area does not hold what a device wrote (version, desc_num,
+     * batch links, flags): resubmitting from it could execute requests the guest never made, so
+     * the session ends.
+     */
+    INFLIGHT_AREA_CORRUPT(true, "inflight area contents are invalid"),
+    /** SET_INFLIGHT_FD after VIRTIO_F_RING_PACKED was negotiated: packed tracking is not implemented. */
+    INFLIGHT_PACKED_UNSUPPORTED(false, "inflight tracking of packed rings is not supported"),
     /** SET_CONFIG rejected by the device, or a config range it does not have. */
     CONFIG_ACCESS_INVALID(false, "config space access rejected"),
     /** The data-plane thread did not take a change (stopped, or no answer within the timeout). */

@@ -49,4 +49,16 @@ public interface VhostUserDeviceHooks {
      */
     default void memoryTableChanged(GuestMemory memory) {
     }
+
+    /**
+     * Whether the back-end tracks this device's split queues in the in-flight area
+     * (INFLIGHT_SHMFD) and resubmits what a crashed back-end left in flight. Only a device whose
+     * requests may be executed twice (block I/O) says yes; a network device would send a packet
+     * twice.
+     *
+     * @return true to track in-flight requests
+     */
+    default boolean tracksInflight() {
+        return false;
+    }
 }

@@ -4,6 +4,8 @@ import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.LibC;
 import io.ringway.runtime.sys.LinuxException;
+import io.ringway.vhost.inflight.InflightAreaException;
+import io.ringway.vhost.inflight.SplitInflightQueue;
 import io.ringway.vhost.protocol.MemoryRegion;
 import io.ringway.vhost.protocol.VhostUserMessage;
 import io.ringway.vhost.protocol.VhostUserPayload;
@@ -70,6 +72,9 @@ final class VhostUserSession implements AutoCloseable {
     private List<Mapped> regions = List.of();
     private AutoCloseable inflightOwner;
     private MemorySegment inflightArea;
+    private int inflightQueues;
+    private int inflightQueueSize;
+    private boolean packedInflightWarned;
 
     /** One memory table entry and its mapping. */
     private record Mapped(MemoryRegion region, FdMapping mapping) {
@@ -627,6 +632,17 @@ final class VhostUserSession implements AutoCloseable {
             };
             throw new SessionException(rule, "vring " + v.index + ": " + e.getMessage(), e);
         }
+        if (hooks.tracksInflight() && inflightArea != null && v.index < inflightQueues) {
+            if (packed()) {
+                if (!packedInflightWarned) {
+                    packedInflightWarned = true;
+                    LOG.log(System.Logger.Level.WARNING, settings.name() + ": packed rings run without in-flight"
+                            + " tracking; a back-end crash can leave requests unanswered");
+                }
+            } else {
+                startTracking(v);
+            }
+        }
         v.activated = true;
         v.queue.callFd(v.callFd);
         if (!deviceActive) {
@@ -636,6 +652,34 @@ final class VhostUserSession implements AutoCloseable {
             deviceActive = true;
         }
         startPolling(v);
+    }
+
+    /**
+     * Attaches the ring to its region of the in-flight area and runs the recovery procedure
+     * (vhost-user.rst, "When reconnecting"). The ring resumes at used idx + the number of heads in
+     * flight, whatever SET_VRING_BASE said: the front-end cannot know what a crashed back-end took
+     * (QEMU sends its used idx; DPDK adds the in-flight count to it; libvhost-user, like us,
+     * ignores it), while the used ring and the area together say exactly that.
+     */
+    private void startTracking(Vring v) {
+        SplitQueue q = v.split;
+        try {
+            SplitInflightQueue tracker = SplitInflightQueue.attach(inflightArea, v.index, inflightQueueSize, v.num);
+            int usedRing = q.usedRingIdx();
+            int[] heads = tracker.recover(usedRing);
+            int lastAvail = (usedRing + heads.length) & 0xFFFF;
+            if (heads.length > 0 || (v.baseSet && lastAvail != v.base)) {
+                LOG.log(System.Logger.Level.INFO, settings.name() + ": vring " + v.index + " resumes at avail "
+                        + lastAvail + " (SET_VRING_BASE said " + v.base + "), used " + usedRing + ", resubmitting "
+                        + heads.length + " in-flight requests");
+            }
+            q.setLastAvailIdx(lastAvail);
+            q.setUsedIdx(usedRing);
+            v.queue.track(tracker, heads);
+        } catch (InflightAreaException e) {
+            q.reset();
+            throw new SessionException(SessionRule.INFLIGHT_AREA_CORRUPT, "vring " + v.index + ": " + e.getMessage(), e);
+        }
     }
 
     private void startPolling(Vring v) {
@@ -678,6 +722,8 @@ final class VhostUserSession implements AutoCloseable {
         releaseInflight();
         inflightOwner = area;
         inflightArea = area.segment();
+        inflightQueues = request.numQueues();
+        inflightQueueSize = request.queueSize();
         return reply(VhostUserRequest.GET_INFLIGHT_FD,
                 new VhostUserPayload.Inflight(size, 0, request.numQueues(), request.queueSize()), area.fd());
     }
@@ -696,10 +742,17 @@ final class VhostUserSession implements AutoCloseable {
             LibC.closeQuietly(fd);
             throw e;
         }
+        if (packed()) {
+            LibC.closeQuietly(fd);
+            throw new SessionException(SessionRule.INFLIGHT_PACKED_UNSUPPORTED, "VIRTIO_F_RING_PACKED was negotiated;"
+                    + " the area is not used and the rings run without in-flight tracking");
+        }
         FdMapping mapping = FdMapping.map("inflight area", fd, inflight.mmapOffset(), inflight.mmapSize());
         releaseInflight();
         inflightOwner = mapping;
         inflightArea = mapping.segment();
+        inflightQueues = inflight.numQueues();
+        inflightQueueSize = inflight.queueSize();
     }
 
     /** The in-flight tracking area shared with the front-end, or null. */
@@ -711,6 +764,7 @@ final class VhostUserSession implements AutoCloseable {
         AutoCloseable owner = inflightOwner;
         inflightOwner = null;
         inflightArea = null;
+        inflightQueues = 0;
         if (owner != null) {
             try {
                 owner.close();

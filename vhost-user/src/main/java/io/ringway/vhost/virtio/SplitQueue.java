@@ -111,6 +111,40 @@ public final class SplitQueue extends AbstractVirtqueue {
         return true;
     }
 
+    /**
+     * Walks the chain at {@code head} again, without taking an available ring entry: for a head a
+     * previous back-end took and never returned (vhost-user in-flight resubmission).
+     *
+     * @param chain reusable chain
+     * @param head the chain head, below {@link #size()}
+     * @return true if the chain is valid; false (the queue is then broken) if not, or not ready
+     */
+    public boolean popHead(DescriptorChain chain, int head) {
+        if (!ready) {
+            return false;
+        }
+        checkChainCapacity(chain);
+        if (head < 0 || head >= size) {
+            return fail(VirtqueueError.Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, head, size);
+        }
+        beginWalk(chain);
+        int slots = walk(chain, head);
+        if (slots < 0) {
+            chain.reset(memory);
+            return false;
+        }
+        chain.finish(head, slots);
+        return true;
+    }
+
+    /** @return the idx field of the used ring in guest memory (acquire), or -1 if not ready */
+    public int usedRingIdx() {
+        if (!ready) {
+            return -1;
+        }
+        return Short.toUnsignedInt((short) U16_ATOMIC.getAcquire(used, (long) SplitRing.RING_IDX));
+    }
+
     /** Reads avail idx (acquire) and checks it; true if new entries are there. */
     private boolean refreshAvail() {
         // virtio 1.2, 2.7.13.3.1: the driver updates idx after the ring entries (release); read it with acquire.
