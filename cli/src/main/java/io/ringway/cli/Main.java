@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Ringway: a poll-mode data-plane I/O framework for the JVM.",
-        subcommands = {BenchCommand.class, StatsCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {BenchCommand.class, StatsCommand.class, NetCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Subcommands still to come (see README): net, blk, vm, capture, trace."})
 public final class Main implements Runnable {
     @CommandLine.Spec
