@@ -41,7 +41,7 @@ ringway_turn() {
 }
 
 c2c() { echo "c2c: $($D/c2c 2>&1 | tail -1)"; }
-c2c; dpdk_turn dpdk1
+[ "${ONLY_RINGWAY:-0}" = 1 ] || { c2c; dpdk_turn dpdk1; }
 c2c; ringway_turn ringway1
-c2c; dpdk_turn dpdk2
+[ "${ONLY_RINGWAY:-0}" = 1 ] || { c2c; dpdk_turn dpdk2; }
 c2c
