@@ -62,7 +62,11 @@ final class ControlQueueHandler {
             int status = execute(chain);
             (status == ControlCommand.OK ? metrics.ctrlOk : metrics.ctrlErr).increment();
             ack.set(ValueLayout.JAVA_BYTE, 0, (byte) status);
+            // The ack goes into the first writable element that has room (a zero-length one has none).
             int w = chain.readableCount();
+            while (chain.lenUnsigned(w) == 0) {
+                w++;
+            }
             MemorySegment.copy(ack, 0, chain.segment(w), chain.offset(w), 1);
             q.pushUsed(chain, 1);
         }

@@ -262,7 +262,9 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         byte[] space = new byte[VirtioNetConfigDescriptor.LENGTH];
         byte[] m = driverMac != null ? driverMac : mac;
         System.arraycopy(m, 0, space, VirtioNetConfigDescriptor.MAC_OFFSET, 6);
-        putLe16(space, VirtioNetConfigDescriptor.STATUS_OFFSET, active ? VirtioNetConfigDescriptor.S_LINK_UP : 0);
+        // The link is up whenever the back-end serves the device: a driver reads status at probe,
+        // before any queue runs, and would otherwise see it down until a config change interrupt.
+        putLe16(space, VirtioNetConfigDescriptor.STATUS_OFFSET, VirtioNetConfigDescriptor.S_LINK_UP);
         putLe16(space, VirtioNetConfigDescriptor.MAX_VIRTQUEUE_PAIRS_OFFSET, maxPairs);
         putLe16(space, VirtioNetConfigDescriptor.MTU_OFFSET, mtu);
         byte[] out = new byte[Math.max(0, length)];

@@ -166,6 +166,13 @@ class ControlQueueTest {
             assertEquals(0, c.awaitUsed(1, 10_000).get(0).len());
             assertEquals(1, bed.device.metrics().ctrlDropMalformed.get());
             assertFalse(bed.device.promiscuous());
+            // An ack buffer behind a zero-length writable element: the ack lands in the one with room.
+            byte[] cmd = {ControlCommand.CLASS_RX, ControlCommand.RX_ALLMULTI, 1};
+            int slot = c.post(new int[] {3, 0, 1}, new boolean[] {false, true, true}, cmd);
+            c.publish();
+            NetDriver.Used u = c.awaitUsed(1, 10_000).get(0);
+            assertEquals(slot, u.slot());
+            assertEquals(ControlCommand.OK, c.read(slot, 4)[3]);
             // The queue goes on.
             assertEquals(ControlCommand.OK, command(bed, ControlCommand.CLASS_RX, ControlCommand.RX_PROMISC, new byte[] {1}));
         }
