@@ -26,7 +26,9 @@ import java.lang.foreign.ValueLayout;
 final class ReceiveQueueHandler {
     /** The most chains one merged packet may take. */
     static final int MAX_MERGE = 64;
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
     private final VirtioNetMetrics metrics;
     private final Mempool pool;
@@ -209,6 +211,19 @@ final class ReceiveQueueHandler {
 
     /** Writes header + packet across the writable entries of {@code chains[0 .. count)}; the caller checked room. */
     private void writePacket(int count, long offset, int length, int hdr) {
+        DescriptorChain first = chains[0];
+        int w = first.readableCount();
+        if (count == 1 && hdr == VirtioNetHeaderDescriptor.LENGTH && first.lenUnsigned(w) >= hdr + (long) length) {
+            // The common case: one buffer holds header and packet. virtio 1.2, 5.1.6.4: no offload
+            // negotiated, so every header field is 0 but num_buffers (1).
+            MemorySegment dst = first.segment(w);
+            long at = first.offset(w);
+            dst.set(LE64, at, 0L);
+            dst.set(LE32, at + 8, 1 << 16);
+            MemorySegment.copy(poolMemory, Mbuf.data(offset), dst, at + hdr, length);
+            written[0] = hdr + (long) length;
+            return;
+        }
         for (int i = 0; i < count; i++) {
             written[i] = 0;
         }

@@ -75,7 +75,9 @@ public final class ForwardingStream implements Poller, AutoCloseable {
     }
 
     private int txOnly() {
-        if (!pool.allocBulk(cache, burst, 0, BURST)) {
+        // Build no more than the port can take now; testpmd builds a full burst and drops the rest.
+        int room = txPort.txRoom(txQueue);
+        if (room < BURST || !pool.allocBulk(cache, burst, 0, BURST)) {
             return 0;
         }
         MemorySegment frame = template.frame();

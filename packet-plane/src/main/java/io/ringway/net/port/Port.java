@@ -35,6 +35,16 @@ public interface Port {
      */
     int txBurst(int queue, long[] packets, int off, int n);
 
+    /**
+     * How many packets {@link #txBurst} would take on queue {@code queue} now, at least (a hint for
+     * generators, so that they do not build packets only to drop them).
+     *
+     * @return free room, or {@link Integer#MAX_VALUE} when the port cannot tell
+     */
+    default int txRoom(int queue) {
+        return Integer.MAX_VALUE;
+    }
+
     /** @return the port's counters */
     PortCounters counters();
 }

@@ -80,6 +80,11 @@ public final class RingPort implements Port, AutoCloseable {
     }
 
     @Override
+    public int txRoom(int queue) {
+        return out[queue].capacity() - out[queue].size();
+    }
+
+    @Override
     public PortCounters counters() {
         return counters;
     }

@@ -83,6 +83,14 @@ public final class VhostUserPort implements Port, AutoCloseable {
     }
 
     @Override
+    public int txRoom(int queue) {
+        if (!device.isActive()) {
+            return 0;
+        }
+        return out[queue].capacity() - out[queue].size();
+    }
+
+    @Override
     public PortCounters counters() {
         return counters;
     }
