@@ -6,9 +6,11 @@
 #   ROLE=rxonly : client txonly  -> back-end rxonly   (figure: back-end Rx pps)
 #   ROLE=txonly : back-end txonly -> client rxonly     (figure: client Rx pps)
 #   ROLE=macswap: client io --tx-first <-> back-end macswap (figure: client Rx pps)
+# The Ringway turn starts with an unmeasured client run of WARMUP seconds (default 5, env WARMUP) so that the
+# JIT has compiled the data path; the back-end process stays up and serves the measured client run next.
 # Usage: packet-plane/bench/race.sh ROLE [SECONDS] [extra virtio-user devargs, e.g. ,packed_vq=1]
 set -u
-ROLE=${1:-rxonly}; SECS=${2:-8}; VARGS=${3:-}
+ROLE=${1:-rxonly}; SECS=${2:-8}; VARGS=${3:-}; WARMUP=${WARMUP:-5}
 D=${PEERS_DIR:-/tmp/ringway-peers}; mkdir -p $D/logs; SOCK=$D/race.sock; HUGE=$D/huge
 mountpoint -q $HUGE || { mkdir -p $HUGE; mount -t hugetlbfs -o pagesize=2M nodev $HUGE; }
 [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 512 ] || echo 512 > /proc/sys/vm/nr_hugepages
@@ -21,8 +23,8 @@ case $ROLE in
   *) echo "ROLE must be rxonly, txonly or macswap" >&2; exit 2;;
 esac
 
-client() { # tag
-  timeout -s INT $((SECS+2)) dpdk-testpmd --lcores '0@1,1@1' --main-lcore 0 --file-prefix rwv --huge-dir $HUGE -m 256 \
+client() { # tag [seconds]
+  timeout -s INT $((${2:-$SECS}+2)) dpdk-testpmd --lcores '0@1,1@1' --main-lcore 0 --file-prefix rwv --huge-dir $HUGE -m 256 \
     --single-file-segments --iova-mode=va --no-pci --vdev "net_virtio_user0,path=$SOCK,queues=1$VARGS" \
     -- --total-num-mbufs=8192 $CLIENT --stats-period 1 > $D/logs/race_$1_virtio.txt 2>&1
 }
@@ -45,14 +47,15 @@ dpdk_turn() {
 
 ringway_turn() {
   rm -f $SOCK $HUGE/rwv*
-  RINGWAY_NO_BUILD=1 timeout -s INT $((SECS+10)) "$here/ringway" net --socket $SOCK --mode $BACK --lcores 0 --idle busy \
+  RINGWAY_NO_BUILD=1 timeout -s INT $((SECS+WARMUP+16)) "$here/ringway" net --socket $SOCK --mode $BACK --lcores 0 --idle busy \
     > $D/logs/race_$1_ringway.txt 2>&1 &
   local p=$!
   for i in $(seq 100); do [ -S $SOCK ] && break; sleep 0.1; done
   sleep 1
+  [ "$WARMUP" -gt 0 ] && { client $1-warmup $WARMUP; sleep 1; }
   client $1; kill -INT $p; wait $p
   if [ $ROLE = rxonly ]; then
-    echo "[$1] Ringway $ROLE, rx Mpps per second: $(grep -oE 'vhost0 rx +[0-9.]+' $D/logs/race_$1_ringway.txt | awk '{print $3}' | tr '\n' ' ')"
+    echo "[$1] Ringway $ROLE, Rx pps per second (measured run): $(grep -E 'Rx-pps' $D/logs/race_$1_virtio.txt >/dev/null; grep -oE 'vhost0 rx +[0-9.]+' $D/logs/race_$1_ringway.txt | awk '{print $3}' | tail -n $((SECS+1)) | tr '\n' ' ') (Mpps)"
   else
     echo "[$1] Ringway $ROLE, client Rx pps per second: $(figure $1 x)"
   fi
