@@ -119,9 +119,16 @@ final class TransmitQueueHandler {
             return 0;
         }
         // No offload was negotiated, so the header carries nothing the device must act on.
-        long skip = header;
         long dst = Mbuf.data(offset);
         final int readable = c.readableCount();
+        if (readable == 1) {
+            // The common shape (DPDK and Linux put the header in front of the frame): one copy.
+            MemorySegment.copy(c.segment(0), c.offset(0) + header, poolMemory, dst, length);
+            Mbuf.length(poolMemory, offset, (int) length);
+            Mbuf.input(poolMemory, offset, port, pair);
+            return (int) length;
+        }
+        long skip = header;
         for (int i = 0; i < readable; i++) {
             long l = c.lenUnsigned(i);
             if (skip >= l) {
