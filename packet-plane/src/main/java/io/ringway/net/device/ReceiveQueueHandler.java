@@ -74,8 +74,10 @@ final class ReceiveQueueHandler {
 
     /**
      * Stops: packets waiting here and in the ring go back to the pool (counted as dropped), chains
-     * popped for a partial packet are forgotten (the queue is being reset). Runs once the lcore no
-     * longer calls {@link #process()}; this side is the ring's only consumer.
+     * popped for a partial packet are forgotten (the queue is being reset). Runs on the control
+     * thread once the lcore no longer calls {@link #process()} (this side is the ring's only
+     * consumer); the buffers go straight to the pool's shared ring, because the lcore's cache may
+     * be in use by streams that keep running there.
      */
     void reset() {
         queue = null;
@@ -85,7 +87,7 @@ final class ReceiveQueueHandler {
         long[] drain = pending;
         int n;
         while ((n = in.dequeueBurst(drain, 0, drain.length)) > 0) {
-            pool.freeBulk(cache, drain, 0, n);
+            pool.freeBulk(null, drain, 0, n);
             metrics.rxDropReset.getAndAdd(n);
         }
     }
@@ -112,7 +114,7 @@ final class ReceiveQueueHandler {
     private void dropPending() {
         int n = pendingCount - pendingHead;
         if (n > 0) {
-            pool.freeBulk(cache, pending, pendingHead, n);
+            pool.freeBulk(null, pending, pendingHead, n);
             metrics.rxDropReset.getAndAdd(n);
         }
         pendingHead = 0;

@@ -61,6 +61,7 @@ public final class ForwardingEngine implements AutoCloseable {
         }
     }
 
+    private static final int CACHE_SIZE = 256;
     private static final byte[] SRC_MAC = {0x02, 0x52, 0x57, 0x00, 0x00, 0x01};
     private static final byte[] DST_MAC = {0x02, 0x52, 0x57, 0x00, 0x00, 0x02};
 
@@ -72,6 +73,7 @@ public final class ForwardingEngine implements AutoCloseable {
     private final List<VhostUserBackend> backends = new ArrayList<>();
     private final List<ForwardingStream> streams = new ArrayList<>();
     private final List<Lcore> streamLcores = new ArrayList<>();
+    private final List<Mempool.Cache> caches = new ArrayList<>();
 
     private ForwardingEngine(Config config) {
         this.config = config;
@@ -99,25 +101,31 @@ public final class ForwardingEngine implements AutoCloseable {
         int[] cpus = config.cpus();
         for (int i = 0; i < cpus.length; i++) {
             lcores.add(Lcore.builder("net-" + i).cpu(cpus[i]).idlePolicy(config.idle()).stats(config.stats()).start());
+            // One mempool cache per lcore, shared by everything that runs there: a buffer freed
+            // after a burst is the next one allocated, still in the CPU cache (rte_mempool's way).
+            caches.add(pool.createCache(CACHE_SIZE));
         }
         List<Path> sockets = config.sockets();
         for (int i = 0; i < sockets.size(); i++) {
             String name = "vhost" + i;
             VirtioNetDevice device = VirtioNetDevice.builder(pool).name(name).queuePairs(config.queuePairs()).portId(i)
-                    .mergeableRxBuffers(config.mergeable()).packedRing(config.packed()).stats(config.stats()).build();
+                    .mergeableRxBuffers(config.mergeable()).packedRing(config.packed()).stats(config.stats())
+                    .cache(caches.get(0)).build();
             devices.add(device);
             ports.add(new VhostUserPort(name, device, config.stats()));
         }
         UdpPacketTemplate template = config.mode() == ForwardingMode.TXONLY
                 ? new UdpPacketTemplate(config.txPacketLength(), SRC_MAC, DST_MAC) : null;
+        int j = 0;
         for (int i = 0; i < ports.size(); i++) {
             Port port = ports.get(i);
             for (int q = 0; q < config.queuePairs(); q++) {
+                Mempool.Cache cache = caches.get(lcoreIndexOfStream(j++));
                 ForwardingStream s = switch (config.mode()) {
-                    case RXONLY -> new ForwardingStream(ForwardingMode.RXONLY, port, q, null, 0, null);
-                    case TXONLY -> new ForwardingStream(ForwardingMode.TXONLY, null, 0, port, q, template);
-                    case MACSWAP -> new ForwardingStream(ForwardingMode.MACSWAP, port, q, port, q, null);
-                    case IO -> new ForwardingStream(ForwardingMode.IO, port, q, ioPeer(i), q, null);
+                    case RXONLY -> new ForwardingStream(ForwardingMode.RXONLY, port, q, null, 0, null, cache);
+                    case TXONLY -> new ForwardingStream(ForwardingMode.TXONLY, null, 0, port, q, template, cache);
+                    case MACSWAP -> new ForwardingStream(ForwardingMode.MACSWAP, port, q, port, q, null, cache);
+                    case IO -> new ForwardingStream(ForwardingMode.IO, port, q, ioPeer(i), q, null, cache);
                 };
                 streams.add(s);
             }
@@ -127,6 +135,10 @@ public final class ForwardingEngine implements AutoCloseable {
             VhostUserBackend.Builder b = VhostUserBackend.builder(devices.get(i), lcores.get(0)).name(ports.get(i).name());
             backends.add(config.client() ? b.connect(sockets.get(i)) : b.listen(sockets.get(i)));
         }
+    }
+
+    private int lcoreIndexOfStream(int j) {
+        return lcores.size() == 1 ? 0 : 1 + j % (lcores.size() - 1);
     }
 
     private Port ioPeer(int i) {
@@ -176,7 +188,7 @@ public final class ForwardingEngine implements AutoCloseable {
             return;
         }
         for (int j = 0; j < streams.size(); j++) {
-            Lcore l = lcores.size() == 1 ? lcores.get(0) : lcores.get(1 + j % (lcores.size() - 1));
+            Lcore l = lcores.get(lcoreIndexOfStream(j));
             await(l.addPoller(streams.get(j)));
             streamLcores.add(l);
         }
@@ -206,6 +218,7 @@ public final class ForwardingEngine implements AutoCloseable {
         devices.forEach(VirtioNetDevice::close);
         ports.forEach(VhostUserPort::close);
         lcores.forEach(Lcore::close);
+        caches.forEach(Mempool.Cache::close);
         pool.close();
     }
 }

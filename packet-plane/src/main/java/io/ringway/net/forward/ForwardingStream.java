@@ -29,6 +29,7 @@ public final class ForwardingStream implements Poller, AutoCloseable {
     private final Mempool pool;
     private final MemorySegment memory;
     private final Mempool.Cache cache;
+    private final boolean ownsCache;
     private final long[] burst = new long[BURST];
     private final UdpPacketTemplate template;
 
@@ -42,6 +43,16 @@ public final class ForwardingStream implements Poller, AutoCloseable {
      */
     public ForwardingStream(ForwardingMode mode, Port rxPort, int rxQueue, Port txPort, int txQueue,
             UdpPacketTemplate template) {
+        this(mode, rxPort, rxQueue, txPort, txQueue, template, null);
+    }
+
+    /**
+     * As {@link #ForwardingStream(ForwardingMode, Port, int, Port, int, UdpPacketTemplate)}, with
+     * the mempool cache of the lcore the stream will run on (shared with the other streams and
+     * devices of that lcore; the caller closes it); null for a cache of the stream's own.
+     */
+    public ForwardingStream(ForwardingMode mode, Port rxPort, int rxQueue, Port txPort, int txQueue,
+            UdpPacketTemplate template, Mempool.Cache lcoreCache) {
         this.mode = mode;
         this.rxPort = rxPort;
         this.rxQueue = rxQueue;
@@ -49,7 +60,8 @@ public final class ForwardingStream implements Poller, AutoCloseable {
         this.txQueue = mode == ForwardingMode.MACSWAP ? rxQueue : txQueue;
         this.pool = (rxPort != null ? rxPort : txPort).pool();
         this.memory = pool.memory();
-        this.cache = pool.createCache(2 * BURST);
+        this.ownsCache = lcoreCache == null;
+        this.cache = ownsCache ? pool.createCache(2 * BURST) : lcoreCache;
         if (mode == ForwardingMode.TXONLY && template == null) {
             throw new IllegalArgumentException("txonly needs a packet template");
         }
@@ -125,7 +137,9 @@ public final class ForwardingStream implements Poller, AutoCloseable {
     /** Returns the stream's cached buffers to the pool. Call once the stream no longer runs. */
     @Override
     public void close() {
-        cache.close();
+        if (ownsCache) {
+            cache.close();
+        }
     }
 
     @Override
