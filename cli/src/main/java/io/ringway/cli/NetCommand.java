@@ -1,0 +1,167 @@
+package io.ringway.cli;
+
+import io.ringway.net.device.VirtioNetDevice;
+import io.ringway.net.device.VirtioNetMetrics;
+import io.ringway.net.forward.ForwardingEngine;
+import io.ringway.net.forward.ForwardingMode;
+import io.ringway.net.port.PortCounters;
+import io.ringway.net.port.VhostUserPort;
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.stats.StatsRegistry;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** {@code ringway net}: a vhost-user-net back-end with testpmd-style forwarding. */
+@Command(name = "net", mixinStandardHelpOptions = true,
+        description = "Serve vhost-user-net devices and forward packets between them, as dpdk-testpmd's forwarding"
+                + " modes do. Prints rx/tx Mpps per port every second and totals on SIGINT/SIGTERM; the counters are"
+                + " visible in `ringway stats` while it runs.",
+        footer = {"", "Modes: rxonly (count and free), txonly (send UDP frames of --txpkts bytes), io (port 2i <-> 2i+1,"
+                + " or a single port to itself), macswap (swap MACs, send back out the same port).",
+                "", "Not in this version: the L2 switch (--mode switch), tap ports (--port tap:NAME) and packet capture"
+                + " (--capture); they are later slices of issue 4."})
+final class NetCommand implements Callable<Integer> {
+    @Option(names = "--socket", required = true, paramLabel = "PATH",
+            description = "vhost-user socket, one port each (repeat for more ports).")
+    List<Path> sockets = new ArrayList<>();
+
+    @Option(names = "--client", description = "Connect to sockets the front-end listens on (QEMU server=on) instead of listening.")
+    boolean client;
+
+    @Option(names = "--queues", paramLabel = "N", description = "Queue pairs per port (default: ${DEFAULT-VALUE}).")
+    int queues = 1;
+
+    @Option(names = "--mode", paramLabel = "MODE", description = "rxonly, txonly, io or macswap (default: ${DEFAULT-VALUE}).")
+    String mode = "io";
+
+    @Option(names = "--lcores", paramLabel = "LIST",
+            description = "CPUs for the data-plane threads, e.g. 0 or 0,1 or 0-1: the first serves the vhost-user queues,"
+                    + " the others the forwarding streams (default: one unpinned lcore).")
+    String lcores;
+
+    @Option(names = "--idle", paramLabel = "POLICY", description = "busy, backoff or adaptive (default: ${DEFAULT-VALUE}).")
+    String idle = "backoff";
+
+    @Option(names = "--txpkts", paramLabel = "BYTES", description = "txonly frame length (default: ${DEFAULT-VALUE}).")
+    int txPacketLength = 64;
+
+    @Option(names = "--mbufs", paramLabel = "N", description = "Packet buffers in the pool (default: ${DEFAULT-VALUE}).")
+    int mbufs = 16384;
+
+    @Option(names = "--no-mergeable", description = "Do not offer VIRTIO_NET_F_MRG_RXBUF.")
+    boolean noMergeable;
+
+    @Option(names = "--no-packed", description = "Do not offer VIRTIO_F_RING_PACKED.")
+    boolean noPacked;
+
+    @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after this many seconds (default: run until a signal).")
+    int duration;
+
+    static int[] parseCpus(String list) {
+        if (list == null || list.isBlank()) {
+            return new int[] {-1};
+        }
+        List<Integer> cpus = new ArrayList<>();
+        for (String part : list.split(",")) {
+            String p = part.trim();
+            int dash = p.indexOf('-', 1);
+            if (dash > 0) {
+                int from = Integer.parseInt(p.substring(0, dash));
+                int to = Integer.parseInt(p.substring(dash + 1));
+                if (to < from) {
+                    throw new IllegalArgumentException("bad CPU range " + p);
+                }
+                for (int c = from; c <= to; c++) {
+                    cpus.add(c);
+                }
+            } else {
+                cpus.add(Integer.parseInt(p));
+            }
+        }
+        return cpus.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ForwardingEngine.Config config = new ForwardingEngine.Config(sockets, client, queues, ForwardingMode.parse(mode),
+                parseCpus(lcores), IdlePolicy.parse(idle), txPacketLength, mbufs, !noMergeable, !noPacked,
+                StatsRegistry.process());
+        ForwardingEngine engine = ForwardingEngine.start(config);
+        long started = System.nanoTime();
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicBoolean finished = new AtomicBoolean();
+        Runnable finish = () -> {
+            if (finished.compareAndSet(false, true)) {
+                printTotals(engine, System.nanoTime() - started);
+                engine.close();
+            }
+        };
+        Thread hook = Thread.ofPlatform().unstarted(() -> {
+            done.countDown();
+            finish.run();
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.out.printf("ringway net: %s, %d port(s) %s, %d queue pair(s), lcores %s, idle %s%n", mode,
+                sockets.size(), client ? "connecting to" : "listening on", queues,
+                lcores == null ? "1 unpinned" : lcores, idle);
+        for (int i = 0; i < sockets.size(); i++) {
+            System.out.printf("  %s: %s%n", engine.ports().get(i).name(), sockets.get(i));
+        }
+        List<VhostUserPort> ports = engine.ports();
+        long[] lastRx = new long[ports.size()];
+        long[] lastTx = new long[ports.size()];
+        long last = System.nanoTime();
+        long end = duration > 0 ? started + TimeUnit.SECONDS.toNanos(duration) : Long.MAX_VALUE;
+        while (!done.await(1, TimeUnit.SECONDS)) {
+            long now = System.nanoTime();
+            double secs = (now - last) / 1e9;
+            last = now;
+            StringBuilder line = new StringBuilder(String.format("%6.0fs", (now - started) / 1e9));
+            for (int i = 0; i < ports.size(); i++) {
+                PortCounters c = ports.get(i).counters();
+                long rx = c.rxPackets.get();
+                long tx = c.txPackets.get();
+                line.append(String.format("  %s%s rx %7.3f Mpps tx %7.3f Mpps", ports.get(i).name(),
+                        ports.get(i).device().isActive() ? "" : " (down)", (rx - lastRx[i]) / secs / 1e6,
+                        (tx - lastTx[i]) / secs / 1e6));
+                lastRx[i] = rx;
+                lastTx[i] = tx;
+            }
+            System.out.println(line);
+            if (now >= end) {
+                break;
+            }
+        }
+        if (done.getCount() > 0) {
+            Runtime.getRuntime().removeShutdownHook(hook);
+            finish.run();
+        }
+        return 0;
+    }
+
+    private static void printTotals(ForwardingEngine engine, long nanos) {
+        double secs = nanos / 1e9;
+        System.out.printf("%nringway net: totals after %.1f s%n", secs);
+        for (VhostUserPort port : engine.ports()) {
+            PortCounters c = port.counters();
+            VirtioNetDevice d = port.device();
+            VirtioNetMetrics m = d.metrics();
+            System.out.printf("  %s: rx %,d pkts (%,d B, %.3f Mpps avg), tx %,d pkts (%,d B, %.3f Mpps avg), tx dropped %,d%n",
+                    port.name(), c.rxPackets.get(), c.rxBytes.get(), c.rxPackets.get() / secs / 1e6, c.txPackets.get(),
+                    c.txBytes.get(), c.txPackets.get() / secs / 1e6, c.txDrops.get());
+            System.out.printf("  %s device: guest tx %,d, guest rx %,d, dropped: short header %,d, empty %,d, oversize %,d,"
+                            + " no buffer %,d, rx buffer too small %,d, reset %,d%n", port.name(), m.txPackets.get(),
+                    m.rxPackets.get(), m.txDropShortHeader.get(), m.txDropEmpty.get(), m.txDropOversize.get(),
+                    m.txDropNoBuffer.get(), m.rxDropBufferTooSmall.get(), m.rxDropReset.get());
+        }
+        System.out.flush();
+    }
+}

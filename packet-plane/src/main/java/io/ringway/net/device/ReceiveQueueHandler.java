@@ -1,0 +1,270 @@
+package io.ringway.net.device;
+
+import io.ringway.net.packet.Mbuf;
+import io.ringway.runtime.mem.Mempool;
+import io.ringway.runtime.ring.SpscRing;
+import io.ringway.vhost.virtio.DescriptorChain;
+import io.ringway.vhost.virtio.Virtqueue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The device-to-guest half of one queue pair (the receiveq, vring 2k): takes packet buffers the
+ * port queued on an SPSC ring and writes each as net header + packet into the guest's receive
+ * buffers. Without MRG_RXBUF one chain holds one packet; with it, a packet may fill several chains
+ * and the header's {@code num_buffers} says how many (virtio 1.2, 5.1.6.4).
+ *
+ * <p>When the guest has no buffer for the next packet, the packet waits (no drop) and the call
+ * returns; chains already popped for a merged packet are kept for the next call. A packet that
+ * the guest's buffers cannot hold (too small, or more than {@link #MAX_MERGE} chains) is dropped
+ * and counted, and the chains it took are returned with used length 0.
+ *
+ * <p>Lcore-owned. No allocation, lock or log per packet.
+ */
+final class ReceiveQueueHandler {
+    /** The most chains one merged packet may take. */
+    static final int MAX_MERGE = 64;
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    private final VirtioNetMetrics metrics;
+    private final Mempool pool;
+    private final MemorySegment poolMemory;
+    private final Mempool.Cache cache;
+    private final SpscRing in;
+    private final DescriptorChain[] chains;
+    private final long[] written;
+    private final long[] pending = new long[VirtioNetDevice.BURST];
+    private final MemorySegment header = Arena.ofAuto().allocate(VirtioNetHeaderDescriptor.LENGTH, 8);
+    private int pendingHead;
+    private int pendingCount;
+    private int partialChains;
+    private long partialBytes;
+    private Virtqueue queue;
+    private boolean mergeable;
+    private int headerLength = VirtioNetHeaderDescriptor.LENGTH;
+    // Write cursor: chain, entry, offset in the entry.
+    private int wc;
+    private int we;
+    private long wo;
+
+    ReceiveQueueHandler(VirtioNetMetrics metrics, Mempool pool, Mempool.Cache cache, SpscRing in, int maxQueueSize) {
+        this.metrics = metrics;
+        this.pool = pool;
+        this.poolMemory = pool.memory();
+        this.cache = cache;
+        this.in = in;
+        this.chains = new DescriptorChain[MAX_MERGE];
+        for (int i = 0; i < MAX_MERGE; i++) {
+            chains[i] = new DescriptorChain(maxQueueSize);
+        }
+        this.written = new long[MAX_MERGE];
+    }
+
+    void activate(Virtqueue queue, boolean mergeable, int headerLength) {
+        this.queue = queue;
+        this.mergeable = mergeable;
+        this.headerLength = headerLength;
+        partialChains = 0;
+        partialBytes = 0;
+    }
+
+    /**
+     * Stops: packets waiting here and in the ring go back to the pool (counted as dropped), chains
+     * popped for a partial packet are forgotten (the queue is being reset). Runs on the control
+     * thread once the lcore no longer calls {@link #process()} (this side is the ring's only
+     * consumer); the buffers go straight to the pool's shared ring, because the lcore's cache may
+     * be in use by streams that keep running there.
+     */
+    void reset() {
+        queue = null;
+        partialChains = 0;
+        partialBytes = 0;
+        dropPending();
+        long[] drain = pending;
+        int n;
+        while ((n = in.dequeueBurst(drain, 0, drain.length)) > 0) {
+            pool.freeBulk(null, drain, 0, n);
+            metrics.rxDropReset.getAndAdd(n);
+        }
+    }
+
+    /**
+     * The memory table changed (on the lcore): chains popped for a partial packet point into the
+     * old mappings, so they are returned empty and the packet dropped.
+     */
+    void memoryChanged() {
+        Virtqueue q = queue;
+        if (partialChains > 0 && q != null) {
+            for (int i = 0; i < partialChains; i++) {
+                q.pushUsed(chains[i], 0);
+            }
+            q.publishUsed();
+            q.needsNotification();
+            partialChains = 0;
+            partialBytes = 0;
+            pool.free(cache, pending[pendingHead++]);
+            metrics.rxDropReset.increment();
+        }
+    }
+
+    private void dropPending() {
+        int n = pendingCount - pendingHead;
+        if (n > 0) {
+            pool.freeBulk(null, pending, pendingHead, n);
+            metrics.rxDropReset.getAndAdd(n);
+        }
+        pendingHead = 0;
+        pendingCount = 0;
+    }
+
+    int process() {
+        final Virtqueue q = queue;
+        if (q == null) {
+            return 0;
+        }
+        if (pendingHead == pendingCount) {
+            pendingHead = 0;
+            pendingCount = in.dequeueBurst(pending, 0, pending.length);
+            if (pendingCount == 0) {
+                return 0;
+            }
+        }
+        final boolean merge = mergeable;
+        final int hdr = headerLength;
+        int usedChains = 0;
+        int delivered = 0;
+        long bytes = 0;
+        while (pendingHead < pendingCount) {
+            final long handle = pending[pendingHead];
+            final long offset = pool.offset(handle);
+            final int length = Mbuf.length(poolMemory, offset);
+            final long need = hdr + (long) length;
+            int count;
+            if (!merge) {
+                DescriptorChain c = chains[0];
+                if (!q.pop(c)) {
+                    break;
+                }
+                usedChains++;
+                if (c.writableBytes() < need) {
+                    q.pushUsed(c, 0);
+                    drop(handle);
+                    continue;
+                }
+                count = 1;
+            } else {
+                boolean stalled = false;
+                while (partialBytes < need) {
+                    if (partialChains == MAX_MERGE) {
+                        break;
+                    }
+                    if (!q.pop(chains[partialChains])) {
+                        stalled = true;
+                        break;
+                    }
+                    partialBytes += chains[partialChains].writableBytes();
+                    partialChains++;
+                }
+                if (stalled) {
+                    break;
+                }
+                count = partialChains;
+                usedChains += count;
+                partialChains = 0;
+                if (partialBytes < need) {
+                    partialBytes = 0;
+                    for (int i = 0; i < count; i++) {
+                        q.pushUsed(chains[i], 0);
+                    }
+                    drop(handle);
+                    continue;
+                }
+                partialBytes = 0;
+            }
+            writePacket(count, offset, length, hdr);
+            for (int i = 0; i < count; i++) {
+                q.pushUsed(chains[i], (int) written[i]);
+            }
+            pool.free(cache, handle);
+            pendingHead++;
+            delivered++;
+            bytes += length;
+        }
+        if (usedChains > 0) {
+            q.publishUsed();
+            q.needsNotification();
+        }
+        if (delivered > 0) {
+            metrics.rxPackets.getAndAdd(delivered);
+            metrics.rxBytes.getAndAdd(bytes);
+        }
+        return delivered + usedChains;
+    }
+
+    private void drop(long handle) {
+        pool.free(cache, handle);
+        pendingHead++;
+        metrics.rxDropBufferTooSmall.increment();
+    }
+
+    /** Writes header + packet across the writable entries of {@code chains[0 .. count)}; the caller checked room. */
+    private void writePacket(int count, long offset, int length, int hdr) {
+        DescriptorChain first = chains[0];
+        int w = first.readableCount();
+        if (count == 1 && hdr == VirtioNetHeaderDescriptor.LENGTH && first.lenUnsigned(w) >= hdr + (long) length) {
+            // The common case: one buffer holds header and packet. virtio 1.2, 5.1.6.4: no offload
+            // negotiated, so every header field is 0 but num_buffers (1).
+            MemorySegment dst = first.segment(w);
+            long at = first.offset(w);
+            dst.set(LE64, at, 0L);
+            dst.set(LE32, at + 8, 1 << 16);
+            MemorySegment.copy(poolMemory, Mbuf.data(offset), dst, at + hdr, length);
+            written[0] = hdr + (long) length;
+            return;
+        }
+        for (int i = 0; i < count; i++) {
+            written[i] = 0;
+        }
+        wc = 0;
+        we = chains[0].readableCount();
+        wo = 0;
+        // virtio 1.2, 5.1.6.4: no offload negotiated, so flags and gso_type stay 0 (GSO_NONE);
+        // num_buffers is the number of chains the packet took (1 without MRG_RXBUF).
+        if (hdr == VirtioNetHeaderDescriptor.LENGTH) {
+            header.set(U16, VirtioNetHeaderDescriptor.NUM_BUFFERS_OFFSET, (short) count);
+        }
+        write(count, header, 0, hdr);
+        write(count, poolMemory, Mbuf.data(offset), length);
+    }
+
+    private void write(int count, MemorySegment src, long srcOffset, long length) {
+        while (length > 0) {
+            DescriptorChain c = chains[wc];
+            if (we >= c.length()) {
+                wc++;
+                if (wc >= count) {
+                    return;
+                }
+                we = chains[wc].readableCount();
+                wo = 0;
+                continue;
+            }
+            long room = c.lenUnsigned(we) - wo;
+            if (room <= 0) {
+                we++;
+                wo = 0;
+                continue;
+            }
+            long k = Math.min(room, length);
+            MemorySegment.copy(src, srcOffset, c.segment(we), c.offset(we) + wo, k);
+            written[wc] += k;
+            wo += k;
+            srcOffset += k;
+            length -= k;
+        }
+    }
+}

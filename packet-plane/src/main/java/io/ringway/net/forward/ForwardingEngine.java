@@ -1,0 +1,224 @@
+package io.ringway.net.forward;
+
+import io.ringway.net.device.VirtioNetDevice;
+import io.ringway.net.packet.Mbuf;
+import io.ringway.net.port.Port;
+import io.ringway.net.port.VhostUserPort;
+import io.ringway.runtime.mem.Mempool;
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.vhost.backend.VhostUserBackend;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running {@code ringway net}: one packet pool, one {@link VirtioNetDevice} + {@link VhostUserPort}
+ * + {@link VhostUserBackend} per socket, and one {@link ForwardingStream} per port and queue, spread
+ * over lcores. The back-ends' queues run on the first lcore; with more lcores the streams run on
+ * the others (round-robin), else on the first too.
+ *
+ * <p>Stream wiring, as testpmd does it: rxonly, txonly and macswap use each port on its own; io
+ * forwards port {@code 2i} to {@code 2i+1} and back, or a single port to itself.
+ */
+public final class ForwardingEngine implements AutoCloseable {
+
+    /**
+     * What to run.
+     *
+     * @param sockets        vhost-user socket paths, one port each
+     * @param client         connect to the sockets (the front-end listens) instead of listening
+     * @param queuePairs     queue pairs per port
+     * @param mode           forwarding mode
+     * @param cpus           one lcore per entry, pinned to that CPU (-1: unpinned); at least one
+     * @param idle           idle policy of every lcore
+     * @param txPacketLength txonly frame length
+     * @param mbufs          packet buffers in the pool
+     * @param mergeable      offer MRG_RXBUF
+     * @param packed         offer RING_PACKED
+     * @param stats          registry for the counters
+     */
+    public record Config(List<Path> sockets, boolean client, int queuePairs, ForwardingMode mode, int[] cpus,
+            IdlePolicy idle, int txPacketLength, int mbufs, boolean mergeable, boolean packed, StatsRegistry stats) {
+        public Config {
+            if (sockets.isEmpty()) {
+                throw new IllegalArgumentException("at least one socket is needed");
+            }
+            if (cpus.length == 0) {
+                throw new IllegalArgumentException("at least one lcore is needed");
+            }
+            Objects.requireNonNull(mode, "mode");
+            Objects.requireNonNull(idle, "idle");
+        }
+
+        /** Defaults: one queue pair, one unpinned backoff lcore, 64-byte frames, 16384 buffers, every feature offered. */
+        public static Config of(List<Path> sockets, ForwardingMode mode, StatsRegistry stats) {
+            return new Config(sockets, false, 1, mode, new int[] {-1}, IdlePolicy.backoff(), 64, 16384, true, true, stats);
+        }
+    }
+
+    private static final int CACHE_SIZE = 256;
+    private static final byte[] SRC_MAC = {0x02, 0x52, 0x57, 0x00, 0x00, 0x01};
+    private static final byte[] DST_MAC = {0x02, 0x52, 0x57, 0x00, 0x00, 0x02};
+
+    private final Config config;
+    private final Mempool pool;
+    private final List<Lcore> lcores = new ArrayList<>();
+    private final List<VirtioNetDevice> devices = new ArrayList<>();
+    private final List<VhostUserPort> ports = new ArrayList<>();
+    private final List<VhostUserBackend> backends = new ArrayList<>();
+    private final List<ForwardingStream> streams = new ArrayList<>();
+    private final List<Lcore> streamLcores = new ArrayList<>();
+    private final List<Mempool.Cache> caches = new ArrayList<>();
+
+    private ForwardingEngine(Config config) {
+        this.config = config;
+        this.pool = Mbuf.createPool(config.mbufs());
+    }
+
+    /**
+     * Builds and starts everything; the back-ends listen (or connect) when this returns.
+     *
+     * @param config what to run
+     * @return the running engine
+     */
+    public static ForwardingEngine start(Config config) {
+        ForwardingEngine e = new ForwardingEngine(config);
+        try {
+            e.startAll();
+        } catch (RuntimeException ex) {
+            e.close();
+            throw ex;
+        }
+        return e;
+    }
+
+    private void startAll() {
+        int[] cpus = config.cpus();
+        for (int i = 0; i < cpus.length; i++) {
+            lcores.add(Lcore.builder("net-" + i).cpu(cpus[i]).idlePolicy(config.idle()).stats(config.stats()).start());
+            // One mempool cache per lcore, shared by everything that runs there: a buffer freed
+            // after a burst is the next one allocated, still in the CPU cache (rte_mempool's way).
+            caches.add(pool.createCache(CACHE_SIZE));
+        }
+        List<Path> sockets = config.sockets();
+        for (int i = 0; i < sockets.size(); i++) {
+            String name = "vhost" + i;
+            VirtioNetDevice device = VirtioNetDevice.builder(pool).name(name).queuePairs(config.queuePairs()).portId(i)
+                    .mergeableRxBuffers(config.mergeable()).packedRing(config.packed()).stats(config.stats())
+                    .cache(caches.get(0)).build();
+            devices.add(device);
+            ports.add(new VhostUserPort(name, device, config.stats()));
+        }
+        UdpPacketTemplate template = config.mode() == ForwardingMode.TXONLY
+                ? new UdpPacketTemplate(config.txPacketLength(), SRC_MAC, DST_MAC) : null;
+        int j = 0;
+        for (int i = 0; i < ports.size(); i++) {
+            Port port = ports.get(i);
+            for (int q = 0; q < config.queuePairs(); q++) {
+                Mempool.Cache cache = caches.get(lcoreIndexOfStream(j++));
+                ForwardingStream s = switch (config.mode()) {
+                    case RXONLY -> new ForwardingStream(ForwardingMode.RXONLY, port, q, null, 0, null, cache);
+                    case TXONLY -> new ForwardingStream(ForwardingMode.TXONLY, null, 0, port, q, template, cache);
+                    case MACSWAP -> new ForwardingStream(ForwardingMode.MACSWAP, port, q, port, q, null, cache);
+                    case IO -> new ForwardingStream(ForwardingMode.IO, port, q, ioPeer(i), q, null, cache);
+                };
+                streams.add(s);
+            }
+        }
+        startStreams();
+        for (int i = 0; i < sockets.size(); i++) {
+            VhostUserBackend.Builder b = VhostUserBackend.builder(devices.get(i), lcores.get(0)).name(ports.get(i).name());
+            backends.add(config.client() ? b.connect(sockets.get(i)) : b.listen(sockets.get(i)));
+        }
+    }
+
+    private int lcoreIndexOfStream(int j) {
+        return lcores.size() == 1 ? 0 : 1 + j % (lcores.size() - 1);
+    }
+
+    private Port ioPeer(int i) {
+        if (ports.size() == 1) {
+            return ports.get(0);
+        }
+        int peer = i ^ 1;
+        return peer < ports.size() ? ports.get(peer) : ports.get(i);
+    }
+
+    private static void await(java.util.concurrent.CompletableFuture<Void> f) {
+        try {
+            f.get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("lcore did not take the command: " + e, e);
+        }
+    }
+
+    /** @return the ports, in socket order */
+    public List<VhostUserPort> ports() {
+        return List.copyOf(ports);
+    }
+
+    /** @return the devices, in socket order */
+    public List<VirtioNetDevice> devices() {
+        return List.copyOf(devices);
+    }
+
+    /** @return the back-ends, in socket order */
+    public List<VhostUserBackend> backends() {
+        return List.copyOf(backends);
+    }
+
+    /** @return the lcores */
+    public List<Lcore> lcores() {
+        return List.copyOf(lcores);
+    }
+
+    /** @return the packet pool */
+    public Mempool pool() {
+        return pool;
+    }
+
+    /** Starts the forwarding streams again after {@link #stopStreams()} (they start with the engine). */
+    public synchronized void startStreams() {
+        if (!streamLcores.isEmpty()) {
+            return;
+        }
+        for (int j = 0; j < streams.size(); j++) {
+            Lcore l = lcores.get(lcoreIndexOfStream(j));
+            await(l.addPoller(streams.get(j)));
+            streamLcores.add(l);
+        }
+    }
+
+    /**
+     * Stops every forwarding stream (the back-ends keep serving their queues, so packets already
+     * queued still reach the guests); for bounded runs whose counts are compared afterwards.
+     */
+    public synchronized void stopStreams() {
+        for (int j = 0; j < streamLcores.size(); j++) {
+            try {
+                streamLcores.get(j).removePoller(streams.get(j)).get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // the lcore is gone; the stream no longer runs either way
+            }
+        }
+        streamLcores.clear();
+    }
+
+    /** Stops the streams, closes the back-ends (devices reset), frees every buffer and counter. */
+    @Override
+    public void close() {
+        stopStreams();
+        backends.forEach(VhostUserBackend::close);
+        streams.forEach(ForwardingStream::close);
+        devices.forEach(VirtioNetDevice::close);
+        ports.forEach(VhostUserPort::close);
+        lcores.forEach(Lcore::close);
+        caches.forEach(Mempool.Cache::close);
+        pool.close();
+    }
+}

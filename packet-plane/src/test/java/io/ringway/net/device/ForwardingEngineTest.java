@@ -1,0 +1,123 @@
+package io.ringway.net.device;
+
+import io.ringway.net.forward.ForwardingEngine;
+import io.ringway.net.forward.ForwardingMode;
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.runtime.sys.UnixSocket;
+import io.ringway.vhost.backend.VhostUserBackend;
+import io.ringway.vhost.frontend.FrontendMemory;
+import io.ringway.vhost.frontend.VhostUserFrontend;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What {@code ringway net} runs, end to end with Ringway front-ends as guests. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ForwardingEngineTest {
+    @TempDir
+    Path dir;
+
+    private static byte[] swapped(byte[] f) {
+        byte[] s = f.clone();
+        System.arraycopy(f, 0, s, 6, 6);
+        System.arraycopy(f, 6, s, 0, 6);
+        return s;
+    }
+
+    /** Client mode (the front-end listens, as QEMU with server=on), macswap, two lcores. */
+    @Test
+    void clientModeMacswapReturnsEveryPacketSwapped() throws Exception {
+        Path socket = dir.resolve("client.sock");
+        try (StatsRegistry stats = StatsRegistry.open(dir.resolve("e.stats"), 512);
+             UnixSocket listener = UnixSocket.listen(socket, 1);
+             ForwardingEngine engine = ForwardingEngine.start(new ForwardingEngine.Config(List.of(socket), true, 1,
+                     ForwardingMode.MACSWAP, new int[] {-1, -1}, IdlePolicy.backoff(), 64, 4096, true, true, stats));
+             FrontendMemory mem = FrontendMemory.create("guest", NetDriver.MEMORY_SIZE)) {
+            VhostUserFrontend f = VhostUserFrontend.over(listener.accept());
+            try {
+                f.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+                f.setMemTable(mem);
+                NetDriver rx = new NetDriver(f, mem, 0, 256);
+                NetDriver tx = new NetDriver(f, mem, 1, 256);
+                int count = 1000;
+                int sent = 0;
+                int received = 0;
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (received < count) {
+                    while (rx.postReceive(2048, 1) >= 0) {
+                        // fill
+                    }
+                    rx.publish();
+                    while (sent < count && sent - received < 128
+                            && tx.postPacket(NetTestBed.frame(sent, 60 + sent % 1000), false) >= 0) {
+                        sent++;
+                    }
+                    tx.publish();
+                    while (tx.pollUsed() != null) {
+                        // transmit buffers back
+                    }
+                    if (sent > received) {
+                        NetDriver.Received r = rx.receive(10_000);
+                        assertArrayEquals(swapped(NetTestBed.frame(received, 60 + received % 1000)), r.frame(),
+                                "packet " + received);
+                        received++;
+                    }
+                    assertTrue(System.currentTimeMillis() < deadline);
+                }
+                assertEquals(count, engine.ports().get(0).counters().rxPackets.get());
+                assertEquals(count, engine.ports().get(0).counters().txPackets.get());
+            } finally {
+                f.close();
+            }
+            NetTestBed.waitFor("the session to end", () -> engine.backends().get(0).endedSessions() >= 1);
+        }
+    }
+
+    /** io over two ports: what one guest sends, the other receives, unchanged. */
+    @Test
+    void ioForwardsBetweenTwoPorts() throws Exception {
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        try (StatsRegistry stats = StatsRegistry.open(dir.resolve("e.stats"), 512);
+             ForwardingEngine engine = ForwardingEngine.start(new ForwardingEngine.Config(List.of(a, b), false, 1,
+                     ForwardingMode.IO, new int[] {-1}, IdlePolicy.backoff(), 64, 4096, false, false, stats));
+             FrontendMemory memA = FrontendMemory.create("guest-a", NetDriver.MEMORY_SIZE);
+             FrontendMemory memB = FrontendMemory.create("guest-b", NetDriver.MEMORY_SIZE);
+             VhostUserFrontend fa = VhostUserFrontend.connect(a, java.time.Duration.ofSeconds(5));
+             VhostUserFrontend fb = VhostUserFrontend.connect(b, java.time.Duration.ofSeconds(5))) {
+            fa.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+            fa.setMemTable(memA);
+            fb.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+            fb.setMemTable(memB);
+            new NetDriver(fa, memA, 0, 256);
+            NetDriver txA = new NetDriver(fa, memA, 1, 256);
+            NetDriver rxB = new NetDriver(fb, memB, 0, 256);
+            new NetDriver(fb, memB, 1, 256);
+            for (int i = 0; i < 100; i++) {
+                assertTrue(rxB.postReceive(2048, 1) >= 0);
+            }
+            rxB.publish();
+            for (int i = 0; i < 100; i++) {
+                assertTrue(txA.postPacket(NetTestBed.frame(i, 1514), i % 2 == 0) >= 0);
+            }
+            txA.publish();
+            for (int i = 0; i < 100; i++) {
+                NetDriver.Received r = rxB.receive(10_000);
+                assertEquals(1, r.numBuffers(), "MRG_RXBUF was not offered");
+                assertArrayEquals(NetTestBed.frame(i, 1514), r.frame());
+            }
+            assertEquals(100, engine.ports().get(0).counters().rxPackets.get());
+            assertEquals(100, engine.ports().get(1).counters().txPackets.get());
+            assertEquals(100, engine.devices().get(1).metrics().rxPackets.get());
+        }
+    }
+}
