@@ -14,7 +14,7 @@ ROLE=${1:-rxonly}; SECS=${2:-8}; VARGS=${3:-}; WARMUP=${WARMUP:-5}
 D=${PEERS_DIR:-/tmp/ringway-peers}; mkdir -p $D/logs; SOCK=$D/race.sock; HUGE=$D/huge
 mountpoint -q $HUGE || { mkdir -p $HUGE; mount -t hugetlbfs -o pagesize=2M nodev $HUGE; }
 [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 512 ] || echo 512 > /proc/sys/vm/nr_hugepages
-[ -x $D/c2c ] || gcc -O2 -pthread -o $D/c2c /work/shared/peers/c2c.c
+here0="$(cd "$(dirname "$0")/../.." && pwd)"; [ -x $D/c2c ] || gcc -O2 -pthread -o $D/c2c "$here0/perf-harness/src/main/resources/io/ringway/perf/bench/c2c.c"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 case $ROLE in
   rxonly) BACK=rxonly; CLIENT="--forward-mode=txonly --txpkts=64";;
