@@ -1,16 +1,19 @@
 package io.ringway.net.forward;
 
 import io.ringway.net.device.VirtioNetDevice;
+import io.ringway.net.l2switch.L2Switch;
 import io.ringway.net.packet.Mbuf;
 import io.ringway.net.port.Port;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
+import io.ringway.runtime.poll.Poller;
 import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.vhost.backend.VhostUserBackend;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -23,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * the others (round-robin), else on the first too.
  *
  * <p>Stream wiring, as testpmd does it: rxonly, txonly and macswap use each port on its own; io
- * forwards port {@code 2i} to {@code 2i+1} and back, or a single port to itself.
+ * forwards port {@code 2i} to {@code 2i+1} and back, or a single port to itself. Switch mode runs one
+ * {@link L2Switch} over every port (all their queues) on the first stream lcore.
  */
 public final class ForwardingEngine implements AutoCloseable {
 
@@ -41,9 +45,12 @@ public final class ForwardingEngine implements AutoCloseable {
      * @param mergeable      offer MRG_RXBUF
      * @param packed         offer RING_PACKED
      * @param stats          registry for the counters
+     * @param macTableCapacity switch mode: MAC table entries, a power of 2
+     * @param macAge         switch mode: how long a learned address lives unseen
      */
     public record Config(List<Path> sockets, boolean client, int queuePairs, ForwardingMode mode, int[] cpus,
-            IdlePolicy idle, int txPacketLength, int mbufs, boolean mergeable, boolean packed, StatsRegistry stats) {
+            IdlePolicy idle, int txPacketLength, int mbufs, boolean mergeable, boolean packed, StatsRegistry stats,
+            int macTableCapacity, Duration macAge) {
         public Config {
             if (sockets.isEmpty()) {
                 throw new IllegalArgumentException("at least one socket is needed");
@@ -53,6 +60,14 @@ public final class ForwardingEngine implements AutoCloseable {
             }
             Objects.requireNonNull(mode, "mode");
             Objects.requireNonNull(idle, "idle");
+            Objects.requireNonNull(macAge, "macAge");
+        }
+
+        /** As the canonical constructor, with the switch's default MAC table capacity and age. */
+        public Config(List<Path> sockets, boolean client, int queuePairs, ForwardingMode mode, int[] cpus,
+                IdlePolicy idle, int txPacketLength, int mbufs, boolean mergeable, boolean packed, StatsRegistry stats) {
+            this(sockets, client, queuePairs, mode, cpus, idle, txPacketLength, mbufs, mergeable, packed, stats,
+                    L2Switch.DEFAULT_MAC_TABLE_CAPACITY, L2Switch.DEFAULT_AGE);
         }
 
         /** Defaults: one queue pair, one unpinned backoff lcore, 64-byte frames, 16384 buffers, every feature offered. */
@@ -72,6 +87,9 @@ public final class ForwardingEngine implements AutoCloseable {
     private final List<VhostUserPort> ports = new ArrayList<>();
     private final List<VhostUserBackend> backends = new ArrayList<>();
     private final List<ForwardingStream> streams = new ArrayList<>();
+    private L2Switch l2switch;
+    /** What runs on the stream lcores: the streams, or the switch. */
+    private final List<Poller> pollers = new ArrayList<>();
     private final List<Lcore> streamLcores = new ArrayList<>();
     private final List<Mempool.Cache> caches = new ArrayList<>();
 
@@ -116,8 +134,13 @@ public final class ForwardingEngine implements AutoCloseable {
         }
         UdpPacketTemplate template = config.mode() == ForwardingMode.TXONLY
                 ? new UdpPacketTemplate(config.txPacketLength(), SRC_MAC, DST_MAC) : null;
+        if (config.mode() == ForwardingMode.SWITCH) {
+            l2switch = L2Switch.builder(config.stats()).ports(ports).macTableCapacity(config.macTableCapacity())
+                    .age(config.macAge()).cache(caches.get(lcoreIndexOfStream(0))).build();
+            pollers.add(l2switch);
+        }
         int j = 0;
-        for (int i = 0; i < ports.size(); i++) {
+        for (int i = 0; config.mode() != ForwardingMode.SWITCH && i < ports.size(); i++) {
             Port port = ports.get(i);
             for (int q = 0; q < config.queuePairs(); q++) {
                 Mempool.Cache cache = caches.get(lcoreIndexOfStream(j++));
@@ -126,8 +149,10 @@ public final class ForwardingEngine implements AutoCloseable {
                     case TXONLY -> new ForwardingStream(ForwardingMode.TXONLY, null, 0, port, q, template, cache);
                     case MACSWAP -> new ForwardingStream(ForwardingMode.MACSWAP, port, q, port, q, null, cache);
                     case IO -> new ForwardingStream(ForwardingMode.IO, port, q, ioPeer(i), q, null, cache);
+                    case SWITCH -> throw new IllegalStateException("unreachable");
                 };
                 streams.add(s);
+                pollers.add(s);
             }
         }
         startStreams();
@@ -177,6 +202,11 @@ public final class ForwardingEngine implements AutoCloseable {
         return List.copyOf(lcores);
     }
 
+    /** @return the switch in switch mode, else null */
+    public L2Switch l2switch() {
+        return l2switch;
+    }
+
     /** @return the packet pool */
     public Mempool pool() {
         return pool;
@@ -187,9 +217,9 @@ public final class ForwardingEngine implements AutoCloseable {
         if (!streamLcores.isEmpty()) {
             return;
         }
-        for (int j = 0; j < streams.size(); j++) {
+        for (int j = 0; j < pollers.size(); j++) {
             Lcore l = lcores.get(lcoreIndexOfStream(j));
-            await(l.addPoller(streams.get(j)));
+            await(l.addPoller(pollers.get(j)));
             streamLcores.add(l);
         }
     }
@@ -201,7 +231,7 @@ public final class ForwardingEngine implements AutoCloseable {
     public synchronized void stopStreams() {
         for (int j = 0; j < streamLcores.size(); j++) {
             try {
-                streamLcores.get(j).removePoller(streams.get(j)).get(10, TimeUnit.SECONDS);
+                streamLcores.get(j).removePoller(pollers.get(j)).get(10, TimeUnit.SECONDS);
             } catch (Exception e) {
                 // the lcore is gone; the stream no longer runs either way
             }
@@ -215,6 +245,9 @@ public final class ForwardingEngine implements AutoCloseable {
         stopStreams();
         backends.forEach(VhostUserBackend::close);
         streams.forEach(ForwardingStream::close);
+        if (l2switch != null) {
+            l2switch.close();
+        }
         devices.forEach(VirtioNetDevice::close);
         ports.forEach(VhostUserPort::close);
         lcores.forEach(Lcore::close);

@@ -53,6 +53,9 @@ public final class ForwardingStream implements Poller, AutoCloseable {
      */
     public ForwardingStream(ForwardingMode mode, Port rxPort, int rxQueue, Port txPort, int txQueue,
             UdpPacketTemplate template, Mempool.Cache lcoreCache) {
+        if (mode == ForwardingMode.SWITCH) {
+            throw new IllegalArgumentException("switch mode is an L2Switch over all ports, not a stream");
+        }
         this.mode = mode;
         this.rxPort = rxPort;
         this.rxQueue = rxQueue;
@@ -75,6 +78,7 @@ public final class ForwardingStream implements Poller, AutoCloseable {
             case TXONLY -> txOnly();
             case IO -> io(false);
             case MACSWAP -> io(true);
+            case SWITCH -> throw new IllegalStateException("unreachable: rejected by the constructor");
         };
     }
 

@@ -120,4 +120,66 @@ class ForwardingEngineTest {
             assertEquals(100, engine.devices().get(1).metrics().rxPackets.get());
         }
     }
+
+    static byte[] ethernet(byte[] dst, byte[] src, int seed) {
+        byte[] f = NetTestBed.frame(seed, 128);
+        System.arraycopy(dst, 0, f, 0, 6);
+        System.arraycopy(src, 0, f, 6, 6);
+        return f;
+    }
+
+    /**
+     * Switch mode over two vhost-user ports: a frame to an unknown address is flooded to the other
+     * guest, the reply to the learned address is forwarded, and the switch counters say so.
+     */
+    @Test
+    void switchFloodsUnknownThenForwardsToLearnedAddress() throws Exception {
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        byte[] macA = {0x02, 0, 0, 0, 0, 0x0a};
+        byte[] macB = {0x02, 0, 0, 0, 0, 0x0b};
+        try (StatsRegistry stats = StatsRegistry.open(dir.resolve("e.stats"), 512);
+             ForwardingEngine engine = ForwardingEngine.start(new ForwardingEngine.Config(List.of(a, b), false, 1,
+                     ForwardingMode.SWITCH, new int[] {-1}, IdlePolicy.backoff(), 64, 4096, false, false, stats));
+             FrontendMemory memA = FrontendMemory.create("guest-a", NetDriver.MEMORY_SIZE);
+             FrontendMemory memB = FrontendMemory.create("guest-b", NetDriver.MEMORY_SIZE);
+             VhostUserFrontend fa = VhostUserFrontend.connect(a, java.time.Duration.ofSeconds(5));
+             VhostUserFrontend fb = VhostUserFrontend.connect(b, java.time.Duration.ofSeconds(5))) {
+            fa.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+            fa.setMemTable(memA);
+            fb.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+            fb.setMemTable(memB);
+            NetDriver rxA = new NetDriver(fa, memA, 0, 256);
+            NetDriver txA = new NetDriver(fa, memA, 1, 256);
+            NetDriver rxB = new NetDriver(fb, memB, 0, 256);
+            NetDriver txB = new NetDriver(fb, memB, 1, 256);
+            for (int i = 0; i < 20; i++) {
+                assertTrue(rxA.postReceive(2048, 1) >= 0);
+                assertTrue(rxB.postReceive(2048, 1) >= 0);
+            }
+            rxA.publish();
+            rxB.publish();
+            for (int i = 0; i < 10; i++) {
+                assertTrue(txA.postPacket(ethernet(macB, macA, i), false) >= 0);
+            }
+            txA.publish();
+            for (int i = 0; i < 10; i++) {
+                assertArrayEquals(ethernet(macB, macA, i), rxB.receive(10_000).frame());
+            }
+            for (int i = 0; i < 10; i++) {
+                assertTrue(txB.postPacket(ethernet(macA, macB, 100 + i), false) >= 0);
+            }
+            txB.publish();
+            for (int i = 0; i < 10; i++) {
+                assertArrayEquals(ethernet(macA, macB, 100 + i), rxA.receive(10_000).frame());
+            }
+            var sw = engine.l2switch();
+            assertEquals(10, sw.counters(0).flooded.get(), "B was unknown");
+            assertEquals(0, sw.counters(1).flooded.get(), "A was learned");
+            assertEquals(1, sw.counters(0).learned.get());
+            assertEquals(1, sw.counters(1).learned.get());
+            assertEquals(10, sw.counters(0).tx.get());
+            assertEquals(10, sw.counters(1).tx.get());
+        }
+    }
 }

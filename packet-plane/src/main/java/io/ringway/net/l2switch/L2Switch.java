@@ -1,0 +1,325 @@
+package io.ringway.net.l2switch;
+
+import io.ringway.net.packet.Mbuf;
+import io.ringway.net.packet.MbufDescriptor;
+import io.ringway.net.port.Port;
+import io.ringway.runtime.mem.Mempool;
+import io.ringway.runtime.poll.Poller;
+import io.ringway.runtime.stats.StatsRegistry;
+import org.agrona.concurrent.status.AtomicCounter;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.LongSupplier;
+
+/**
+ * An L2 learning switch (IEEE 802.1D transparent bridging, without spanning tree) over any set of
+ * {@link Port}s, as an lcore {@link Poller}.
+ *
+ * <p>Per frame: learn the source address on the ingress port ({@link MacTable}: ageing, moves,
+ * full-table policy); then a group destination (broadcast, multicast) or an unknown one is flooded
+ * to every port but the ingress one; a known destination on another port is forwarded there; a
+ * known destination on the ingress port is dropped (802.1D 7.7.1: a frame is not sent back out of
+ * the port it came in on).
+ *
+ * <p>Flooding needs one buffer per output port: the ingress buffer goes to one output and the
+ * others get copies from the pool; a copy that finds the pool empty is counted as that port's
+ * {@code tx dropped}. Output is batched: a receive burst is sorted into one burst per output port,
+ * then each port gets one {@link Port#txBurst}; what a port refuses is freed and counted.
+ *
+ * <p>Every queue of every port is polled; frames leave on queue 0. The switch, its table and its
+ * mempool cache belong to one lcore. No allocation, lock or log per frame.
+ */
+public final class L2Switch implements Poller, AutoCloseable {
+    /** Frames per receive burst. */
+    public static final int BURST = 32;
+    /** Default MAC table capacity. */
+    public static final int DEFAULT_MAC_TABLE_CAPACITY = 4096;
+    /** Default age of a MAC table entry (802.1D's default ageing time). */
+    public static final Duration DEFAULT_AGE = Duration.ofSeconds(300);
+    /** Ethernet header: destination, source, EtherType. */
+    private static final int ETHERNET_HEADER = 14;
+    private static final ValueLayout.OfInt INT_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final int TX_QUEUE = 0;
+
+    private final String name;
+    private final Port[] ports;
+    private final int[] queues;
+    private final SwitchPortCounters[] counters;
+    private final MacTable table;
+    private final LongSupplier clock;
+    private final Mempool pool;
+    private final MemorySegment memory;
+    private final Mempool.Cache cache;
+    private final boolean ownsCache;
+    private final StatsRegistry stats;
+    private final AtomicCounter macMoves;
+    private final AtomicCounter macTableFull;
+    private final long[] rx = new long[BURST];
+    private final long[][] out;
+    private final int[] outCount;
+    /** For each ingress port, the output that gets the original buffer of a flood (the others get copies). */
+    private final int[] floodLast;
+
+    private L2Switch(Builder b) {
+        this.name = b.name;
+        this.ports = b.ports.toArray(new Port[0]);
+        this.stats = b.stats;
+        int n = ports.length;
+        this.queues = new int[n];
+        this.counters = new SwitchPortCounters[n];
+        this.out = new long[n][BURST];
+        this.outCount = new int[n];
+        this.floodLast = new int[n];
+        this.pool = ports[0].pool();
+        for (int i = 0; i < n; i++) {
+            if (ports[i].pool() != pool) {
+                throw new IllegalArgumentException("every switch port must use the same mempool: " + ports[i].name()
+                        + " does not share " + ports[0].name() + "'s");
+            }
+            queues[i] = ports[i].queueCount();
+            floodLast[i] = i == n - 1 ? n - 2 : n - 1;
+        }
+        this.memory = pool.memory();
+        this.table = new MacTable(b.macTableCapacity, b.age.toNanos());
+        this.clock = b.clock;
+        this.ownsCache = b.cache == null;
+        this.cache = ownsCache ? pool.createCache(2 * BURST) : b.cache;
+        this.macMoves = stats.newCounter(name + ": mac moves");
+        this.macTableFull = stats.newCounter(name + ": mac table full (not learned)");
+        for (int i = 0; i < n; i++) {
+            counters[i] = new SwitchPortCounters(stats, ports[i].name());
+        }
+    }
+
+    /**
+     * @param stats registry for the switch's counters
+     * @return a builder
+     */
+    public static Builder builder(StatsRegistry stats) {
+        return new Builder(stats);
+    }
+
+    @Override
+    public int doWork() {
+        long now = clock.getAsLong();
+        int total = 0;
+        for (int i = 0; i < ports.length; i++) {
+            Port port = ports[i];
+            for (int q = 0; q < queues[i]; q++) {
+                int n = port.rxBurst(q, rx, 0, BURST);
+                if (n == 0) {
+                    continue;
+                }
+                total += n;
+                counters[i].rx.getAndAddRelease(n);
+                for (int k = 0; k < n; k++) {
+                    switchFrame(i, rx[k], now);
+                }
+                flush();
+            }
+        }
+        return total;
+    }
+
+    private void switchFrame(int in, long handle, long now) {
+        long offset = pool.offset(handle);
+        int length = Mbuf.length(memory, offset);
+        if (length < ETHERNET_HEADER) {
+            pool.free(cache, handle);
+            counters[in].dropped.incrementRelease();
+            return;
+        }
+        long data = Mbuf.data(offset);
+        long dst = mac(data);
+        long src = mac(data + 6);
+        if (!MacTable.isGroup(src)) {
+            // A group source address is invalid (802.1D 7.8): forward the frame, learn nothing.
+            learn(in, src, now);
+        }
+        int to = MacTable.isGroup(dst) ? MacTable.NO_PORT : table.lookup(dst, now);
+        if (to == MacTable.NO_PORT) {
+            flood(in, handle, offset, length);
+        } else if (to == in) {
+            pool.free(cache, handle);
+            counters[in].dropped.incrementRelease();
+        } else {
+            out[to][outCount[to]++] = handle;
+        }
+    }
+
+    private void learn(int in, long src, long now) {
+        switch (table.learn(src, in, now)) {
+            case MacTable.LEARNED -> counters[in].learned.incrementRelease();
+            case MacTable.MOVED -> {
+                counters[in].learned.incrementRelease();
+                macMoves.incrementRelease();
+            }
+            case MacTable.FULL -> macTableFull.incrementRelease();
+            default -> {
+            }
+        }
+    }
+
+    private void flood(int in, long handle, long offset, int length) {
+        if (ports.length == 1) {
+            pool.free(cache, handle);
+            counters[in].dropped.incrementRelease();
+            return;
+        }
+        counters[in].flooded.incrementRelease();
+        int last = floodLast[in];
+        for (int j = 0; j < ports.length; j++) {
+            if (j == in || j == last) {
+                continue;
+            }
+            long copy = pool.alloc(cache);
+            if (copy == Mempool.NO_HANDLE) {
+                counters[j].txDropped.incrementRelease();
+                continue;
+            }
+            MemorySegment.copy(memory, offset, memory, pool.offset(copy), MbufDescriptor.DATA_OFFSET + length);
+            out[j][outCount[j]++] = copy;
+        }
+        out[last][outCount[last]++] = handle;
+    }
+
+    private void flush() {
+        for (int j = 0; j < ports.length; j++) {
+            int n = outCount[j];
+            if (n == 0) {
+                continue;
+            }
+            outCount[j] = 0;
+            Port port = ports[j];
+            long[] burst = out[j];
+            int sent = port.txBurst(TX_QUEUE, burst, 0, n);
+            if (sent > 0) {
+                counters[j].tx.getAndAddRelease(sent);
+            }
+            if (sent < n) {
+                pool.freeBulk(cache, burst, sent, n - sent);
+                counters[j].txDropped.getAndAddRelease(n - sent);
+                port.counters().txDrops.getAndAdd(n - sent);
+            }
+        }
+    }
+
+    private long mac(long at) {
+        return (memory.get(INT_BE, at) & 0xffff_ffffL) << 16 | (memory.get(SHORT_BE, at + 4) & 0xffffL);
+    }
+
+    /** @return the MAC table (read it on the switch's lcore, or once the switch no longer runs) */
+    public MacTable macTable() {
+        return table;
+    }
+
+    /** @return the ports, in switch order */
+    public List<Port> ports() {
+        return List.of(ports);
+    }
+
+    /** @return the counters of port {@code i} (switch order) */
+    public SwitchPortCounters counters(int i) {
+        return counters[i];
+    }
+
+    /** @return how many times a known address was seen on another port */
+    public long macMoves() {
+        return macMoves.get();
+    }
+
+    /** @return how many source addresses were not learned because their table slots were all live */
+    public long macTableFull() {
+        return macTableFull.get();
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** Returns the cached buffers (if the cache is the switch's own) and frees the counters. Call once the switch no longer runs. */
+    @Override
+    public void close() {
+        if (ownsCache) {
+            cache.close();
+        }
+        for (SwitchPortCounters c : counters) {
+            c.close();
+        }
+        stats.free(macMoves);
+        stats.free(macTableFull);
+    }
+
+    /** Builds an {@link L2Switch}. */
+    public static final class Builder {
+        private final StatsRegistry stats;
+        private final List<Port> ports = new ArrayList<>();
+        private String name = "switch";
+        private int macTableCapacity = DEFAULT_MAC_TABLE_CAPACITY;
+        private Duration age = DEFAULT_AGE;
+        private LongSupplier clock = System::nanoTime;
+        private Mempool.Cache cache;
+
+        private Builder(StatsRegistry stats) {
+            this.stats = Objects.requireNonNull(stats, "stats");
+        }
+
+        /** Adds a port; ports are numbered in the order added. */
+        public Builder port(Port port) {
+            ports.add(Objects.requireNonNull(port, "port"));
+            return this;
+        }
+
+        /** Adds ports in order. */
+        public Builder ports(List<? extends Port> list) {
+            list.forEach(this::port);
+            return this;
+        }
+
+        /** Name for the poller and the counter labels (default {@code switch}). */
+        public Builder name(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /** MAC table entries, a power of 2 (default {@value #DEFAULT_MAC_TABLE_CAPACITY}). */
+        public Builder macTableCapacity(int capacity) {
+            this.macTableCapacity = capacity;
+            return this;
+        }
+
+        /** How long a learned address lives without being seen again (default 300 s). */
+        public Builder age(Duration age) {
+            this.age = Objects.requireNonNull(age, "age");
+            return this;
+        }
+
+        /** The clock, in nanoseconds (default {@link System#nanoTime}); tests inject their own. */
+        public Builder clock(LongSupplier nanoClock) {
+            this.clock = Objects.requireNonNull(nanoClock, "clock");
+            return this;
+        }
+
+        /** The mempool cache of the lcore the switch will run on (the caller closes it); default: one of its own. */
+        public Builder cache(Mempool.Cache lcoreCache) {
+            this.cache = lcoreCache;
+            return this;
+        }
+
+        /** @return the switch */
+        public L2Switch build() {
+            if (ports.isEmpty()) {
+                throw new IllegalArgumentException("a switch needs at least one port");
+            }
+            return new L2Switch(this);
+        }
+    }
+}
