@@ -4,6 +4,8 @@ import io.ringway.net.device.VirtioNetDevice;
 import io.ringway.net.device.VirtioNetMetrics;
 import io.ringway.net.forward.ForwardingEngine;
 import io.ringway.net.forward.ForwardingMode;
+import io.ringway.net.l2switch.L2Switch;
+import io.ringway.net.l2switch.SwitchPortCounters;
 import io.ringway.net.port.PortCounters;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.poll.IdlePolicy;
@@ -12,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -25,9 +28,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
                 + " modes do. Prints rx/tx Mpps per port every second and totals on SIGINT/SIGTERM; the counters are"
                 + " visible in `ringway stats` while it runs.",
         footer = {"", "Modes: rxonly (count and free), txonly (send UDP frames of --txpkts bytes), io (port 2i <-> 2i+1,"
-                + " or a single port to itself), macswap (swap MACs, send back out the same port).",
-                "", "Not in this version: the L2 switch (--mode switch), tap ports (--port tap:NAME) and packet capture"
-                + " (--capture); they are later slices of issue 4."})
+                + " or a single port to itself), macswap (swap MACs, send back out the same port), switch (an L2"
+                + " learning switch over every port: MAC table with ageing, flooding of unknown and broadcast).",
+                "", "Not in this version: tap ports (--port tap:NAME) and packet capture (--capture); they are later"
+                + " slices of issue 4."})
 final class NetCommand implements Callable<Integer> {
     @Option(names = "--socket", required = true, paramLabel = "PATH",
             description = "vhost-user socket, one port each (repeat for more ports).")
@@ -39,7 +43,7 @@ final class NetCommand implements Callable<Integer> {
     @Option(names = "--queues", paramLabel = "N", description = "Queue pairs per port (default: ${DEFAULT-VALUE}).")
     int queues = 1;
 
-    @Option(names = "--mode", paramLabel = "MODE", description = "rxonly, txonly, io or macswap (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", paramLabel = "MODE", description = "rxonly, txonly, io, macswap or switch (default: ${DEFAULT-VALUE}).")
     String mode = "io";
 
     @Option(names = "--lcores", paramLabel = "LIST",
@@ -61,6 +65,14 @@ final class NetCommand implements Callable<Integer> {
 
     @Option(names = "--no-packed", description = "Do not offer VIRTIO_F_RING_PACKED.")
     boolean noPacked;
+
+    @Option(names = "--mac-table", paramLabel = "N",
+            description = "Switch mode: MAC table entries, a power of 2 (default: ${DEFAULT-VALUE}).")
+    int macTable = L2Switch.DEFAULT_MAC_TABLE_CAPACITY;
+
+    @Option(names = "--mac-age", paramLabel = "SECONDS",
+            description = "Switch mode: forget an address not seen for this long (default: ${DEFAULT-VALUE}).")
+    long macAge = L2Switch.DEFAULT_AGE.toSeconds();
 
     @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after this many seconds (default: run until a signal).")
     int duration;
@@ -93,7 +105,7 @@ final class NetCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ForwardingEngine.Config config = new ForwardingEngine.Config(sockets, client, queues, ForwardingMode.parse(mode),
                 parseCpus(lcores), IdlePolicy.parse(idle), txPacketLength, mbufs, !noMergeable, !noPacked,
-                StatsRegistry.process());
+                StatsRegistry.process(), macTable, Duration.ofSeconds(macAge));
         ForwardingEngine engine = ForwardingEngine.start(config);
         long started = System.nanoTime();
         CountDownLatch done = new CountDownLatch(1);
@@ -161,6 +173,16 @@ final class NetCommand implements Callable<Integer> {
                             + " no buffer %,d, rx buffer too small %,d, reset %,d%n", port.name(), m.txPackets.get(),
                     m.rxPackets.get(), m.txDropShortHeader.get(), m.txDropEmpty.get(), m.txDropOversize.get(),
                     m.txDropNoBuffer.get(), m.rxDropBufferTooSmall.get(), m.rxDropReset.get());
+        }
+        L2Switch sw = engine.l2switch();
+        if (sw != null) {
+            for (int i = 0; i < sw.ports().size(); i++) {
+                SwitchPortCounters c = sw.counters(i);
+                System.out.printf("  switch %s: rx %,d, tx %,d, flooded %,d, learned %,d, dropped %,d, tx dropped %,d%n",
+                        sw.ports().get(i).name(), c.rx.get(), c.tx.get(), c.flooded.get(), c.learned.get(),
+                        c.dropped.get(), c.txDropped.get());
+            }
+            System.out.printf("  switch: MAC moves %,d, not learned (table full) %,d%n", sw.macMoves(), sw.macTableFull());
         }
         System.out.flush();
     }
