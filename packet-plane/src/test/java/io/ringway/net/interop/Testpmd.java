@@ -26,6 +26,8 @@ final class Testpmd implements AutoCloseable {
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
     private final Process process;
+    /** DPDK file prefix: names the hugepage files this testpmd leaves behind. */
+    private final String prefix;
     private final OutputStream stdin;
     private final StringBuffer output = new StringBuffer();
     private final Thread reader;
@@ -50,8 +52,9 @@ final class Testpmd implements AutoCloseable {
      * @param queues rx/tx queues
      */
     Testpmd(String vdev, int queues, Path log) throws IOException {
+        prefix = "rwnet" + ProcessHandle.current().pid() + "x" + INSTANCES.incrementAndGet();
         List<String> cmd = new ArrayList<>(List.of("stdbuf", "-o0", "-e0", BINARY.toString(), "--no-pci", "--single-file-segments",
-                "--iova-mode=va", "--file-prefix=rwnet" + ProcessHandle.current().pid() + "x" + INSTANCES.incrementAndGet(),
+                "--iova-mode=va", "--huge-dir=/dev/hugepages", "--file-prefix=" + prefix,
                 "-l", "0-1", "-m", "256", "--vdev", vdev, "--", "-i", "--rxq=" + queues, "--txq=" + queues,
                 "--nb-cores=1", "--txpkts=64", "--total-num-mbufs=8192", "--no-flush-rx"));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -148,5 +151,18 @@ final class Testpmd implements AutoCloseable {
             process.waitFor(10, TimeUnit.SECONDS);
         }
         reader.join(5000);
+        removeHugepageFiles(prefix);
+    }
+
+    /**
+     * DPDK keeps its hugepage files (with --single-file-segments, which --huge-unlink refuses)
+     * after it exits, and they hold the pages: remove the ones of {@code prefix}.
+     */
+    static void removeHugepageFiles(String prefix) throws IOException {
+        try (var files = java.nio.file.Files.newDirectoryStream(java.nio.file.Path.of("/dev/hugepages"), prefix + "map_*")) {
+            for (java.nio.file.Path f : files) {
+                java.nio.file.Files.deleteIfExists(f);
+            }
+        }
     }
 }

@@ -51,8 +51,9 @@ class DpdkVhostInteropTest {
         Assumptions.assumeTrue(Files.isDirectory(Path.of("/dev/hugepages")),
                 "hugetlbfs is not mounted: mount -t hugetlbfs none /dev/hugepages");
         Path socket = dir.resolve("vhost-net.sock");
+        String prefix = "ringway" + ProcessHandle.current().pid();
         Process testpmd = new ProcessBuilder(TESTPMD.toString(), "--no-pci", "--single-file-segments",
-                "--iova-mode=va", "--file-prefix=ringway" + ProcessHandle.current().pid(), "-l", "0-1", "-m", "256",
+                "--iova-mode=va", "--huge-dir=/dev/hugepages", "--file-prefix=" + prefix, "-l", "0-1", "-m", "256",
                 "--vdev", "net_vhost0,iface=" + socket + ",queues=1", "--", "--forward-mode=rxonly")
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("testpmd.log").toFile())
@@ -121,6 +122,13 @@ class DpdkVhostInteropTest {
             testpmd.getOutputStream().close();
             if (!testpmd.waitFor(20, TimeUnit.SECONDS)) {
                 testpmd.destroyForcibly();
+                testpmd.waitFor(10, TimeUnit.SECONDS);
+            }
+            // DPDK leaves its hugepage files behind (--huge-unlink refuses --single-file-segments).
+            try (var files = Files.newDirectoryStream(Path.of("/dev/hugepages"), prefix + "map_*")) {
+                for (Path f : files) {
+                    Files.deleteIfExists(f);
+                }
             }
         }
         String log = Files.readString(dir.resolve("testpmd.log"));
