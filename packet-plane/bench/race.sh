@@ -13,6 +13,8 @@ set -u
 ROLE=${1:-rxonly}; SECS=${2:-8}; VARGS=${3:-}; WARMUP=${WARMUP:-5}
 D=${PEERS_DIR:-/tmp/ringway-peers}; mkdir -p $D/logs; SOCK=$D/race.sock; HUGE=$D/huge
 mountpoint -q $HUGE || { mkdir -p $HUGE; mount -t hugetlbfs -o pagesize=2M nodev $HUGE; }
+# DPDK leaves its hugepage files behind when it exits or is killed, and they hold the pages.
+trap 'rm -f $HUGE/rwh* $HUGE/rwv*' EXIT
 [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 512 ] || echo 512 > /proc/sys/vm/nr_hugepages
 here0="$(cd "$(dirname "$0")/../.." && pwd)"; [ -x $D/c2c ] || gcc -O2 -pthread -o $D/c2c "$here0/perf-harness/src/main/resources/io/ringway/perf/bench/c2c.c"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
