@@ -53,7 +53,9 @@ final class BlkCommand implements Callable<Integer> {
     @Option(names = "--serial", defaultValue = "ringway-blk", description = "GET_ID answer (default: ${DEFAULT-VALUE}).")
     String serial;
 
-    @Option(names = "--lcores", paramLabel = "LIST", description = "CPUs for the data-plane thread, e.g. 1 or 0-1 (default: unpinned).")
+    @Option(names = "--lcores", paramLabel = "LIST",
+            description = {"CPUs for the data-plane threads, e.g. 1, 0-1 or 0,2-3: one lcore pinned to each CPU, queue i on the",
+                "i % n-th CPU of the list (CPUs beyond the queue count stay unused). Default: one unpinned lcore."})
     String lcores;
 
     @Option(names = "--idle", defaultValue = "backoff", paramLabel = "POLICY",
@@ -88,16 +90,17 @@ final class BlkCommand implements Callable<Integer> {
             return 2;
         }
         System.out.println("ringway blk: " + device.describe());
-        Lcore.Builder lb = Lcore.builder("blk-0").idlePolicy(policy);
-        if (!cpus.isEmpty()) {
-            lb.cpu(cpus.get(0));
-            if (cpus.size() > 1) {
-                System.out.println("ringway blk: the back-end serves one device on one lcore; using cpu " + cpus.get(0)
-                        + " for all " + queues + " queues");
-            }
+        List<Lcore> lcoreList = startLcores(cpus, queues, policy);
+        for (int q = 0; q < queues; q++) {
+            int cpu = cpus.isEmpty() ? -1 : cpus.get(q % lcoreList.size());
+            System.out.println("ringway blk: queue " + q + " on lcore " + lcoreList.get(q % lcoreList.size()).name()
+                    + (cpu < 0 ? " (unpinned)" : " (cpu " + cpu + ")"));
         }
-        Lcore lcore = lb.start();
-        VhostUserBackend.Builder bb = VhostUserBackend.builder(blk, lcore).name("blk0");
+        if (cpus.size() > queues) {
+            System.out.println("ringway blk: " + queues + " queue(s) use only the first " + queues + " of the "
+                    + cpus.size() + " CPUs in --lcores " + lcores);
+        }
+        VhostUserBackend.Builder bb = VhostUserBackend.builder(blk, lcoreList).name("blk0");
         VhostUserBackend backend = client ? bb.connect(socket) : bb.listen(socket);
         System.out.printf("ringway blk: %s %s, %d queue(s) of up to %d, %s%s, idle %s%n", client ? "connecting to" : "listening on",
                 socket, queues, queueSize, readOnly ? "read-only" : "read-write",
@@ -116,7 +119,7 @@ final class BlkCommand implements Callable<Integer> {
             }
             printTotals(blk, total, System.nanoTime() - start);
             backend.close();
-            lcore.close();
+            lcoreList.forEach(Lcore::close);
             blk.close();
             device.close();
         }));
@@ -181,6 +184,28 @@ final class BlkCommand implements Callable<Integer> {
                     total.getValueAtPercentile(50) / 1e3, total.getValueAtPercentile(99) / 1e3,
                     total.getValueAtPercentile(99.9) / 1e3, total.getMaxValue() / 1e3);
         }
+    }
+
+    /**
+     * One lcore per CPU of {@code cpus} that a queue lands on (queue i on cpus[i % n]; the first
+     * {@code min(n, queues)} CPUs), named blk-0, blk-1, ...; one unpinned lcore when {@code cpus} is empty.
+     */
+    static List<Lcore> startLcores(List<Integer> cpus, int queues, IdlePolicy policy) {
+        int n = cpus.isEmpty() ? 1 : Math.min(cpus.size(), Math.max(queues, 1));
+        List<Lcore> out = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                Lcore.Builder lb = Lcore.builder("blk-" + i).idlePolicy(policy);
+                if (!cpus.isEmpty()) {
+                    lb.cpu(cpus.get(i));
+                }
+                out.add(lb.start());
+            }
+        } catch (RuntimeException e) {
+            out.forEach(Lcore::close);
+            throw e;
+        }
+        return out;
     }
 
     /** Parses "1", "0-1", "0,2-3"; empty for null. */

@@ -21,8 +21,13 @@ final class BlkRig implements AutoCloseable {
     final List<BlkDriver> drivers = new ArrayList<>();
 
     BlkRig(Lcore lcore, Path socket, BlockDevice bdev, VirtioBlkDevice.Builder options, boolean packed, int queues) {
+        this(List.of(lcore), socket, bdev, options, packed, queues);
+    }
+
+    /** The device's queues spread over {@code lcores} (queue i on lcore i % n). */
+    BlkRig(List<Lcore> lcores, Path socket, BlockDevice bdev, VirtioBlkDevice.Builder options, boolean packed, int queues) {
         device = options.queues(queues).build();
-        backend = VhostUserBackend.builder(device, lcore).name("blk-test").listen(socket);
+        backend = VhostUserBackend.builder(device, lcores).name("blk-test").listen(socket);
         memory = FrontendMemory.create("guest", BlkDriver.MEMORY_SIZE);
         frontend = VhostUserFrontend.connect(socket, Duration.ofSeconds(5));
         long wanted = device.deviceFeatures();

@@ -4,8 +4,9 @@ import io.ringway.vhost.virtio.GuestMemory;
 
 /**
  * Watches memory table swaps, for tests and tracing: the back-end promises that
- * {@link #lcoreAcknowledged} (called on the lcore thread) happens before {@link #oldRegionsUnmapped}
- * (called on the connection thread) for the same swap.
+ * {@link #lcoreAcknowledged} (called on each lcore thread the device's vrings are placed on, once
+ * per lcore and swap) happens before {@link #oldRegionsUnmapped} (called on the connection thread)
+ * for the same swap: old regions are unmapped only after every lcore acknowledged.
  */
 public interface MemoryTableObserver {
     /** No observation. */
@@ -13,7 +14,7 @@ public interface MemoryTableObserver {
     };
 
     /**
-     * The lcore switched its queues to {@code memory}. Called on the lcore thread.
+     * One lcore switched its queues to {@code memory}. Called on that lcore's thread.
      *
      * @param memory the new table
      */

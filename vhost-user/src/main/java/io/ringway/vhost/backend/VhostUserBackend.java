@@ -24,11 +24,13 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntUnaryOperator;
 
 /**
  * A vhost-user back-end: serves one {@link VirtioDevice} to one front-end at a time over a unix
@@ -36,7 +38,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * listens ({@link Builder#connect}, for QEMU's {@code server=on} chardevs).
  *
  * <p>One control thread per back-end reads the front-end's messages (blocking reads) and applies
- * them; the device's queues run on an {@link Lcore}, one poller per started vring. When the
+ * them; the device's queues run on one or more {@link Lcore}s, one poller per started vring, each
+ * vring on the lcore its placement names ({@link Builder#placement}; by default vring {@code i} on
+ * lcore {@code hooks.lcoreGroupOf(i) % n}, see {@link VhostUserDeviceHooks#lcoreGroupOf}). When the
  * front-end disconnects, or breaks a fatal rule ({@link SessionRule}), the connection is closed
  * with a log line naming the rule, every fd it sent is closed, the device is reset, the memory is
  * unmapped, and the back-end waits for the next front-end (server) or reconnects (client). Nothing
@@ -72,7 +76,8 @@ public final class VhostUserBackend implements AutoCloseable {
 
     private final VhostUserSession.Settings settings;
     private final VirtioDevice device;
-    private final Lcore lcore;
+    private final List<Lcore> lcores;
+    private final Lcore[] lcoreOfVring;
     private final Path path;
     private final boolean server;
     private final Duration reconnectDelay;
@@ -91,7 +96,8 @@ public final class VhostUserBackend implements AutoCloseable {
         this.settings = new VhostUserSession.Settings(b.name, b.protocolFeatures, b.maxMemSlots, b.lcoreTimeout,
                 b.observer);
         this.device = b.device;
-        this.lcore = b.lcore;
+        this.lcores = b.lcores;
+        this.lcoreOfVring = place(device, b.lcores, b.placement);
         this.path = path;
         this.server = server;
         this.reconnectDelay = b.reconnectDelay;
@@ -104,20 +110,58 @@ public final class VhostUserBackend implements AutoCloseable {
     }
 
     /**
-     * Starts building a back-end for {@code device}, whose queues will run on {@code lcore}.
+     * Starts building a back-end for {@code device}, whose queues will all run on {@code lcore}.
      *
      * @param device the device to serve
      * @param lcore  the data-plane thread for its queues (may be shared with other back-ends)
      * @return a builder
      */
     public static Builder builder(VirtioDevice device, Lcore lcore) {
-        return new Builder(device, lcore);
+        return new Builder(device, List.of(Objects.requireNonNull(lcore, "lcore")));
+    }
+
+    /**
+     * Starts building a back-end for {@code device}, whose queues are spread over {@code lcores}:
+     * vring {@code i} runs on {@code lcores.get(placement(i))}, by default
+     * {@code hooks.lcoreGroupOf(i) % lcores.size()} (queue {@code i} on lcore {@code i % n} for a
+     * device that does not group its vrings; a net device groups a queue pair on one lcore).
+     * One lcore may serve several queues, and the lcores may be shared with other back-ends.
+     *
+     * @param device the device to serve
+     * @param lcores the data-plane threads for its queues, at least one
+     * @return a builder
+     */
+    public static Builder builder(VirtioDevice device, List<Lcore> lcores) {
+        return new Builder(device, lcores);
+    }
+
+    /** Vring index to lcore, fixed for the back-end's life. */
+    private static Lcore[] place(VirtioDevice device, List<Lcore> lcores, IntUnaryOperator placement) {
+        VhostUserDeviceHooks hooks = device instanceof VhostUserDeviceHooks h ? h : null;
+        int n = lcores.size();
+        Lcore[] out = new Lcore[device.queueCount()];
+        for (int i = 0; i < out.length; i++) {
+            int k;
+            if (placement != null) {
+                k = placement.applyAsInt(i);
+            } else {
+                int group = hooks == null ? i : hooks.lcoreGroupOf(i);
+                k = Math.floorMod(group, n);
+            }
+            if (k < 0 || k >= n) {
+                throw new IllegalArgumentException("placement of vring " + i + " is lcore " + k + ", there are " + n
+                        + " lcores");
+            }
+            out[i] = lcores.get(k);
+        }
+        return out;
     }
 
     /** Builder for {@link VhostUserBackend}. */
     public static final class Builder {
         private final VirtioDevice device;
-        private final Lcore lcore;
+        private List<Lcore> lcores;
+        private IntUnaryOperator placement;
         private String name = "vhost-user";
         private long protocolFeatures = DEFAULT_PROTOCOL_FEATURES;
         private int maxMemSlots = 32;
@@ -125,12 +169,36 @@ public final class VhostUserBackend implements AutoCloseable {
         private Duration reconnectDelay = Duration.ofMillis(100);
         private MemoryTableObserver observer = MemoryTableObserver.NONE;
 
-        private Builder(VirtioDevice device, Lcore lcore) {
+        private Builder(VirtioDevice device, List<Lcore> lcores) {
             this.device = Objects.requireNonNull(device, "device");
-            this.lcore = Objects.requireNonNull(lcore, "lcore");
+            lcores(lcores);
             if (device.queueCount() < 1) {
                 throw new IllegalArgumentException("the device must have at least one queue, got " + device.queueCount());
             }
+        }
+
+        /**
+         * The data-plane threads the device's vrings are spread over (replaces the ones given to
+         * {@link VhostUserBackend#builder}). The same lcore may appear more than once.
+         */
+        public Builder lcores(List<Lcore> lcores) {
+            Objects.requireNonNull(lcores, "lcores");
+            if (lcores.isEmpty()) {
+                throw new IllegalArgumentException("at least one lcore is needed");
+            }
+            lcores.forEach(l -> Objects.requireNonNull(l, "lcores holds null"));
+            this.lcores = List.copyOf(lcores);
+            return this;
+        }
+
+        /**
+         * Which lcore runs each vring: {@code placement.applyAsInt(vring)} is an index into the
+         * lcore list (0 to n-1; checked when the back-end is built). Default: the device's
+         * {@link VhostUserDeviceHooks#lcoreGroupOf lcore group} modulo the number of lcores.
+         */
+        public Builder placement(IntUnaryOperator placement) {
+            this.placement = Objects.requireNonNull(placement, "placement");
+            return this;
         }
 
         /** A name for logs and the control thread. */
@@ -158,7 +226,7 @@ public final class VhostUserBackend implements AutoCloseable {
             return this;
         }
 
-        /** How long the control thread waits for the lcore to acknowledge a change (default 10 s). */
+        /** How long the control thread waits for an lcore to acknowledge a change (default 10 s). */
         public Builder lcoreTimeout(Duration timeout) {
             this.lcoreTimeout = Objects.requireNonNull(timeout, "timeout");
             return this;
@@ -195,6 +263,22 @@ public final class VhostUserBackend implements AutoCloseable {
             backend.thread.start();
             return backend;
         }
+    }
+
+    /** The lcores the device's vrings are spread over, as given to the builder. */
+    public List<Lcore> lcores() {
+        return lcores;
+    }
+
+    /**
+     * The lcore that runs vring {@code vring}.
+     *
+     * @param vring a vring index below the device's queue count
+     * @return its lcore
+     */
+    public Lcore lcoreOf(int vring) {
+        Objects.checkIndex(vring, lcoreOfVring.length);
+        return lcoreOfVring[vring];
     }
 
     /** The socket path. */
@@ -290,7 +374,7 @@ public final class VhostUserBackend implements AutoCloseable {
 
     /** Serves one front-end until it disconnects or breaks a fatal rule; always resets afterwards. */
     private void serve(UnixSocket socket) {
-        VhostUserSession s = new VhostUserSession(settings, device, lcore);
+        VhostUserSession s = new VhostUserSession(settings, device, lcoreOfVring);
         session = s;
         String reason = "front-end disconnected";
         try (Arena arena = Arena.ofConfined()) {

@@ -45,9 +45,42 @@ public interface VhostUserDeviceHooks {
      * {@code memory}; the old mappings are unmapped after this returns. A device that keeps its own
      * reference to guest memory (instead of reaching it through each DescriptorChain) switches here.
      *
+     * <p>With the vrings spread over several lcores this is called once per swap, on the lcore of
+     * vring 0, after that lcore's queues moved (see {@link #memoryTableChanged(GuestMemory, int[])}):
+     * a device whose per-queue state lives on several lcores overrides the per-lcore variant instead.
+     *
      * @param memory the new guest memory
      */
     default void memoryTableChanged(GuestMemory memory) {
+    }
+
+    /**
+     * A new memory table is in force, seen from one lcore: called on every lcore the device's
+     * vrings are placed on, between two iterations, after the started queues of {@code vrings}
+     * moved to {@code memory}. The old mappings are unmapped only after every lcore returned. The
+     * default calls {@link #memoryTableChanged(GuestMemory)} on the lcore that holds vring 0 (so
+     * with one lcore nothing changes).
+     *
+     * @param memory the new guest memory
+     * @param vrings the vrings placed on the calling lcore (started or not), ascending
+     */
+    default void memoryTableChanged(GuestMemory memory, int[] vrings) {
+        if (vrings.length > 0 && vrings[0] == 0) {
+            memoryTableChanged(memory);
+        }
+    }
+
+    /**
+     * Placement group of a vring: vrings of one group run on the same lcore, and groups are spread
+     * round-robin over the back-end's lcores ({@code group % n}). The default is the vring itself
+     * (one queue per group: right for blk, queue {@code i} on lcore {@code i % n}); a net device
+     * returns {@code vring / 2} to keep a queue pair's RX and TX on one lcore.
+     *
+     * @param vring the vring index
+     * @return its group, non-negative
+     */
+    default int lcoreGroupOf(int vring) {
+        return vring;
     }
 
     /**

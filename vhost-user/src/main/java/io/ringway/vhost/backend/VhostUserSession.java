@@ -28,7 +28,11 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -38,10 +42,11 @@ import java.util.concurrent.TimeoutException;
  * The back-end state of one front-end connection: negotiated features, the memory table, the
  * vrings and the in-flight area; turns each decoded request into state changes and a reply.
  *
- * <p>Runs on the connection's control thread. Everything the lcore touches (a started vring's
- * queue, its call fd, the memory its queues use) changes either before the vring's poller is added
- * or on the lcore through {@link Lcore#execute}, and the control thread waits for the lcore's
- * acknowledgement before it frees anything the lcore might still use.
+ * <p>Runs on the connection's control thread. Each vring has its lcore (fixed placement; several
+ * lcores may serve one device). Everything an lcore touches (a started vring's queue, its call fd,
+ * the memory its queues use) changes either before the vring's poller is added or on the vring's
+ * lcore through {@link Lcore#execute}, and the control thread waits for the acknowledgement of
+ * every lcore concerned before it frees anything one of them might still use.
  *
  * <p>Fd ownership: {@link #handle} takes every fd of the message; the ones a handler keeps are
  * taken out of the array, and the rest are closed when the handler returns or fails.
@@ -59,7 +64,10 @@ final class VhostUserSession implements AutoCloseable {
     private final Settings settings;
     private final VirtioDevice device;
     private final VhostUserDeviceHooks hooks;
-    private final Lcore lcore;
+    /** The lcore of each vring. */
+    private final Lcore[] lcoreOf;
+    /** Each distinct lcore of the device (placement order) and the vrings placed on it. */
+    private final Map<Lcore, int[]> vringsOfLcore;
     private final long offeredFeatures;
     private final Vring[] vrings;
     private final List<Virtqueue> deviceQueues;
@@ -108,12 +116,28 @@ final class VhostUserSession implements AutoCloseable {
         }
     }
 
-    VhostUserSession(Settings settings, VirtioDevice device, Lcore lcore) {
+    VhostUserSession(Settings settings, VirtioDevice device, Lcore[] lcoreOf) {
         this.settings = settings;
         this.device = device;
         this.hooks = device instanceof VhostUserDeviceHooks h ? h : new VhostUserDeviceHooks() {
         };
-        this.lcore = lcore;
+        if (lcoreOf.length != device.queueCount()) {
+            throw new IllegalArgumentException(lcoreOf.length + " placements for " + device.queueCount() + " queues");
+        }
+        this.lcoreOf = lcoreOf.clone();
+        Map<Lcore, List<Integer>> byLcore = new IdentityHashMap<>();
+        List<Lcore> order = new ArrayList<>();
+        for (int i = 0; i < lcoreOf.length; i++) {
+            if (!byLcore.containsKey(lcoreOf[i])) {
+                order.add(lcoreOf[i]);
+            }
+            byLcore.computeIfAbsent(lcoreOf[i], k -> new ArrayList<>()).add(i);
+        }
+        Map<Lcore, int[]> m = new LinkedHashMap<>();
+        for (Lcore l : order) {
+            m.put(l, byLcore.get(l).stream().mapToInt(Integer::intValue).toArray());
+        }
+        this.vringsOfLcore = Collections.unmodifiableMap(m);
         this.offeredFeatures = device.deviceFeatures() | PROTOCOL_FEATURES_BIT;
         this.vrings = new Vring[device.queueCount()];
         List<Virtqueue> queues = new ArrayList<>();
@@ -346,9 +370,10 @@ final class VhostUserSession implements AutoCloseable {
     }
 
     /**
-     * Puts {@code next} in force: builds the new GuestMemory, moves every started queue to it on the
-     * lcore, waits for the lcore's acknowledgement, then unmaps {@code retired}. On failure the new
-     * mappings that are not in the current table are unmapped and the current table stays.
+     * Puts {@code next} in force: builds the new GuestMemory, moves every started queue to it on its
+     * lcore, waits for the acknowledgement of every lcore the device's vrings are placed on (all of
+     * them, in parallel), then unmaps {@code retired}. On failure the new mappings that are not in
+     * the current table are unmapped and the current table stays.
      */
     private void install(List<Mapped> next, List<Mapped> retired) {
         GuestMemory nextMemory;
@@ -362,8 +387,9 @@ final class VhostUserSession implements AutoCloseable {
             next.stream().filter(m -> !regions.contains(m)).forEach(m -> m.mapping().close());
             throw new SessionException(SessionRule.MEMORY_REGIONS_OVERLAP, e.getMessage(), e);
         }
-        List<Vring> failed = new ArrayList<>();
-        List<String> reasons = new ArrayList<>();
+        // Filled by several lcores at once.
+        List<Vring> failed = Collections.synchronizedList(new ArrayList<>());
+        List<String> reasons = Collections.synchronizedList(new ArrayList<>());
         // Activated but not polled: no lcore uses these queues, move them here.
         for (Vring v : vrings) {
             if (v.activated && v.poller == null) {
@@ -371,17 +397,28 @@ final class VhostUserSession implements AutoCloseable {
             }
         }
         GuestMemory installed = nextMemory;
-        runOnLcore("memory table swap", () -> {
-            for (Vring v : vrings) {
-                if (v.poller != null) {
-                    moveQueue(v, installed, failed, reasons);
+        boolean active = deviceActive;
+        List<Map.Entry<Lcore, CompletableFuture<Void>>> acks = new ArrayList<>();
+        for (Map.Entry<Lcore, int[]> e : vringsOfLcore.entrySet()) {
+            int[] placed = e.getValue();
+            // Decided here, on the control thread: the vrings this lcore polls now.
+            List<Vring> polled = new ArrayList<>();
+            for (int i : placed) {
+                if (vrings[i].poller != null) {
+                    polled.add(vrings[i]);
                 }
             }
-            if (deviceActive) {
-                hooks.memoryTableChanged(installed);
-            }
-            settings.observer().lcoreAcknowledged(installed);
-        });
+            acks.add(Map.entry(e.getKey(), e.getKey().execute(() -> {
+                for (Vring v : polled) {
+                    moveQueue(v, installed, failed, reasons);
+                }
+                if (active) {
+                    hooks.memoryTableChanged(installed, placed.clone());
+                }
+                settings.observer().lcoreAcknowledged(installed);
+            })));
+        }
+        awaitAll("memory table swap", acks);
         memory = installed;
         regions = List.copyOf(next);
         for (Mapped m : retired) {
@@ -555,7 +592,7 @@ final class VhostUserSession implements AutoCloseable {
         int old = v.callFd;
         v.callFd = fd;
         if (v.poller != null) {
-            runOnLcore("call fd change", () -> v.queue.callFd(fd));
+            runOnLcore("vring " + v.index + " call fd change", lcoreOf[v.index], () -> v.queue.callFd(fd));
         } else {
             v.queue.callFd(fd);
         }
@@ -569,7 +606,7 @@ final class VhostUserSession implements AutoCloseable {
         v.errFd = fd;
         VringPoller poller = v.poller;
         if (poller != null) {
-            runOnLcore("error fd change", () -> poller.errFd(fd));
+            runOnLcore("vring " + v.index + " error fd change", lcoreOf[v.index], () -> poller.errFd(fd));
         }
         LibC.closeQuietly(old);
     }
@@ -689,7 +726,8 @@ final class VhostUserSession implements AutoCloseable {
         // Polling: no kicks wanted. An adaptive lcore turns them on (arm) before it sleeps.
         v.queue.disableNotifications();
         VringPoller poller = new VringPoller(settings.name(), device, v.index, v.queue, v.kickFd, v.errFd);
-        await("add vring " + v.index + " poller", lcore.addPoller(poller));
+        Lcore lcore = lcoreOf[v.index];
+        await("add vring " + v.index + " poller", lcore, lcore.addPoller(poller));
         v.poller = poller;
     }
 
@@ -699,7 +737,8 @@ final class VhostUserSession implements AutoCloseable {
             return;
         }
         v.poller = null;
-        await("remove vring " + v.index + " poller", lcore.removePoller(poller));
+        Lcore lcore = lcoreOf[v.index];
+        await("remove vring " + v.index + " poller", lcore, lcore.removePoller(poller));
     }
 
     // ------------------------------------------------------------------ inflight
@@ -836,13 +875,36 @@ final class VhostUserSession implements AutoCloseable {
 
     // ------------------------------------------------------------------ lcore
 
-    private void runOnLcore(String what, Runnable action) {
-        await(what, lcore.execute(action));
+    private void runOnLcore(String what, Lcore lcore, Runnable action) {
+        await(what, lcore, lcore.execute(action));
     }
 
-    private void await(String what, CompletableFuture<Void> future) {
+    /**
+     * Waits for every lcore's future (one shared deadline), even after one failed, so that no lcore
+     * is left running a command the caller no longer waits for; then throws the first failure.
+     */
+    private void awaitAll(String what, List<Map.Entry<Lcore, CompletableFuture<Void>>> futures) {
+        long deadline = System.nanoTime() + settings.lcoreTimeout().toNanos();
+        SessionException first = null;
+        for (Map.Entry<Lcore, CompletableFuture<Void>> f : futures) {
+            try {
+                await(what, f.getKey(), f.getValue(), Math.max(0, deadline - System.nanoTime()));
+            } catch (SessionException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    private void await(String what, Lcore lcore, CompletableFuture<Void> future) {
+        await(what, lcore, future, settings.lcoreTimeout().toNanos());
+    }
+
+    private void await(String what, Lcore lcore, CompletableFuture<Void> future, long timeoutNanos) {
         try {
-            future.get(settings.lcoreTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            future.get(timeoutNanos, TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SessionException(SessionRule.LCORE_UNAVAILABLE, what + ": interrupted", e);

@@ -9,6 +9,8 @@ import io.ringway.vhost.virtio.Virtqueue;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -35,10 +37,22 @@ public final class EchoDevice implements VirtioDevice, VhostUserDeviceHooks {
     public volatile int mtu;
     public volatile byte[] rarpMac;
     public volatile GuestMemory lastMemory;
+    /** Vrings per lcore group ({@link #lcoreGroupOf}): 1 (the default) or 2 (net-like queue pairs). */
+    public volatile int vringsPerGroup = 1;
+    /** Names of the threads that processed work on each queue. */
+    private final Set<String>[] threads;
+    /** Calls of the one-argument memoryTableChanged. */
+    public final AtomicInteger memoryChanges = new AtomicInteger();
 
     public EchoDevice(int queueCount, int maxQueueSize) {
         this.queueCount = queueCount;
         this.maxQueueSize = maxQueueSize;
+        @SuppressWarnings("unchecked")
+        Set<String>[] t = new Set[queueCount];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = ConcurrentHashMap.newKeySet();
+        }
+        this.threads = t;
         for (int i = 0; i < config.length; i++) {
             config[i] = (byte) (0xa0 + i);
         }
@@ -113,8 +127,11 @@ public final class EchoDevice implements VirtioDevice, VhostUserDeviceHooks {
             q.pushUsed(chain, echo(chain));
             done++;
         }
-        if (done > 0 && q.publishUsed() > 0) {
-            q.needsNotification();
+        if (done > 0) {
+            threads[queueIndex].add(Thread.currentThread().getName());
+            if (q.publishUsed() > 0) {
+                q.needsNotification();
+            }
         }
         return done;
     }
@@ -164,5 +181,16 @@ public final class EchoDevice implements VirtioDevice, VhostUserDeviceHooks {
     @Override
     public void memoryTableChanged(GuestMemory memory) {
         lastMemory = memory;
+        memoryChanges.incrementAndGet();
+    }
+
+    @Override
+    public int lcoreGroupOf(int vring) {
+        return vring / vringsPerGroup;
+    }
+
+    /** The threads that processed work on {@code queue} so far. */
+    public Set<String> threadsOf(int queue) {
+        return Set.copyOf(threads[queue]);
     }
 }
