@@ -112,7 +112,7 @@ public final class BlkScenario implements Scenario {
             return List.of();
         }
         String peer = "qemu-storage-daemon null-co";
-        String ramPeer = "qemu-storage-daemon raw file in /dev/shm";
+        String ramPeer = "qemu-storage-daemon tmpfs raw"; // raw file in /dev/shm; the table column is 30 wide
         return List.of(
                 new Comparison("4 KiB randread QD32 IOPS", "ringway null randread QD32 IOPS", "qsd null randread QD32 IOPS", peer),
                 new Comparison("4 KiB randread QD1 IOPS", "ringway null randread QD1 IOPS", "qsd null randread QD1 IOPS", peer),
