@@ -2,8 +2,11 @@ package io.ringway.perf.bench;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
@@ -21,21 +24,30 @@ import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.Cpu;
 import io.ringway.storage.bdev.BlockDevice;
 import io.ringway.storage.bdev.BlockDeviceSpec;
+import io.ringway.storage.bdev.MallocBlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
 import io.ringway.vhost.backend.VhostUserBackend;
 
 /**
- * vhost-user-blk end to end: a Ringway back-end (null bdev of 1 GiB, one busy-polling lcore on CPU 0)
- * in this JVM, driven over a unix socket by {@link BlkLoadGenerator} (a polling virtio-blk driver on
- * the Ringway front-end, pinned to CPU 1). 4 KiB random reads and writes at QD1 (IOPS and latency
- * percentiles) and QD32 (IOPS). With {@code --vs qsd} the same loads run against
- * qemu-storage-daemon's vhost-user-blk export of a null-co node (a subprocess on CPU 0) in turns:
- * Ringway then QSD in every repeat, so a change of machine state hits both.
+ * vhost-user-blk end to end: a Ringway back-end (one busy-polling lcore on CPU 0) in this JVM, driven
+ * over a unix socket by {@link BlkLoadGenerator} (a polling virtio-blk driver on the Ringway
+ * front-end, pinned to CPU 1). 4 KiB random reads and writes at QD1 (IOPS and latency percentiles)
+ * and QD32 (IOPS), on two bdevs of 1 GiB: {@code null} (completes at once: the stack alone) and
+ * {@code malloc} ("ram": data copied to and from RAM). With {@code --vs qsd} the same loads run
+ * against qemu-storage-daemon's vhost-user-blk export (a subprocess on CPU 0) of a null-co node and
+ * of a raw node on a 1 GiB file in /dev/shm ("ram-file", page cache, {@code cache.direct=off}), in
+ * turns: Ringway null, QSD null, Ringway ram, QSD ram-file in every repeat, so a change of machine
+ * state hits both sides of a pair. The back-ends restart in every repeat, but the two RAM stores are
+ * made once per run and written full of zeroes first (as SPDK's malloc bdev zeroes its buffer): the
+ * malloc bdev's anonymous mapping is lazy, and on this machine a first-touch page fault costs tens of
+ * microseconds, which would otherwise be measured instead of the data plane (QSD's tmpfs file would
+ * allocate its pages inside the kernel, without a fault, so a sparse start is not even symmetric).
  */
 public final class BlkScenario implements Scenario {
     static final int BACKEND_CPU = 0;
     static final int GENERATOR_CPU = 1;
     static final long NULL_BYTES = 1L << 30;
+    static final long RAM_BYTES = 1L << 30;
     static final int BLOCK = 4096;
     static final String QSD = "qemu-storage-daemon";
     static final String QSD_INSTALL = "apt-get install qemu-system-x86";
@@ -44,10 +56,29 @@ public final class BlkScenario implements Scenario {
 
     /** One load: rw mode and queue depth; {@code percentiles} adds p50/p99.9 beside IOPS and p99. */
     record Load(String rw, int qd, boolean percentiles) {
-        String key(String target) {
-            return target + " null " + rw + " QD" + qd;
+        String key(Backend b) {
+            return b.prefix() + " " + rw + " QD" + qd;
         }
     }
+
+    /**
+     * One back-end under test: {@code target} "ringway" or "qsd", {@code bdev} the storage behind it
+     * ("null", "ram" for Ringway's malloc bdev, "ram-file" for QSD's raw file in /dev/shm).
+     */
+    record Backend(String target, String bdev) {
+        String prefix() {
+            return target + " " + bdev;
+        }
+
+        boolean qsd() {
+            return target.equals("qsd");
+        }
+    }
+
+    static final Backend RINGWAY_NULL = new Backend("ringway", "null");
+    static final Backend QSD_NULL = new Backend("qsd", "null");
+    static final Backend RINGWAY_RAM = new Backend("ringway", "ram");
+    static final Backend QSD_RAM_FILE = new Backend("qsd", "ram-file");
 
     static final List<Load> LOADS = List.of(new Load("randread", 1, true), new Load("randread", 32, false),
             new Load("randwrite", 1, true), new Load("randwrite", 32, false));
@@ -70,8 +101,9 @@ public final class BlkScenario implements Scenario {
 
     @Override
     public String description() {
-        return "vhost-user-blk, null bdev 1 GiB, 4 KiB random read/write at QD1 and QD32, back-end CPU 0, driver CPU 1"
-                + (vsQsd ? ", vs qemu-storage-daemon null-co" : "") + "; IOPS (higher is better), us (lower is better)";
+        return "vhost-user-blk, null and malloc (ram) bdevs of 1 GiB, 4 KiB random read/write at QD1 and QD32, back-end CPU 0,"
+                + " driver CPU 1" + (vsQsd ? ", vs qemu-storage-daemon null-co and a raw file in /dev/shm (ram-file)" : "")
+                + "; IOPS (higher is better), us (lower is better)";
     }
 
     @Override
@@ -80,13 +112,22 @@ public final class BlkScenario implements Scenario {
             return List.of();
         }
         String peer = "qemu-storage-daemon null-co";
+        String ramPeer = "qemu-storage-daemon tmpfs raw"; // raw file in /dev/shm; the table column is 30 wide
         return List.of(
                 new Comparison("4 KiB randread QD32 IOPS", "ringway null randread QD32 IOPS", "qsd null randread QD32 IOPS", peer),
                 new Comparison("4 KiB randread QD1 IOPS", "ringway null randread QD1 IOPS", "qsd null randread QD1 IOPS", peer),
                 new Comparison("4 KiB randwrite QD32 IOPS", "ringway null randwrite QD32 IOPS", "qsd null randwrite QD32 IOPS", peer),
                 new Comparison("4 KiB randread QD1 p99 latency", "ringway null randread QD1 p99 us", "qsd null randread QD1 p99 us", peer),
                 new Comparison("4 KiB randwrite QD1 p99 latency", "ringway null randwrite QD1 p99 us", "qsd null randwrite QD1 p99 us",
-                        peer));
+                        peer),
+                new Comparison("RAM 4 KiB randread QD32 IOPS", "ringway ram randread QD32 IOPS", "qsd ram-file randread QD32 IOPS",
+                        ramPeer),
+                new Comparison("RAM 4 KiB randwrite QD32 IOPS", "ringway ram randwrite QD32 IOPS", "qsd ram-file randwrite QD32 IOPS",
+                        ramPeer),
+                new Comparison("RAM 4 KiB randread QD1 p99 latency", "ringway ram randread QD1 p99 us", "qsd ram-file randread QD1 p99 us",
+                        ramPeer),
+                new Comparison("RAM 4 KiB randwrite QD1 p99 latency", "ringway ram randwrite QD1 p99 us",
+                        "qsd ram-file randwrite QD1 p99 us", ramPeer));
     }
 
     @Override
@@ -121,18 +162,19 @@ public final class BlkScenario implements Scenario {
         if (!pin) {
             System.out.println("  blk: CPUs 0 and 1 are not both available: back-end and driver unpinned, back-end lcore in backoff mode");
         }
-        List<String> targets = new ArrayList<>(List.of("ringway"));
         Path qsd = vsQsd ? findQsd() : null;
         if (vsQsd && qsd == null) {
             System.out.println("  blk: " + QSD + " is not installed (" + QSD_INSTALL + "); running Ringway alone");
-        } else if (qsd != null) {
-            targets.add("qsd");
         }
+        List<Backend> targets = qsd != null ? List.of(RINGWAY_NULL, QSD_NULL, RINGWAY_RAM, QSD_RAM_FILE)
+                : List.of(RINGWAY_NULL, RINGWAY_RAM);
         double seconds = settings.durationSeconds();
-        double warmup = Math.min(0.5, seconds / 2);
+        // 0.3 s (was 0.5 before the RAM pair doubled the loads): enough after the first repeat's JIT
+        // warm-up, and keeps `ringway bench blk` (null and ram, 3 repeats of 1 s) near 35 s on a quiet machine.
+        double warmup = Math.min(0.3, seconds / 2);
         Map<String, List<Double>> samples = new LinkedHashMap<>();
         Map<String, String> units = new LinkedHashMap<>();
-        for (String t : targets) {
+        for (Backend t : targets) {
             for (Load l : LOADS) {
                 samples.put(l.key(t) + " IOPS", new ArrayList<>());
                 units.put(l.key(t) + " IOPS", "IOPS");
@@ -142,20 +184,30 @@ public final class BlkScenario implements Scenario {
                 }
             }
         }
-        Map<String, Histogram> qd1Reads = new LinkedHashMap<>();
+        Map<Backend, Histogram> qd1Reads = new LinkedHashMap<>();
         targets.forEach(t -> qd1Reads.put(t, new Histogram(1, 60_000_000_000L, 3)));
         Path dir = Files.createTempDirectory("ringway-bench-blk");
+        BlockDevice ram = null;
+        Path ramFile = null;
         try {
+            long t0 = System.nanoTime();
+            ram = openRam();
+            if (qsd != null) {
+                ramFile = createRamFile(true);
+            }
+            System.out.printf(Locale.ROOT, "  blk: RAM store%s of 1 GiB zero-filled in %.1f s%n", qsd != null ? "s (malloc, /dev/shm file)" : "",
+                    (System.nanoTime() - t0) / 1e9);
             for (int r = 0; r < settings.repeat(); r++) {
                 if (!settings.quiet() || r == 0) {
                     System.out.printf(Locale.ROOT, "  blk: repeat %d/%d: %s, %d loads of %.1f s (+%.2f s warm-up) each%s%n", r + 1,
-                            settings.repeat(), String.join(" then ", targets), LOADS.size(), seconds, warmup,
+                            settings.repeat(), String.join(" then ", targets.stream().map(Backend::prefix).toList()), LOADS.size(), seconds, warmup,
                             r == 0 ? ", after an unrecorded JIT warm-up" : "");
                 }
-                for (String t : targets) {
-                    Path socket = dir.resolve(t + ".sock");
+                for (Backend t : targets) {
+                    Path socket = dir.resolve(t.prefix().replace(' ', '-') + ".sock");
                     Files.deleteIfExists(socket);
-                    try (Target target = t.equals("qsd") ? startQsd(qsd, socket, pin, dir) : startRingway(socket, pin)) {
+                    try (Target target = t.qsd() ? startQsd(qsd, t == QSD_RAM_FILE ? ramFile : null, socket, pin, dir)
+                            : startRingway(t == RINGWAY_RAM ? ram : null, socket, pin)) {
                         if (r == 0) {
                             // A fresh JVM: let the JIT compile the driver (and Ringway's back-end) on reads
                             // and writes before the first load's own warm-up; not recorded.
@@ -186,18 +238,33 @@ public final class BlkScenario implements Scenario {
             }
         } finally {
             deleteQuietly(dir);
+            if (ram != null) {
+                ram.close();
+            }
+            if (ramFile != null) {
+                try {
+                    Files.deleteIfExists(ramFile);
+                } catch (IOException e) {
+                    System.out.println("  blk: could not delete " + ramFile + ": " + e);
+                }
+            }
         }
         Map<String, Measurement> measurements = new LinkedHashMap<>();
         samples.forEach((k, v) -> measurements.put(k, new Measurement(k, units.get(k), v.stream().mapToDouble(Double::doubleValue).toArray())));
         List<LatencySeries> latencies = new ArrayList<>();
-        latencies.add(LatencySeries.of("Ringway, 4 KiB randread QD1", true, qd1Reads.get("ringway")));
-        if (qd1Reads.containsKey("qsd")) {
-            latencies.add(LatencySeries.of("qemu-storage-daemon, 4 KiB randread QD1", false, qd1Reads.get("qsd")));
+        latencies.add(LatencySeries.of("Ringway, 4 KiB randread QD1", true, qd1Reads.get(RINGWAY_NULL)));
+        if (qd1Reads.containsKey(QSD_NULL)) {
+            latencies.add(LatencySeries.of("qemu-storage-daemon, 4 KiB randread QD1", false, qd1Reads.get(QSD_NULL)));
+        }
+        latencies.add(LatencySeries.of("Ringway RAM (malloc), 4 KiB randread QD1", true, qd1Reads.get(RINGWAY_RAM)));
+        if (qd1Reads.containsKey(QSD_RAM_FILE)) {
+            latencies.add(LatencySeries.of("qemu-storage-daemon RAM (raw file in /dev/shm), 4 KiB randread QD1", false,
+                    qd1Reads.get(QSD_RAM_FILE)));
         }
         return new ScenarioResult(measurements, latencies);
     }
 
-    private static void record(Map<String, List<Double>> samples, Load l, String t, BlkLoadGenerator.Result res) {
+    private static void record(Map<String, List<Double>> samples, Load l, Backend t, BlkLoadGenerator.Result res) {
         String k = l.key(t);
         samples.get(k + " IOPS").add(res.iops());
         for (String p : l.percentiles() ? List.of("p50", "p99", "p99.9") : List.of("p99")) {
@@ -206,9 +273,25 @@ public final class BlkScenario implements Scenario {
         }
     }
 
-    /** Ringway in this JVM: null bdev, virtio-blk device, busy-polling lcore on CPU 0, listening on {@code socket}. */
-    static Target startRingway(Path socket, boolean pin) {
-        BlockDevice bdev = BlockDeviceSpec.open("null:" + NULL_BYTES, 512, false, null);
+    static final String NULL_SPEC = "null:" + NULL_BYTES;
+    static final String RAM_SPEC = "malloc:" + RAM_BYTES;
+
+    /** Ringway's RAM bdev ({@code malloc:1G}), every page written once so that no load pays a first-touch fault. */
+    static BlockDevice openRam() {
+        BlockDevice bdev = BlockDeviceSpec.open(RAM_SPEC, 512, false, null);
+        if (bdev instanceof MallocBlockDevice m) {
+            m.memory().fill((byte) 0);
+        }
+        return bdev;
+    }
+
+    /**
+     * Ringway in this JVM: a virtio-blk device on {@code ram} (left open at close) or, if null, on a
+     * fresh null bdev (closed at close); busy-polling lcore on CPU 0, listening on {@code socket}.
+     */
+    static Target startRingway(BlockDevice ram, Path socket, boolean pin) {
+        boolean own = ram == null;
+        BlockDevice bdev = own ? BlockDeviceSpec.open(NULL_SPEC, 512, false, null) : ram;
         VirtioBlkDevice blk = null;
         Lcore lcore = null;
         try {
@@ -225,7 +308,9 @@ public final class BlkScenario implements Scenario {
                 backend.close();
                 core.close();
                 device.close();
-                bdev.close();
+                if (own) {
+                    bdev.close();
+                }
             };
         } catch (RuntimeException e) {
             if (lcore != null) {
@@ -234,26 +319,62 @@ public final class BlkScenario implements Scenario {
             if (blk != null) {
                 blk.close();
             }
-            bdev.close();
+            if (own) {
+                bdev.close();
+            }
             throw e;
         }
     }
 
-    /** The command that exports a 1 GiB null-co node as vhost-user-blk on {@code socket}, on CPU 0 if {@code pin}. */
-    static List<String> qsdCommand(Path qsd, Path socket, boolean pin) {
+    /**
+     * The command that exports a 1 GiB null-co node ({@code rawFile} null) or a raw node on
+     * {@code rawFile} (through the page cache) as vhost-user-blk on {@code socket}, on CPU 0 if {@code pin}.
+     */
+    static List<String> qsdCommand(Path qsd, Path socket, boolean pin, Path rawFile) {
         List<String> cmd = new ArrayList<>();
         Path taskset = Path.of("/usr/bin/taskset");
         if (pin && Files.isExecutable(taskset)) {
             cmd.addAll(List.of(taskset.toString(), "-c", Integer.toString(BACKEND_CPU)));
         }
-        cmd.addAll(List.of(qsd.toString(), "--blockdev", "driver=null-co,node-name=n0,size=" + NULL_BYTES,
-                "--export", "type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,addr.path=" + socket + ",writable=on"));
+        cmd.add(qsd.toString());
+        if (rawFile == null) {
+            cmd.addAll(List.of("--blockdev", "driver=null-co,node-name=n0,size=" + NULL_BYTES));
+        } else {
+            cmd.addAll(List.of("--blockdev", "driver=file,node-name=f0,filename=" + rawFile + ",cache.direct=off",
+                    "--blockdev", "driver=raw,node-name=n0,file=f0"));
+        }
+        cmd.addAll(List.of("--export", "type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,addr.path=" + socket + ",writable=on"));
         return cmd;
     }
 
-    static Target startQsd(Path qsd, Path socket, boolean pin, Path dir) throws IOException, InterruptedException {
+    /**
+     * A fresh 1 GiB file in /dev/shm for QSD's ram-file node, written full of zeroes if {@code fill}
+     * (else sparse); the caller deletes it.
+     */
+    static Path createRamFile(boolean fill) throws IOException {
+        Path f = Files.createTempFile(Path.of("/dev/shm"), "ringway-qsd-", ".raw");
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+            if (fill) {
+                ByteBuffer zeroes = ByteBuffer.allocateDirect(1 << 20);
+                for (long pos = 0; pos < RAM_BYTES;) {
+                    zeroes.clear();
+                    pos += ch.write(zeroes, pos);
+                }
+            } else {
+                ch.truncate(0);
+                ch.write(ByteBuffer.allocate(1), RAM_BYTES - 1);
+            }
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(f);
+            throw e;
+        }
+        return f;
+    }
+
+    /** qemu-storage-daemon exporting {@code rawFile} (left in place at close) or, if null, a null-co node. */
+    static Target startQsd(Path qsd, Path rawFile, Path socket, boolean pin, Path dir) throws IOException, InterruptedException {
         Path log = dir.resolve("qsd.log");
-        Process p = new ProcessBuilder(qsdCommand(qsd, socket, pin)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(qsdCommand(qsd, socket, pin, rawFile)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!Files.exists(socket)) {
             if (!p.isAlive() || System.nanoTime() > deadline) {

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.Timeout;
 class BlkScenarioTest {
     private static final Scenario.Settings SHORT = new Scenario.Settings(1, 0.3, true);
 
+    /** @param target "ringway null", "ringway ram", "qsd null" or "qsd ram-file" */
     private static List<String> keysOf(String target) {
-        String p = target + " null ";
+        String p = target + " ";
         return List.of(p + "randread QD1 IOPS", p + "randread QD1 p50 us", p + "randread QD1 p99 us", p + "randread QD1 p99.9 us",
                 p + "randread QD32 IOPS", p + "randread QD32 p99 us",
                 p + "randwrite QD1 IOPS", p + "randwrite QD1 p50 us", p + "randwrite QD1 p99 us", p + "randwrite QD1 p99.9 us",
@@ -43,12 +44,15 @@ class BlkScenarioTest {
         BlkScenario s = new BlkScenario();
         assertTrue(s.comparisons().isEmpty(), "no peer, no comparisons");
         ScenarioResult r = s.run(SHORT);
-        assertMeasured(r.measurements(), "ringway");
-        assertEquals(keysOf("ringway").size(), r.measurements().size(), r.measurements().keySet().toString());
-        assertEquals(1, r.latencies().size());
-        LatencySeries qd1 = r.latencies().get(0);
-        assertTrue(qd1.ours());
-        assertTrue(qd1.label().contains("QD1"), qd1.label());
+        assertMeasured(r.measurements(), "ringway null");
+        assertMeasured(r.measurements(), "ringway ram");
+        assertEquals(keysOf("ringway null").size() + keysOf("ringway ram").size(), r.measurements().size(),
+                r.measurements().keySet().toString());
+        assertEquals(2, r.latencies().size(), "a QD1 curve for the null bdev and one for malloc");
+        for (LatencySeries qd1 : r.latencies()) {
+            assertTrue(qd1.ours());
+            assertTrue(qd1.label().contains("QD1"), qd1.label());
+        }
     }
 
     @Test
@@ -58,15 +62,19 @@ class BlkScenarioTest {
         assumeTrue(qsd != null, "qemu-storage-daemon is not installed (" + BlkScenario.QSD_INSTALL + "); skipping the --vs qsd run");
         Scenario s = new BlkScenario().against("qsd").orElseThrow();
         ScenarioResult r = s.run(SHORT);
-        assertMeasured(r.measurements(), "ringway");
-        assertMeasured(r.measurements(), "qsd");
+        for (String t : List.of("ringway null", "qsd null", "ringway ram", "qsd ram-file")) {
+            assertMeasured(r.measurements(), t);
+        }
+        assertEquals(4 * keysOf("ringway null").size(), r.measurements().size(), r.measurements().keySet().toString());
         assertFalse(s.comparisons().isEmpty());
         for (Comparison c : s.comparisons()) {
             assertTrue(r.measurements().containsKey(c.ours()), c.ours());
             assertTrue(r.measurements().containsKey(c.peer()), c.peer());
         }
-        assertEquals(2, r.latencies().size(), "a QD1 curve for Ringway and one for qemu-storage-daemon");
-        assertFalse(r.latencies().get(1).ours());
+        assertTrue(s.comparisons().stream().anyMatch(c -> c.peer().equals("qsd ram-file randread QD32 IOPS")));
+        assertTrue(s.comparisons().stream().anyMatch(c -> c.peer().equals("qsd ram-file randwrite QD1 p99 us")));
+        assertEquals(4, r.latencies().size(), "QD1 curves for Ringway and qemu-storage-daemon, null and RAM");
+        assertEquals(List.of(true, false, true, false), r.latencies().stream().map(LatencySeries::ours).toList());
     }
 
     @Test
@@ -78,11 +86,35 @@ class BlkScenarioTest {
 
     @Test
     void qsdIsPinnedToTheBackEndCpuAndExportsANullNodeInBytes() {
-        List<String> cmd = BlkScenario.qsdCommand(Path.of("/usr/bin/qemu-storage-daemon"), Path.of("/tmp/x.sock"), true);
+        List<String> cmd = BlkScenario.qsdCommand(Path.of("/usr/bin/qemu-storage-daemon"), Path.of("/tmp/x.sock"), true, null);
         assertTrue(String.join(" ", cmd).contains("driver=null-co,node-name=n0,size=1073741824"), cmd.toString());
         assertTrue(String.join(" ", cmd).contains("addr.path=/tmp/x.sock,writable=on"), cmd.toString());
         if (java.nio.file.Files.isExecutable(Path.of("/usr/bin/taskset"))) {
             assertEquals(List.of("/usr/bin/taskset", "-c", "0"), cmd.subList(0, 3));
+        }
+    }
+
+    @Test
+    void qsdRamFileIsARawNodeOnAFileThroughThePageCache() {
+        List<String> cmd = BlkScenario.qsdCommand(Path.of("/usr/bin/qemu-storage-daemon"), Path.of("/tmp/x.sock"), false,
+                Path.of("/dev/shm/ringway-qsd-1.raw"));
+        String line = String.join(" ", cmd);
+        assertFalse(line.contains("taskset"), line);
+        assertTrue(line.contains("--blockdev driver=file,node-name=f0,filename=/dev/shm/ringway-qsd-1.raw,cache.direct=off"), line);
+        assertTrue(line.contains("--blockdev driver=raw,node-name=n0,file=f0"), line);
+        assertTrue(line.contains("type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,addr.path=/tmp/x.sock,writable=on"), line);
+    }
+
+    @Test
+    void ringwayRamIsAMallocBdevOf1GiBAndQsdsIsA1GiBFileInDevShm() throws Exception {
+        assertEquals("null:1073741824", BlkScenario.NULL_SPEC);
+        assertEquals("malloc:1073741824", BlkScenario.RAM_SPEC);
+        Path f = BlkScenario.createRamFile(false);
+        try {
+            assertEquals(1L << 30, java.nio.file.Files.size(f));
+            assertTrue(f.startsWith("/dev/shm") && f.getFileName().toString().startsWith("ringway-qsd-"), f.toString());
+        } finally {
+            java.nio.file.Files.deleteIfExists(f);
         }
     }
 }
