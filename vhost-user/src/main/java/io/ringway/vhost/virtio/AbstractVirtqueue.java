@@ -60,6 +60,20 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
         broken = null;
     }
 
+    // Fixed-arity forms: a varargs call builds its array in the caller's bytecode, and bytecode size
+    // decides whether C2 inlines a hot method (FreqInlineSize), so the hot paths call these.
+    final boolean fail(VirtqueueError.Rule rule, long a) {
+        return fail(rule, new long[] {a});
+    }
+
+    final boolean fail(VirtqueueError.Rule rule, long a, long b) {
+        return fail(rule, new long[] {a, b});
+    }
+
+    final boolean fail(VirtqueueError.Rule rule, long a, long b, long c) {
+        return fail(rule, new long[] {a, b, c});
+    }
+
     /** Control-plane failure: record, then throw. */
     final VirtqueueException activationError(VirtqueueError.Rule rule, long... values) {
         fail(rule, values);
@@ -113,6 +127,7 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
         ready = false;
         broken = null;
         memory = mem;
+        gpaHint = 0;
         eventIdx = config.eventIdx();
         indirectDesc = config.indirectDesc();
     }
@@ -120,6 +135,9 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
     // Per-pop walk state, reset by beginWalk: fields, not locals, so the element check is one method.
     private long walkTotal;
     private boolean walkSeenWritable;
+    // This queue's own last-region hint for descriptor lookups: a queue is polled by one thread, so
+    // lcores on different regions neither fight over one hint nor write a shared cache line.
+    private int gpaHint;
 
     final void beginWalk(DescriptorChain chain) {
         chain.reset(memory);
@@ -149,20 +167,34 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
             return fail(VirtqueueError.Rule.READABLE_AFTER_WRITABLE, chain.length());
         }
         // Every address from the guest is checked, with its length, before it is touched.
-        int r = memory.findGpa(addr, ulen);
+        int r = memory.findGpa(addr, ulen, gpaHint);
         if (r < 0) {
             return fail(VirtqueueError.Rule.DESCRIPTOR_OUTSIDE_MEMORY, addr, ulen);
         }
+        gpaHint = r;
         walkTotal = total;
         walkSeenWritable |= writable;
         chain.add(addr, len, writable, r, memory.gpaOffset(r, addr));
         return true;
     }
 
+    /** Looks up an indirect table (or any range) with this queue's region hint; a region index or a negative status. */
+    final int findGpa(long addr, long len) {
+        int r = memory.findGpa(addr, len, gpaHint);
+        if (r >= 0) {
+            gpaHint = r;
+        }
+        return r;
+    }
+
     final void checkChainCapacity(DescriptorChain chain) {
         if (chain.capacity() < size) {
-            throw new IllegalArgumentException(
-                    "chain capacity " + chain.capacity() + " is smaller than the queue size " + size);
+            throw chainTooSmall(chain);
         }
+    }
+
+    private IllegalArgumentException chainTooSmall(DescriptorChain chain) {
+        return new IllegalArgumentException(
+                "chain capacity " + chain.capacity() + " is smaller than the queue size " + size);
     }
 }

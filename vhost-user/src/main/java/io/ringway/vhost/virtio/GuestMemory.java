@@ -19,8 +19,10 @@ import java.util.List;
  *
  * <p>Hot path: {@link #findGpa(long, long)} returns a region index (or a negative status) without
  * allocating; {@link #segment(int)} and {@link #gpaOffset(int, long)} then give the bytes. The last
- * region hit is cached, so the usual lookup is O(1); a miss is a binary search. The cache is a
- * plain int shared by all threads: a stale value is harmless because every hit is re-checked.
+ * region hit is cached, so the usual lookup is O(1); a miss is a binary search. The cache of
+ * {@link #findGpa(long, long)} is a plain int shared by all threads (a stale value is harmless
+ * because every hit is re-checked); the queues keep their own hint instead and call
+ * {@link #findGpa(long, long, int)}, so lcores on different regions do not fight over one.
  *
  * <p>Instances are immutable. A new memory table makes a new {@code GuestMemory}; the old one is
  * {@link #close() closed} once no data-plane thread uses it any more.
@@ -156,19 +158,51 @@ public final class GuestMemory implements AutoCloseable {
      * @return a region index, or {@link #OUTSIDE_MEMORY} or {@link #SPANS_REGIONS}
      */
     public int findGpa(long gpa, long len) {
-        int r = gpaHint;
-        if (r >= gpaBase.length || Long.compareUnsigned(gpa - gpaBase[r], gpaSize[r]) >= 0) {
-            r = search(gpaBase, gpa);
-            if (r < 0 || Long.compareUnsigned(gpa - gpaBase[r], gpaSize[r]) >= 0) {
-                return OUTSIDE_MEMORY;
-            }
+        int hint = gpaHint;
+        int r = findGpa(gpa, len, hint);
+        if (r >= 0 && r != hint) {
             gpaHint = r;
         }
-        long remaining = gpaSize[r] - (gpa - gpaBase[r]);
-        if (Long.compareUnsigned(len, remaining) <= 0) {
+        return r;
+    }
+
+    /**
+     * {@link #findGpa(long, long)} with a region hint the caller keeps, for callers that look up
+     * many addresses from one thread (a queue's poller). The shared hint of {@code findGpa(gpa, len)}
+     * is neither read nor written, so threads that work on different regions do not overwrite each
+     * other's hint or share a written cache line. Keep the result as the next hint when it is not
+     * negative. No allocation, no exception.
+     *
+     * @param gpa guest-physical start address (unsigned)
+     * @param len length in bytes (unsigned); 0 is allowed if {@code gpa} is inside a region
+     * @param hint the region to try first: an earlier result on this memory, or any int (0 to start)
+     * @return a region index, or {@link #OUTSIDE_MEMORY} or {@link #SPANS_REGIONS}
+     */
+    public int findGpa(long gpa, long len, int hint) {
+        int r = hint;
+        if (r < 0 || r >= gpaBase.length || Long.compareUnsigned(gpa - gpaBase[r], gpaSize[r]) >= 0) {
+            r = gpaRegion(gpa);
+            if (r < 0) {
+                return OUTSIDE_MEMORY;
+            }
+        }
+        if (Long.compareUnsigned(len, gpaSize[r] - (gpa - gpaBase[r])) <= 0) {
             return r;
         }
-        // Tell "runs into the next region" apart from "runs off the end of memory" for the message.
+        return gpaRangeStatus(r);
+    }
+
+    /** The region whose guest-physical range holds gpa, or -1 (binary search). */
+    private int gpaRegion(long gpa) {
+        int r = search(gpaBase, gpa);
+        if (r < 0 || Long.compareUnsigned(gpa - gpaBase[r], gpaSize[r]) >= 0) {
+            return -1;
+        }
+        return r;
+    }
+
+    /** For a range that starts in region r and does not end there: tell "runs into the next region" apart from "runs off the end of memory". */
+    private int gpaRangeStatus(int r) {
         if (r + 1 < gpaBase.length && gpaBase[r + 1] == gpaBase[r] + gpaSize[r]) {
             return SPANS_REGIONS;
         }

@@ -178,7 +178,7 @@ public final class PackedQueue extends AbstractVirtqueue {
         if (tableLen == 0 || (tableLen & (PackedRing.DESC_SIZE - 1)) != 0) {
             return fail(VirtqueueError.Rule.INDIRECT_TABLE_LENGTH_INVALID, tableLen);
         }
-        int r = memory.findGpa(addr, tableLen);
+        int r = findGpa(addr, tableLen);
         if (r < 0) {
             return fail(VirtqueueError.Rule.INDIRECT_TABLE_OUTSIDE_MEMORY, addr, tableLen);
         }

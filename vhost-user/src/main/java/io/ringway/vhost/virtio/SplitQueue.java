@@ -158,58 +158,25 @@ public final class SplitQueue extends AbstractVirtqueue {
         return idx != lastAvail;
     }
 
-    /** Walks a chain from head; returns descriptors used in the table, or -1 after a violation. */
+    /**
+     * Walks a chain from head; returns descriptors used in the table, or -1 after a violation.
+     * Indirect tables and errors are in other methods, so this body stays small enough for C2 to
+     * inline into {@link #pop} (FreqInlineSize).
+     */
     private int walk(DescriptorChain chain, int head) {
         MemorySegment table = desc;
-        long base = 0;
-        long tableSize = size;
-        boolean indirect = false;
         int slots = 0;
         int idx = head;
         for (;;) {
-            long off = base + ((long) idx << 4);
+            long off = (long) idx << 4;
             // Read each guest field exactly once; only the copies are validated and used.
             long addr = table.get(U64, off + SplitRing.DESC_ADDR);
             int len = table.get(U32, off + SplitRing.DESC_LEN);
             int flags = Short.toUnsignedInt(table.get(U16, off + SplitRing.DESC_FLAGS));
             int next = Short.toUnsignedInt(table.get(U16, off + SplitRing.DESC_NEXT));
-            if (!indirect) {
-                slots++;
-            }
+            slots++;
             if ((flags & SplitRing.F_INDIRECT) != 0) {
-                if (indirect) {
-                    // virtio 1.2, 2.7.5.3.1: "The driver MUST NOT set the VIRTQ_DESC_F_INDIRECT flag within an indirect descriptor".
-                    fail(VirtqueueError.Rule.NESTED_INDIRECT, idx);
-                    return -1;
-                }
-                if (!indirectDesc) {
-                    // virtio 1.2, 2.7.5.3.1: not unless VIRTIO_F_INDIRECT_DESC was negotiated.
-                    fail(VirtqueueError.Rule.INDIRECT_NOT_NEGOTIATED, idx);
-                    return -1;
-                }
-                if ((flags & SplitRing.F_NEXT) != 0) {
-                    // virtio 1.2, 2.7.5.3.1: "A driver MUST NOT set both VIRTQ_DESC_F_INDIRECT and VIRTQ_DESC_F_NEXT".
-                    fail(VirtqueueError.Rule.INDIRECT_WITH_NEXT, idx, flags);
-                    return -1;
-                }
-                long tableLen = Integer.toUnsignedLong(len);
-                // virtio 1.2, 2.7.5.3: struct virtq_desc desc[len / 16].
-                if (tableLen == 0 || (tableLen & (SplitRing.DESC_SIZE - 1)) != 0) {
-                    fail(VirtqueueError.Rule.INDIRECT_TABLE_LENGTH_INVALID, tableLen);
-                    return -1;
-                }
-                int r = memory.findGpa(addr, tableLen);
-                if (r < 0) {
-                    fail(VirtqueueError.Rule.INDIRECT_TABLE_OUTSIDE_MEMORY, addr, tableLen);
-                    return -1;
-                }
-                // virtio 1.2, 2.7.5.3.2: the WRITE flag of the descriptor that refers to the table is ignored.
-                table = memory.segment(r);
-                base = memory.gpaOffset(r, addr);
-                tableSize = tableLen >>> 4;
-                indirect = true;
-                idx = 0;
-                continue;
+                return walkIndirect(chain, idx, addr, len, flags, slots);
             }
             if (!addElement(chain, addr, len, (flags & SplitRing.F_WRITE) != 0)) {
                 return -1;
@@ -217,12 +184,69 @@ public final class SplitQueue extends AbstractVirtqueue {
             if ((flags & SplitRing.F_NEXT) == 0) {
                 return slots;
             }
-            if (next >= tableSize) {
-                fail(VirtqueueError.Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, next, tableSize);
-                return -1;
+            if (next >= size) {
+                return nextOutOfRange(next, size);
             }
             idx = next;
         }
+    }
+
+    /** The rest of a chain from an indirect descriptor at ring index idx; returns slots, or -1. */
+    private int walkIndirect(DescriptorChain chain, int idx, long addr, int len, int flags, int slots) {
+        if (!indirectDesc) {
+            // virtio 1.2, 2.7.5.3.1: not unless VIRTIO_F_INDIRECT_DESC was negotiated.
+            fail(VirtqueueError.Rule.INDIRECT_NOT_NEGOTIATED, idx);
+            return -1;
+        }
+        if ((flags & SplitRing.F_NEXT) != 0) {
+            // virtio 1.2, 2.7.5.3.1: "A driver MUST NOT set both VIRTQ_DESC_F_INDIRECT and VIRTQ_DESC_F_NEXT".
+            fail(VirtqueueError.Rule.INDIRECT_WITH_NEXT, idx, flags);
+            return -1;
+        }
+        long tableLen = Integer.toUnsignedLong(len);
+        // virtio 1.2, 2.7.5.3: struct virtq_desc desc[len / 16].
+        if (tableLen == 0 || (tableLen & (SplitRing.DESC_SIZE - 1)) != 0) {
+            fail(VirtqueueError.Rule.INDIRECT_TABLE_LENGTH_INVALID, tableLen);
+            return -1;
+        }
+        int r = findGpa(addr, tableLen);
+        if (r < 0) {
+            fail(VirtqueueError.Rule.INDIRECT_TABLE_OUTSIDE_MEMORY, addr, tableLen);
+            return -1;
+        }
+        // virtio 1.2, 2.7.5.3.2: the WRITE flag of the descriptor that refers to the table is ignored.
+        MemorySegment table = memory.segment(r);
+        long base = memory.gpaOffset(r, addr);
+        long tableSize = tableLen >>> 4;
+        int i = 0;
+        for (;;) {
+            long off = base + ((long) i << 4);
+            long a = table.get(U64, off + SplitRing.DESC_ADDR);
+            int l = table.get(U32, off + SplitRing.DESC_LEN);
+            int f = Short.toUnsignedInt(table.get(U16, off + SplitRing.DESC_FLAGS));
+            int next = Short.toUnsignedInt(table.get(U16, off + SplitRing.DESC_NEXT));
+            if ((f & SplitRing.F_INDIRECT) != 0) {
+                // virtio 1.2, 2.7.5.3.1: "The driver MUST NOT set the VIRTQ_DESC_F_INDIRECT flag within an indirect descriptor".
+                fail(VirtqueueError.Rule.NESTED_INDIRECT, i);
+                return -1;
+            }
+            // Chain length (addElement) bounds this loop: a table that links back onto itself is too long.
+            if (!addElement(chain, a, l, (f & SplitRing.F_WRITE) != 0)) {
+                return -1;
+            }
+            if ((f & SplitRing.F_NEXT) == 0) {
+                return slots;
+            }
+            if (next >= tableSize) {
+                return nextOutOfRange(next, tableSize);
+            }
+            i = next;
+        }
+    }
+
+    private int nextOutOfRange(int next, long tableSize) {
+        fail(VirtqueueError.Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, next, tableSize);
+        return -1;
     }
 
     /**
