@@ -26,6 +26,8 @@ import java.lang.foreign.ValueLayout;
 final class ReceiveQueueHandler {
     /** The most chains one merged packet may take. */
     static final int MAX_MERGE = 64;
+    /** Used entries are published every this many packets within a burst (a power of 2). */
+    static final int PUBLISH_EVERY = 16;
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED;
@@ -44,6 +46,11 @@ final class ReceiveQueueHandler {
     private int partialChains;
     private long partialBytes;
     private Virtqueue queue;
+    /** Lcore-owned: the stream run in place of the ring, and its queue towards the guest. */
+    VirtioNetDevice.LocalStream local;
+    private final long[] localQueue = new long[VirtioNetDevice.LOCAL_QUEUE];
+    private int localHead;
+    private int localTail;
     private boolean mergeable;
     private int headerLength = VirtioNetHeaderDescriptor.LENGTH;
     // Write cursor: chain, entry, offset in the entry.
@@ -51,7 +58,11 @@ final class ReceiveQueueHandler {
     private int we;
     private long wo;
 
-    ReceiveQueueHandler(VirtioNetMetrics metrics, Mempool pool, Mempool.Cache cache, SpscRing in, int maxQueueSize) {
+    private final int pairIndex;
+
+    ReceiveQueueHandler(VirtioNetMetrics metrics, Mempool pool, Mempool.Cache cache, SpscRing in, int maxQueueSize,
+            int pair) {
+        this.pairIndex = pair;
         this.metrics = metrics;
         this.pool = pool;
         this.poolMemory = pool.memory();
@@ -84,6 +95,13 @@ final class ReceiveQueueHandler {
         partialChains = 0;
         partialBytes = 0;
         dropPending();
+        int ln = localTail - localHead;
+        for (int i = 0; i < ln; i++) {
+            pool.free(null, localQueue[(localHead + i) & (localQueue.length - 1)]);
+        }
+        metrics.rxDropReset.getAndAdd(ln);
+        localHead = 0;
+        localTail = 0;
         long[] drain = pending;
         int n;
         while ((n = in.dequeueBurst(drain, 0, drain.length)) > 0) {
@@ -111,6 +129,34 @@ final class ReceiveQueueHandler {
         }
     }
 
+    int localRoom() {
+        return localQueue.length - (localTail - localHead);
+    }
+
+    int localQueued() {
+        return localTail - localHead;
+    }
+
+    int enqueueLocal(long[] packets, int off, int n) {
+        int k = Math.min(n, localRoom());
+        int mask = localQueue.length - 1;
+        for (int i = 0; i < k; i++) {
+            localQueue[(localTail + i) & mask] = packets[off + i];
+        }
+        localTail += k;
+        return k;
+    }
+
+    private int takeLocal() {
+        int k = Math.min(pending.length, localTail - localHead);
+        int mask = localQueue.length - 1;
+        for (int i = 0; i < k; i++) {
+            pending[i] = localQueue[(localHead + i) & mask];
+        }
+        localHead += k;
+        return k;
+    }
+
     private void dropPending() {
         int n = pendingCount - pendingHead;
         if (n > 0) {
@@ -126,11 +172,16 @@ final class ReceiveQueueHandler {
         if (q == null) {
             return 0;
         }
+        final VirtioNetDevice.LocalStream direct = local;
+        int generated = 0;
+        if (direct != null && pendingHead == pendingCount) {
+            generated = direct.beforeReceive(pairIndex);
+        }
         if (pendingHead == pendingCount) {
             pendingHead = 0;
-            pendingCount = in.dequeueBurst(pending, 0, pending.length);
+            pendingCount = localTail != localHead ? takeLocal() : in.dequeueBurst(pending, 0, pending.length);
             if (pendingCount == 0) {
-                return 0;
+                return generated;
             }
         }
         final boolean merge = mergeable;
@@ -185,7 +236,7 @@ final class ReceiveQueueHandler {
                 }
                 partialBytes = 0;
             }
-            writePacket(count, offset, length, hdr);
+            writePacket(count, poolMemory, Mbuf.data(offset), length, hdr);
             for (int i = 0; i < count; i++) {
                 q.pushUsed(chains[i], (int) written[i]);
             }
@@ -193,6 +244,10 @@ final class ReceiveQueueHandler {
             pendingHead++;
             delivered++;
             bytes += length;
+            if ((delivered & (PUBLISH_EVERY - 1)) == 0) {
+                // Hand the guest what is written so far: it starts on them while the rest is copied.
+                q.publishUsed();
+            }
         }
         if (usedChains > 0) {
             q.publishUsed();
@@ -211,8 +266,55 @@ final class ReceiveQueueHandler {
         metrics.rxDropBufferTooSmall.increment();
     }
 
+    /**
+     * Writes up to {@code max} copies of {@code frame} straight into the guest's buffers, without a
+     * packet buffer (a generator running on the lcore, inside {@link #process()}). Stops at a buffer
+     * too small for the frame with MRG_RXBUF: that chain is kept as the start of the next packet,
+     * which must then come as a packet buffer.
+     *
+     * @return frames written, or -1 if the next packet must come as a packet buffer (packets are
+     *     queued, or a merged packet is half-assembled, or the queue is not running)
+     */
+    int generate(MemorySegment frame, int length, int max) {
+        final Virtqueue q = queue;
+        if (q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
+            return -1;
+        }
+        final int hdr = headerLength;
+        final long need = hdr + (long) length;
+        final DescriptorChain c = chains[0];
+        int n = 0;
+        int usedChains = 0;
+        while (n < max && q.pop(c)) {
+            usedChains++;
+            if (c.writableBytes() < need) {
+                if (mergeable) {
+                    partialChains = 1;
+                    partialBytes = c.writableBytes();
+                    usedChains--;
+                    break;
+                }
+                q.pushUsed(c, 0);
+                metrics.rxDropBufferTooSmall.increment();
+                continue;
+            }
+            writePacket(1, frame, 0, length, hdr);
+            q.pushUsed(c, (int) written[0]);
+            n++;
+        }
+        if (usedChains > 0) {
+            q.publishUsed();
+            q.needsNotification();
+        }
+        if (n > 0) {
+            metrics.rxPackets.getAndAdd(n);
+            metrics.rxBytes.getAndAdd((long) n * length);
+        }
+        return n;
+    }
+
     /** Writes header + packet across the writable entries of {@code chains[0 .. count)}; the caller checked room. */
-    private void writePacket(int count, long offset, int length, int hdr) {
+    private void writePacket(int count, MemorySegment src, long srcOffset, int length, int hdr) {
         DescriptorChain first = chains[0];
         int w = first.readableCount();
         if (count == 1 && hdr == VirtioNetHeaderDescriptor.LENGTH && first.lenUnsigned(w) >= hdr + (long) length) {
@@ -222,7 +324,7 @@ final class ReceiveQueueHandler {
             long at = first.offset(w);
             dst.set(LE64, at, 0L);
             dst.set(LE32, at + 8, 1 << 16);
-            MemorySegment.copy(poolMemory, Mbuf.data(offset), dst, at + hdr, length);
+            MemorySegment.copy(src, srcOffset, dst, at + hdr, length);
             written[0] = hdr + (long) length;
             return;
         }
@@ -238,7 +340,7 @@ final class ReceiveQueueHandler {
             header.set(U16, VirtioNetHeaderDescriptor.NUM_BUFFERS_OFFSET, (short) count);
         }
         write(count, header, 0, hdr);
-        write(count, poolMemory, Mbuf.data(offset), length);
+        write(count, src, srcOffset, length);
     }
 
     private void write(int count, MemorySegment src, long srcOffset, long length) {

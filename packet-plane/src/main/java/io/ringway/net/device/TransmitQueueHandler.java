@@ -28,6 +28,9 @@ final class TransmitQueueHandler {
     private final int port;
     private final int pair;
     private Virtqueue queue;
+    /** Lcore-owned: the stream run in place of the ring, and the receive side whose local queue it feeds. */
+    VirtioNetDevice.LocalStream local;
+    ReceiveQueueHandler peer;
     private int headerLength = VirtioNetHeaderDescriptor.LENGTH;
 
     TransmitQueueHandler(VirtioNetMetrics metrics, Mempool pool, Mempool.Cache cache, SpscRing out, int maxQueueSize,
@@ -57,7 +60,8 @@ final class TransmitQueueHandler {
             return 0;
         }
         // Backpressure: take no more from the guest than the port's ring can hold.
-        int want = Math.min(VirtioNetDevice.BURST, out.capacity() - out.size());
+        final VirtioNetDevice.LocalStream direct = local;
+        int want = Math.min(VirtioNetDevice.BURST, direct != null ? peer.localRoom() : out.capacity() - out.size());
         int n = 0;
         int popped = 0;
         long bytes = 0;
@@ -84,7 +88,11 @@ final class TransmitQueueHandler {
         }
         q.publishUsed();
         q.needsNotification();
-        if (n > 0) {
+        if (n > 0 && direct != null) {
+            metrics.txPackets.getAndAdd(n);
+            metrics.txBytes.getAndAdd(bytes);
+            direct.fromGuest(pair, burst, n);
+        } else if (n > 0) {
             int sent = out.enqueueBurst(burst, 0, n);
             if (sent < n) {
                 // Cannot happen with one producer (room was checked), but never leak a buffer.

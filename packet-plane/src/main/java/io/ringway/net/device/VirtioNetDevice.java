@@ -32,6 +32,31 @@ import java.util.Objects;
  * negotiated, else 2.
  */
 public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks, AutoCloseable {
+    /**
+     * A forwarding stream that runs inside the device's own queue processing, on the lcore that
+     * serves the queue pair, instead of as a separate poller behind the SPSC rings: what the guest
+     * sends is handed to it straight from the transmitq's burst, and what it sends to the guest goes
+     * to a small lcore-local queue that the receiveq drains. Both calls run inside
+     * {@link #process(int)}, so they touch nothing while the vrings are stopped.
+     */
+    public interface LocalStream {
+        /**
+         * Packets the guest sent on {@code pair} (transmitq processing). The stream owns them: it
+         * sends them with {@link #deliverLocal} or frees them, before returning.
+         */
+        void fromGuest(int pair, long[] packets, int n);
+
+        /**
+         * Called when the receiveq of {@code pair} is processed and nothing is queued for the guest;
+         * may {@link #deliverLocal} or {@link #generateLocal}.
+         *
+         * @return work done (frames generated), for the lcore's idle policy
+         */
+        int beforeReceive(int pair);
+    }
+
+    /** Capacity of the lcore-local queue towards the guest used with a {@link LocalStream}. */
+    public static final int LOCAL_QUEUE = 128;
     /** The burst size, end to end. */
     public static final int BURST = 32;
     /** virtio 1.2, 5: the network device ID. */
@@ -105,7 +130,8 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
             fromGuest[k] = SpscRing.allocate(b.ringCapacity);
             toGuest[k] = SpscRing.allocate(b.ringCapacity);
             transmit[k] = new TransmitQueueHandler(metrics, pool, cache, fromGuest[k], maxQueueSize, b.portId, k);
-            receive[k] = new ReceiveQueueHandler(metrics, pool, cache, toGuest[k], maxQueueSize);
+            receive[k] = new ReceiveQueueHandler(metrics, pool, cache, toGuest[k], maxQueueSize, k);
+            transmit[k].peer = receive[k];
         }
         this.control = new ControlQueueHandler(this, metrics, maxQueueSize);
         this.role = new int[queueCount()];
@@ -397,6 +423,48 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
      */
     public SpscRing toGuest(int pair) {
         return toGuest[pair];
+    }
+
+    /**
+     * Runs {@code stream} inside the processing of queue pair {@code pair} (null: back to the
+     * rings). Call on the lcore that serves the device's queues (a command), or before the back-end
+     * serves the device; that lcore must serve both queues of the pair.
+     */
+    public void attachLocal(int pair, LocalStream stream) {
+        transmit[pair].local = stream;
+        receive[pair].local = stream;
+    }
+
+    /** @return room in the lcore-local queue of {@code pair} towards the guest (lcore only) */
+    public int localRoom(int pair) {
+        return receive[pair].localRoom();
+    }
+
+    /** @return how many packets the local queue depth of {@code pair} holds (lcore only) */
+    public int localQueued(int pair) {
+        return receive[pair].localQueued();
+    }
+
+    /**
+     * Queues packets for the guest on the lcore-local queue of {@code pair}; for a
+     * {@link LocalStream}, on the lcore, inside its calls. The device frees them once written.
+     *
+     * @return how many it took (from the start)
+     */
+    public int deliverLocal(int pair, long[] packets, int off, int n) {
+        return receive[pair].enqueueLocal(packets, off, n);
+    }
+
+    /**
+     * Writes up to {@code max} copies of {@code frame} straight into the guest's receive buffers of
+     * {@code pair}, without packet buffers; for a {@link LocalStream}, inside its
+     * {@link LocalStream#beforeReceive} call.
+     *
+     * @return frames written (counted as received by the guest), or -1 when the next packet must
+     *     come through {@link #deliverLocal} as a packet buffer
+     */
+    public int generateLocal(int pair, java.lang.foreign.MemorySegment frame, int length, int max) {
+        return receive[pair].generate(frame, length, max);
     }
 
     /** @return the packet pool */

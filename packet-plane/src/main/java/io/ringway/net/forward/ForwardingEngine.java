@@ -219,7 +219,13 @@ public final class ForwardingEngine implements AutoCloseable {
         }
         for (int j = 0; j < pollers.size(); j++) {
             Lcore l = lcores.get(lcoreIndexOfStream(j));
-            await(l.addPoller(pollers.get(j)));
+            Poller p = pollers.get(j);
+            if (l == lcores.get(0) && p instanceof ForwardingStream s && s.canRunLocal()) {
+                // Same lcore as the device's queues: run inside the device's processing, no ring hop.
+                await(l.execute(() -> s.runLocal(true)));
+            } else {
+                await(l.addPoller(p));
+            }
             streamLcores.add(l);
         }
     }
@@ -231,7 +237,13 @@ public final class ForwardingEngine implements AutoCloseable {
     public synchronized void stopStreams() {
         for (int j = 0; j < streamLcores.size(); j++) {
             try {
-                streamLcores.get(j).removePoller(pollers.get(j)).get(10, TimeUnit.SECONDS);
+                Lcore l = streamLcores.get(j);
+                Poller p = pollers.get(j);
+                if (l == lcores.get(0) && p instanceof ForwardingStream s && s.canRunLocal()) {
+                    l.execute(() -> s.runLocal(false)).get(10, TimeUnit.SECONDS);
+                } else {
+                    l.removePoller(p).get(10, TimeUnit.SECONDS);
+                }
             } catch (Exception e) {
                 // the lcore is gone; the stream no longer runs either way
             }

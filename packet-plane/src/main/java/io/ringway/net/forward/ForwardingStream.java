@@ -1,7 +1,9 @@
 package io.ringway.net.forward;
 
 import io.ringway.net.packet.Mbuf;
+import io.ringway.net.device.VirtioNetDevice;
 import io.ringway.net.port.Port;
+import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.Poller;
 
@@ -15,7 +17,7 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Owns a mempool cache; runs on one lcore. No allocation, lock or log per burst.
  */
-public final class ForwardingStream implements Poller, AutoCloseable {
+public final class ForwardingStream implements Poller, VirtioNetDevice.LocalStream, AutoCloseable {
     /** Packets per burst. */
     public static final int BURST = 32;
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
@@ -32,6 +34,8 @@ public final class ForwardingStream implements Poller, AutoCloseable {
     private final boolean ownsCache;
     private final long[] burst = new long[BURST];
     private final UdpPacketTemplate template;
+    /** Set while the stream runs inside its device's queue processing ({@link #runLocal}): lcore-owned. */
+    private VhostUserPort localPort;
 
     /**
      * @param mode     the mode
@@ -71,6 +75,71 @@ public final class ForwardingStream implements Poller, AutoCloseable {
         this.template = template;
     }
 
+    /**
+     * Whether this stream can run inside its vhost-user device's queue processing (rxonly, txonly,
+     * macswap on one vhost-user port) when it shares the device's lcore.
+     */
+    public boolean canRunLocal() {
+        return switch (mode) {
+            case RXONLY, MACSWAP -> rxPort instanceof VhostUserPort;
+            case TXONLY -> txPort instanceof VhostUserPort;
+            default -> false;
+        };
+    }
+
+    /** @return the device and queue pair to attach to with {@link VirtioNetDevice#attachLocal} */
+    public VhostUserPort localPort() {
+        return (VhostUserPort) (mode == ForwardingMode.TXONLY ? txPort : rxPort);
+    }
+
+    /** @return the queue pair for {@link VirtioNetDevice#attachLocal} */
+    public int localQueue() {
+        return mode == ForwardingMode.TXONLY ? txQueue : rxQueue;
+    }
+
+    /**
+     * Attaches this stream to its device's queue pair in place of a poller, or detaches it (on the
+     * device's lcore: {@link io.ringway.runtime.poll.Lcore#execute}).
+     */
+    public void runLocal(boolean on) {
+        VhostUserPort p = localPort();
+        localPort = on ? p : null;
+        p.device().attachLocal(localQueue(), on ? this : null);
+    }
+
+    @Override
+    public void fromGuest(int pair, long[] packets, int n) {
+        VhostUserPort p = localPort;
+        p.countRx(packets, 0, n);
+        if (mode == ForwardingMode.MACSWAP) {
+            swap(packets, n);
+            int sent = p.txBurstLocal(pair, packets, 0, n);
+            if (sent < n) {
+                pool.freeBulk(cache, packets, sent, n - sent);
+                p.counters().txDrops.getAndAdd(n - sent);
+            }
+        } else {
+            pool.freeBulk(cache, packets, 0, n);
+        }
+    }
+
+    @Override
+    public int beforeReceive(int pair) {
+        if (mode != ForwardingMode.TXONLY) {
+            return 0;
+        }
+        VhostUserPort p = localPort;
+        // Straight into the guest's buffers: no packet buffer to fill, queue and free.
+        int n = p.device().generateLocal(pair, template.frame(), template.length(), BURST);
+        if (n > 0) {
+            p.counters().txPackets.getAndAdd(n);
+            p.counters().txBytes.getAndAdd((long) n * template.length());
+            return n;
+        }
+        // Build packet buffers only when the guest has taken what was built: few in flight, hot.
+        return n < 0 && p.device().localQueued(pair) == 0 ? txOnly() : 0;
+    }
+
     @Override
     public int doWork() {
         return switch (mode) {
@@ -92,7 +161,7 @@ public final class ForwardingStream implements Poller, AutoCloseable {
 
     private int txOnly() {
         // Build no more than the port can take now; testpmd builds a full burst and drops the rest.
-        int room = txPort.txRoom(txQueue);
+        int room = localPort != null ? localPort.device().localRoom(txQueue) : txPort.txRoom(txQueue);
         if (room < BURST || !pool.allocBulk(cache, burst, 0, BURST)) {
             return 0;
         }
@@ -112,25 +181,30 @@ public final class ForwardingStream implements Poller, AutoCloseable {
             return 0;
         }
         if (swap) {
-            for (int i = 0; i < n; i++) {
-                long data = Mbuf.data(pool.offset(burst[i]));
-                if (Mbuf.length(memory, data - io.ringway.net.packet.MbufDescriptor.DATA_OFFSET) >= 12) {
-                    // dst = bytes 0..5, src = bytes 6..11
-                    int d0 = memory.get(INT, data);
-                    short d1 = memory.get(SHORT, data + 4);
-                    memory.set(INT, data, memory.get(INT, data + 6));
-                    memory.set(SHORT, data + 4, memory.get(SHORT, data + 10));
-                    memory.set(INT, data + 6, d0);
-                    memory.set(SHORT, data + 10, d1);
-                }
-            }
+            swap(burst, n);
         }
         send(n);
         return n;
     }
 
+    private void swap(long[] b, int n) {
+        for (int i = 0; i < n; i++) {
+            long data = Mbuf.data(pool.offset(b[i]));
+            if (Mbuf.length(memory, data - io.ringway.net.packet.MbufDescriptor.DATA_OFFSET) >= 12) {
+                // dst = bytes 0..5, src = bytes 6..11
+                int d0 = memory.get(INT, data);
+                short d1 = memory.get(SHORT, data + 4);
+                memory.set(INT, data, memory.get(INT, data + 6));
+                memory.set(SHORT, data + 4, memory.get(SHORT, data + 10));
+                memory.set(INT, data + 6, d0);
+                memory.set(SHORT, data + 10, d1);
+            }
+        }
+    }
+
     private int send(int n) {
-        int sent = txPort.txBurst(txQueue, burst, 0, n);
+        VhostUserPort lp = localPort;
+        int sent = lp != null ? lp.txBurstLocal(txQueue, burst, 0, n) : txPort.txBurst(txQueue, burst, 0, n);
         if (sent < n) {
             pool.freeBulk(cache, burst, sent, n - sent);
             txPort.counters().txDrops.getAndAdd(n - sent);

@@ -82,6 +82,25 @@ public final class VhostUserPort implements Port, AutoCloseable {
         return sent;
     }
 
+    /** Counts packets a {@link VirtioNetDevice.LocalStream} took from queue {@code queue} as received. */
+    public void countRx(long[] packets, int off, int n) {
+        counters.rxPackets.getAndAdd(n);
+        counters.rxBytes.getAndAdd(Mbuf.totalLength(pool, packets, off, n));
+    }
+
+    /**
+     * {@link #txBurst} for a {@link VirtioNetDevice.LocalStream} of queue {@code queue}, inside its
+     * calls on the device's lcore: to the device's lcore-local queue instead of the ring.
+     */
+    public int txBurstLocal(int queue, long[] packets, int off, int n) {
+        int sent = device.deliverLocal(queue, packets, off, n);
+        if (sent > 0) {
+            counters.txPackets.getAndAdd(sent);
+            counters.txBytes.getAndAdd(Mbuf.totalLength(pool, packets, off, sent));
+        }
+        return sent;
+    }
+
     @Override
     public int txRoom(int queue) {
         if (!device.isActive()) {

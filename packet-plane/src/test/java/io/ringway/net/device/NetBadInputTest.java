@@ -159,6 +159,56 @@ class NetBadInputTest {
     }
 
     /**
+     * A stream run inside the device (txonly's direct generator) meets a guest buffer too small for
+     * its frame with MRG_RXBUF: that chain starts a merged packet, which the stream then sends as a
+     * packet buffer; the guest gets the frame whole, nothing dropped.
+     */
+    @Test
+    void localGeneratorFallsBackToAMergedPacketBuffer() throws Exception {
+        try (NetTestBed bed = open(dir, SPLIT_MRG)) {
+            NetDriver rx = bed.rx.get(0);
+            byte[] big = NetTestBed.frame(11, 1514);
+            java.lang.foreign.MemorySegment frame = java.lang.foreign.Arena.ofAuto().allocate(big.length);
+            java.lang.foreign.MemorySegment.copy(big, 0, frame, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, big.length);
+            int[] sent = {0};
+            long[] one = new long[1];
+            VirtioNetDevice.LocalStream generator = new VirtioNetDevice.LocalStream() {
+                @Override
+                public void fromGuest(int pair, long[] packets, int n) {
+                    bed.device.pool().freeBulk(null, packets, 0, n);
+                }
+
+                @Override
+                public int beforeReceive(int pair) {
+                    if (sent[0] > 0) {
+                        return 0;
+                    }
+                    int n = bed.device.generateLocal(pair, frame, big.length, 1);
+                    if (n < 0 && bed.device.localQueued(pair) == 0) {
+                        one[0] = bed.mbuf(big);
+                        n = bed.device.deliverLocal(pair, one, 0, 1);
+                    }
+                    sent[0] += Math.max(n, 0);
+                    return Math.max(n, 0);
+                }
+            };
+            lcore.execute(() -> bed.device.attachLocal(0, generator)).get(10, TimeUnit.SECONDS);
+            assertTrue(rx.postReceive(512, 1) >= 0);
+            rx.publish();
+            NetTestBed.waitFor("the device takes the small buffer", () -> bed.device.metrics().rxPackets.get() == 0
+                    && sent[0] == 1);
+            assertTrue(rx.postReceive(512, 1) >= 0);
+            assertTrue(rx.postReceive(512, 1) >= 0);
+            rx.publish();
+            NetDriver.Received r = rx.receive(10_000);
+            assertEquals(3, r.numBuffers());
+            assertArrayEquals(big, r.frame());
+            assertEquals(0, bed.device.metrics().rxDropBufferTooSmall.get());
+            lcore.execute(() -> bed.device.attachLocal(0, null)).get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
      * A memory table change while a merged packet waits for more buffers: the chains already taken
      * point into the old mappings, so they go back empty and the packet is dropped and counted;
      * the queue goes on with the new table.
