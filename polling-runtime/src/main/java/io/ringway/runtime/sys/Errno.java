@@ -29,6 +29,8 @@ public final class Errno {
     public static final int EINVAL = 22;
     /** Broken pipe. */
     public static final int EPIPE = 32;
+    /** Operation not supported. */
+    public static final int EOPNOTSUPP = 95;
 
     private static final MethodHandle NAME = find("strerrorname_np");
     private static final MethodHandle DESCRIPTION = find("strerrordesc_np");

@@ -26,42 +26,25 @@ public final class FileIo {
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
     /** fallocate mode: zero the range. */
     public static final int FALLOC_FL_ZERO_RANGE = 0x10;
-    /** errno EAGAIN. */
-    public static final int EAGAIN = 11;
-    /** errno EINTR. */
-    public static final int EINTR = 4;
-    /** errno EOPNOTSUPP. */
-    public static final int EOPNOTSUPP = 95;
     /** syscall number of io_uring_setup on x86-64. */
     public static final long SYS_IO_URING_SETUP = 425;
     /** syscall number of io_uring_enter on x86-64. */
     public static final long SYS_IO_URING_ENTER = 426;
 
     private static final MethodHandle PREADV =
-        downcall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+        LibC.downcall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle PWRITEV =
-        downcall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle FDATASYNC = downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FSYNC = downcall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        LibC.downcall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FDATASYNC = LibC.downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FSYNC = LibC.downcall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE =
-        downcall("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        LibC.downcall("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     // syscall(2) is variadic after the number: long syscall(long number, ...).
-    private static final MethodHandle SYSCALL6 = downcall("syscall",
+    private static final MethodHandle SYSCALL6 = LibC.downcall("syscall",
         FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
         Linker.Option.firstVariadicArg(1));
 
     private FileIo() {
-    }
-
-    @SuppressWarnings("restricted")
-    private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
-        Linker linker = Linker.nativeLinker();
-        MemorySegment symbol = linker.defaultLookup().find(name)
-            .orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
-        Linker.Option[] options = new Linker.Option[extra.length + 1];
-        options[0] = Linker.Option.captureCallState("errno");
-        System.arraycopy(extra, 0, options, 1, extra.length);
-        return linker.downcallHandle(symbol, descriptor, options);
     }
 
     /** preadv(2): bytes read, or {@code -errno}. */

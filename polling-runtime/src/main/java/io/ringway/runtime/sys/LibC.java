@@ -201,8 +201,9 @@ public final class LibC {
     private LibC() {
     }
 
+    /** A downcall handle to libc's {@code name} that captures errno; shared by this package. */
     @SuppressWarnings("restricted")
-    private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
+    static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
             .orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
         Linker.Option[] options = new Linker.Option[extra.length + 1];

@@ -1,5 +1,6 @@
 package io.ringway.storage.bdev;
 
+import io.ringway.runtime.sys.Errno;
 import io.ringway.runtime.sys.FileIo;
 import io.ringway.runtime.sys.LibC;
 
@@ -187,7 +188,7 @@ public final class FileBlockDevice implements BlockDevice {
             zeroIov.set(ValueLayout.JAVA_LONG, 0, zeros.address());
             zeroIov.set(ValueLayout.JAVA_LONG, 8, chunk);
             long r = FileIo.tryPwritev(fd, zeroIov, 1, at);
-            if (r == -FileIo.EINTR) {
+            if (r == -Errno.EINTR) {
                 continue;
             }
             if (r != chunk) {
@@ -205,7 +206,7 @@ public final class FileBlockDevice implements BlockDevice {
         if (r == 0) {
             return BlockStatus.OK;
         }
-        return r == -FileIo.EOPNOTSUPP ? writeZeroBuffers(fd, zeros, zeroIov, offset, length) : BlockStatus.IO_ERROR;
+        return r == -Errno.EOPNOTSUPP ? writeZeroBuffers(fd, zeros, zeroIov, offset, length) : BlockStatus.IO_ERROR;
     }
 
     /** Write-zeroes by fallocate ZERO_RANGE, falling back to writing zeros. */
@@ -237,7 +238,7 @@ public final class FileBlockDevice implements BlockDevice {
             long r;
             do {
                 r = FileIo.tryPreadv(fd, iov, n, offset);
-            } while (r == -FileIo.EINTR);
+            } while (r == -Errno.EINTR);
             complete(tag, r == want ? BlockStatus.OK : BlockStatus.IO_ERROR);
         }
 
@@ -248,7 +249,7 @@ public final class FileBlockDevice implements BlockDevice {
             long r;
             do {
                 r = FileIo.tryPwritev(fd, iov, n, offset);
-            } while (r == -FileIo.EINTR);
+            } while (r == -Errno.EINTR);
             complete(tag, r == want ? BlockStatus.OK : BlockStatus.IO_ERROR);
         }
 
