@@ -1,0 +1,41 @@
+#!/bin/sh
+# Guest job for the QEMU two-guest ping test (packet-plane interop.QemuTwoGuestPingTest).
+# Kernel command line: peers.ip=A.B.C.D/N (this guest's address on eth0), peers.role=ping|answer,
+# peers.peer=A.B.C.D (ping role: the address to ping), peers.wait=SECONDS (how long to try).
+# ping role: retries one ping a second until the peer answers (it may still be booting), then
+# "ping -c 3" and prints its summary. answer role: configures eth0, prints the ready marker and
+# stays up answering until the test stops QEMU (or peers.wait runs out).
+for a in $(cat /proc/cmdline); do
+  case $a in
+    peers.ip=*) IP=${a#peers.ip=};;
+    peers.role=*) ROLE=${a#peers.role=};;
+    peers.peer=*) PEER=${a#peers.peer=};;
+    peers.wait=*) WAIT=${a#peers.wait=};;
+  esac
+done
+WAIT=${WAIT:-60}
+ip link set lo up
+ip link set eth0 up || { echo "RINGWAY_NET no eth0: $(ls /sys/class/net)"; exit 2; }
+ip addr add "$IP" dev eth0
+echo "RINGWAY_NET eth0 $(cat /sys/class/net/eth0/address) $IP driver=$(basename "$(readlink /sys/class/net/eth0/device/driver)")"
+stats() {
+  echo "RINGWAY_NET_STATS tx_packets=$(cat /sys/class/net/eth0/statistics/tx_packets) rx_packets=$(cat /sys/class/net/eth0/statistics/rx_packets)"
+}
+if [ "$ROLE" = answer ]; then
+  echo "RINGWAY_NET ready"
+  i=0
+  while [ $i -lt "$WAIT" ]; do sleep 1; i=$((i + 1)); done
+  stats
+  exit 0
+fi
+i=0
+until ping -c 1 -W 1 "$PEER" >/dev/null 2>&1; do
+  i=$((i + 1))
+  [ $i -ge "$WAIT" ] && { echo "RINGWAY_NET peer $PEER did not answer in $WAIT tries"; stats; exit 1; }
+done
+echo "RINGWAY_NET peer answered after $i failed tries"
+ping -c 3 -W 2 "$PEER"
+rc=$?
+stats
+echo "RINGWAY_PING rc=$rc"
+exit $rc
