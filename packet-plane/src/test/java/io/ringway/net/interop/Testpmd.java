@@ -52,10 +52,22 @@ final class Testpmd implements AutoCloseable {
      * @param queues rx/tx queues
      */
     Testpmd(String vdev, int queues, Path log) throws IOException {
+        this(List.of(vdev), queues, log);
+    }
+
+    /**
+     * Starts testpmd with one port per entry of {@code vdevs} (port i is {@code vdevs[i]}) and waits
+     * for its prompt.
+     */
+    Testpmd(List<String> vdevs, int queues, Path log) throws IOException {
         prefix = "rwnet" + ProcessHandle.current().pid() + "x" + INSTANCES.incrementAndGet();
         List<String> cmd = new ArrayList<>(List.of("stdbuf", "-o0", "-e0", BINARY.toString(), "--no-pci", "--single-file-segments",
-                "--iova-mode=va", "--huge-dir=/dev/hugepages", "--file-prefix=" + prefix,
-                "-l", "0-1", "-m", "256", "--vdev", vdev, "--", "-i", "--rxq=" + queues, "--txq=" + queues,
+                "--iova-mode=va", "--huge-dir=/dev/hugepages", "--file-prefix=" + prefix, "-l", "0-1", "-m", "256"));
+        for (String vdev : vdevs) {
+            cmd.add("--vdev");
+            cmd.add(vdev);
+        }
+        cmd.addAll(List.of("--", "-i", "--rxq=" + queues, "--txq=" + queues,
                 "--nb-cores=1", "--txpkts=64", "--total-num-mbufs=8192", "--no-flush-rx"));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         stdin = process.getOutputStream();
@@ -118,9 +130,22 @@ final class Testpmd implements AutoCloseable {
 
     /** Runs "stop" and parses the forward statistics of {@code port}. */
     PortStats stop(int port) throws IOException {
+        return stopAll(port + 1)[port];
+    }
+
+    /** Runs "stop" and parses the forward statistics of ports 0 to {@code ports - 1}. */
+    PortStats[] stopAll(int ports) throws IOException {
         int mark = send("stop");
         int end = awaitOutput("Done.", mark, 20_000);
         String text = output.substring(mark, end);
+        PortStats[] stats = new PortStats[ports];
+        for (int port = 0; port < ports; port++) {
+            stats[port] = parse(text, port);
+        }
+        return stats;
+    }
+
+    private static PortStats parse(String text, int port) {
         int at = text.indexOf("Forward statistics for port " + port);
         if (at < 0) {
             throw new AssertionError("no forward statistics for port " + port + ":\n" + text);
@@ -136,6 +161,12 @@ final class Testpmd implements AutoCloseable {
             throw new AssertionError("no " + label + " in:\n" + text);
         }
         return Long.parseLong(m.group(1));
+    }
+
+    /** Kills testpmd with SIGKILL, as a crashing front-end would go: no "quit", its sockets just close. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
     }
 
     @Override

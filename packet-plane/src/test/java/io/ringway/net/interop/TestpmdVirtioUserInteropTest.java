@@ -41,8 +41,8 @@ class TestpmdVirtioUserInteropTest {
                 + ",packed_vq=" + (packed ? 1 : 0) + ",mrg_rxbuf=" + (mergeable ? 1 : 0);
     }
 
-    /** Waits until {@code value} has not changed for 300 ms. */
-    private static long settle(LongSupplier value) throws InterruptedException {
+    /** Waits until {@code value} has not changed for 300 ms (20 s at most) and returns it. */
+    static long settle(LongSupplier value) throws InterruptedException {
         long last = value.getAsLong();
         long stableSince = System.currentTimeMillis();
         long deadline = stableSince + 20_000;
