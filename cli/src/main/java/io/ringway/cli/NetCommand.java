@@ -47,8 +47,9 @@ final class NetCommand implements Callable<Integer> {
     String mode = "io";
 
     @Option(names = "--lcores", paramLabel = "LIST",
-            description = "CPUs for the data-plane threads, e.g. 0 or 0,1 or 0-1: the first serves the vhost-user queues,"
-                    + " the others the forwarding streams (default: one unpinned lcore).")
+            description = "CPUs for the data-plane threads, e.g. 0 or 0,1 or 0-1. With --queues 1 the first serves the"
+                    + " vhost-user queues and the others the forwarding streams; with several queue pairs, pair k of every"
+                    + " port and its streams run on the k-th CPU modulo their number (default: one unpinned lcore).")
     String lcores;
 
     @Option(names = "--idle", paramLabel = "POLICY", description = "busy, backoff or adaptive (default: ${DEFAULT-VALUE}).")

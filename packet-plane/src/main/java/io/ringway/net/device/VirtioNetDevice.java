@@ -12,6 +12,7 @@ import io.ringway.vhost.virtio.Virtqueue;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.function.IntFunction;
 
 /**
  * A virtio-net device (virtio 1.2, 5.1) served over vhost-user: N queue pairs
@@ -27,6 +28,11 @@ import java.util.Objects;
  * read by a port) and {@link #toGuest(int)} (written by a port, drained on the lcore serving the
  * receiveq). A queue is touched only inside {@link #process(int)}, which the transport calls on the
  * lcore while the queue runs; that is what makes a frontend disconnect safe under load.
+ *
+ * <p>Several lcores: a queue pair's two vrings form one placement group ({@link #lcoreGroupOf}
+ * is {@code vring / 2}), so pair {@code k} runs on one lcore and its receive and transmit handlers
+ * share that lcore's mempool cache ({@link Builder#cacheOfPair}); a memory-table swap is handled on
+ * each lcore for the pairs placed there. The counters are shared by every pair (atomic adds).
  *
  * <p>Control queue index (virtio 1.2, 5.1.2): {@code 2 * max_virtqueue_pairs} when MQ is
  * negotiated, else 2.
@@ -71,8 +77,9 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
     private final int maxQueueSize;
     private final long offered;
     private final Mempool pool;
-    private final Mempool.Cache cache;
-    private final boolean ownsCache;
+    /** The mempool cache of each queue pair (of the lcore serving it). */
+    private final Mempool.Cache[] caches;
+    private final boolean ownsCaches;
     private final VirtioNetMetrics metrics;
     private final SpscRing[] fromGuest;
     private final SpscRing[] toGuest;
@@ -120,8 +127,12 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         this.offered = f;
         StatsRegistry stats = b.stats != null ? b.stats : StatsRegistry.process();
         this.metrics = new VirtioNetMetrics(stats, name);
-        this.ownsCache = b.cache == null;
-        this.cache = ownsCache ? pool.createCache(2 * BURST) : b.cache;
+        this.ownsCaches = b.cacheOfPair == null;
+        this.caches = new Mempool.Cache[maxPairs];
+        for (int k = 0; k < maxPairs; k++) {
+            caches[k] = ownsCaches ? pool.createCache(2 * BURST)
+                    : Objects.requireNonNull(b.cacheOfPair.apply(k), "no mempool cache for queue pair " + k);
+        }
         this.fromGuest = new SpscRing[maxPairs];
         this.toGuest = new SpscRing[maxPairs];
         this.transmit = new TransmitQueueHandler[maxPairs];
@@ -129,8 +140,8 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         for (int k = 0; k < maxPairs; k++) {
             fromGuest[k] = SpscRing.allocate(b.ringCapacity);
             toGuest[k] = SpscRing.allocate(b.ringCapacity);
-            transmit[k] = new TransmitQueueHandler(metrics, pool, cache, fromGuest[k], maxQueueSize, b.portId, k);
-            receive[k] = new ReceiveQueueHandler(metrics, pool, cache, toGuest[k], maxQueueSize, k);
+            transmit[k] = new TransmitQueueHandler(metrics, pool, caches[k], fromGuest[k], maxQueueSize, b.portId, k);
+            receive[k] = new ReceiveQueueHandler(metrics, pool, caches[k], toGuest[k], maxQueueSize, k);
             transmit[k].peer = receive[k];
         }
         this.control = new ControlQueueHandler(this, metrics, maxQueueSize);
@@ -162,7 +173,7 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         private boolean eventIdx = true;
         private int portId;
         private StatsRegistry stats;
-        private Mempool.Cache cache;
+        private IntFunction<Mempool.Cache> cacheOfPair;
 
         private Builder(Mempool pool) {
             this.pool = Objects.requireNonNull(pool, "pool");
@@ -247,10 +258,22 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         /**
          * The mempool cache of the lcore that will serve the device's queues, shared with the
          * forwarding streams on that lcore so that a freed buffer is the next one allocated (LIFO,
-         * still in the CPU cache). Default: a cache of the device's own.
+         * still in the CPU cache). Default: a cache of the device's own per queue pair. With the
+         * pairs spread over several lcores use {@link #cacheOfPair} instead.
          */
         public Builder cache(Mempool.Cache cache) {
-            this.cache = cache;
+            Objects.requireNonNull(cache, "cache");
+            this.cacheOfPair = k -> cache;
+            return this;
+        }
+
+        /**
+         * The mempool cache of queue pair {@code k}: the cache of the lcore that will serve that
+         * pair (a cache belongs to one thread; see {@link VirtioNetDevice#lcoreGroupOf}). The
+         * caller closes the caches.
+         */
+        public Builder cacheOfPair(IntFunction<Mempool.Cache> cacheOfPair) {
+            this.cacheOfPair = Objects.requireNonNull(cacheOfPair, "cacheOfPair");
             return this;
         }
 
@@ -395,10 +418,19 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         return true;
     }
 
+    /** A queue pair's receiveq and transmitq share one lcore (the control queue forms a group of its own). */
     @Override
-    public void memoryTableChanged(GuestMemory memory) {
-        for (ReceiveQueueHandler r : receive) {
-            r.memoryChanged();
+    public int lcoreGroupOf(int vring) {
+        return vring / 2;
+    }
+
+    /** On each lcore, for the receive queues placed there (their half-assembled merged packets point into the old table). */
+    @Override
+    public void memoryTableChanged(GuestMemory memory, int[] vrings) {
+        for (int vring : vrings) {
+            if (vring < role.length && role[vring] == ROLE_RECEIVE) {
+                receive[pairOf[vring]].memoryChanged();
+            }
         }
     }
 
@@ -555,8 +587,10 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         for (SpscRing r : toGuest) {
             r.close();
         }
-        if (ownsCache) {
-            cache.close();
+        if (ownsCaches) {
+            for (Mempool.Cache c : caches) {
+                c.close();
+            }
         }
         metrics.close();
     }

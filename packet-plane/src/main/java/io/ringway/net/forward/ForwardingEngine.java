@@ -22,8 +22,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * A running {@code ringway net}: one packet pool, one {@link VirtioNetDevice} + {@link VhostUserPort}
  * + {@link VhostUserBackend} per socket, and one {@link ForwardingStream} per port and queue, spread
- * over lcores. The back-ends' queues run on the first lcore; with more lcores the streams run on
- * the others (round-robin), else on the first too.
+ * over lcores. Placement:
+ * <ul>
+ *   <li>one queue pair per port (or one lcore): the back-ends' queues run on the first lcore; with
+ *       more lcores the streams run on the others (round-robin), else on the first too;</li>
+ *   <li>several queue pairs and several lcores: queue pair {@code k} of every port runs on lcore
+ *       {@code k % n}, and so do the streams of queue {@code k} (inside the device's processing where
+ *       the mode allows, see {@link ForwardingStream#canRunLocal}): no packet crosses lcores.</li>
+ * </ul>
  *
  * <p>Stream wiring, as testpmd does it: rxonly, txonly and macswap use each port on its own; io
  * forwards port {@code 2i} to {@code 2i+1} and back, or a single port to itself. Switch mode runs one
@@ -92,10 +98,15 @@ public final class ForwardingEngine implements AutoCloseable {
     private final List<Poller> pollers = new ArrayList<>();
     private final List<Lcore> streamLcores = new ArrayList<>();
     private final List<Mempool.Cache> caches = new ArrayList<>();
+    /** For each poller, the index of the lcore it runs on. */
+    private final List<Integer> pollerLcores = new ArrayList<>();
+    /** Queue pairs spread over the lcores (several of each), else every device queue on lcore 0. */
+    private final boolean spread;
 
     private ForwardingEngine(Config config) {
         this.config = config;
         this.pool = Mbuf.createPool(config.mbufs());
+        this.spread = config.queuePairs() > 1 && config.cpus().length > 1;
     }
 
     /**
@@ -128,7 +139,7 @@ public final class ForwardingEngine implements AutoCloseable {
             String name = "vhost" + i;
             VirtioNetDevice device = VirtioNetDevice.builder(pool).name(name).queuePairs(config.queuePairs()).portId(i)
                     .mergeableRxBuffers(config.mergeable()).packedRing(config.packed()).stats(config.stats())
-                    .cache(caches.get(0)).build();
+                    .cacheOfPair(k -> caches.get(lcoreOfPair(k))).build();
             devices.add(device);
             ports.add(new VhostUserPort(name, device, config.stats()));
         }
@@ -138,12 +149,14 @@ public final class ForwardingEngine implements AutoCloseable {
             l2switch = L2Switch.builder(config.stats()).ports(ports).macTableCapacity(config.macTableCapacity())
                     .age(config.macAge()).cache(caches.get(lcoreIndexOfStream(0))).build();
             pollers.add(l2switch);
+            pollerLcores.add(lcoreIndexOfStream(0));
         }
         int j = 0;
         for (int i = 0; config.mode() != ForwardingMode.SWITCH && i < ports.size(); i++) {
             Port port = ports.get(i);
             for (int q = 0; q < config.queuePairs(); q++) {
-                Mempool.Cache cache = caches.get(lcoreIndexOfStream(j++));
+                int lcore = spread ? lcoreOfPair(q) : lcoreIndexOfStream(j++);
+                Mempool.Cache cache = caches.get(lcore);
                 ForwardingStream s = switch (config.mode()) {
                     case RXONLY -> new ForwardingStream(ForwardingMode.RXONLY, port, q, null, 0, null, cache);
                     case TXONLY -> new ForwardingStream(ForwardingMode.TXONLY, null, 0, port, q, template, cache);
@@ -153,17 +166,31 @@ public final class ForwardingEngine implements AutoCloseable {
                 };
                 streams.add(s);
                 pollers.add(s);
+                pollerLcores.add(lcore);
             }
         }
         startStreams();
         for (int i = 0; i < sockets.size(); i++) {
-            VhostUserBackend.Builder b = VhostUserBackend.builder(devices.get(i), lcores.get(0)).name(ports.get(i).name());
+            // Without spreading every vring goes to lcore 0; with it, the device groups each queue pair on lcore k % n.
+            VhostUserBackend.Builder b = VhostUserBackend.builder(devices.get(i), spread ? lcores : List.of(lcores.get(0)))
+                    .name(ports.get(i).name());
             backends.add(config.client() ? b.connect(sockets.get(i)) : b.listen(sockets.get(i)));
         }
     }
 
     private int lcoreIndexOfStream(int j) {
         return lcores.size() == 1 ? 0 : 1 + j % (lcores.size() - 1);
+    }
+
+    /** The lcore serving queue pair {@code k} of every device (as {@link VirtioNetDevice#lcoreGroupOf} places it). */
+    private int lcoreOfPair(int k) {
+        return spread ? k % config.cpus().length : 0;
+    }
+
+    /** Whether poller {@code j} runs inside its device's queue processing (same lcore as its queue pair). */
+    private boolean runsLocal(int j) {
+        return pollers.get(j) instanceof ForwardingStream s && s.canRunLocal()
+                && pollerLcores.get(j) == lcoreOfPair(s.localQueue());
     }
 
     private Port ioPeer(int i) {
@@ -218,10 +245,11 @@ public final class ForwardingEngine implements AutoCloseable {
             return;
         }
         for (int j = 0; j < pollers.size(); j++) {
-            Lcore l = lcores.get(lcoreIndexOfStream(j));
+            Lcore l = lcores.get(pollerLcores.get(j));
             Poller p = pollers.get(j);
-            if (l == lcores.get(0) && p instanceof ForwardingStream s && s.canRunLocal()) {
-                // Same lcore as the device's queues: run inside the device's processing, no ring hop.
+            if (runsLocal(j)) {
+                // Same lcore as the device's queue pair: run inside the device's processing, no ring hop.
+                ForwardingStream s = (ForwardingStream) p;
                 await(l.execute(() -> s.runLocal(true)));
             } else {
                 await(l.addPoller(p));
@@ -239,7 +267,8 @@ public final class ForwardingEngine implements AutoCloseable {
             try {
                 Lcore l = streamLcores.get(j);
                 Poller p = pollers.get(j);
-                if (l == lcores.get(0) && p instanceof ForwardingStream s && s.canRunLocal()) {
+                if (runsLocal(j)) {
+                    ForwardingStream s = (ForwardingStream) p;
                     l.execute(() -> s.runLocal(false)).get(10, TimeUnit.SECONDS);
                 } else {
                     l.removePoller(p).get(10, TimeUnit.SECONDS);

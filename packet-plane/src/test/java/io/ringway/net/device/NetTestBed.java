@@ -56,13 +56,18 @@ final class NetTestBed implements AutoCloseable {
     }
 
     NetTestBed(Path dir, Lcore lcore, VirtioNetDevice.Builder builder) {
+        this(dir, List.of(lcore), builder);
+    }
+
+    /** The device's vrings spread over {@code lcores} (queue pair k on lcore k % n, as the device groups them). */
+    NetTestBed(Path dir, List<Lcore> lcores, VirtioNetDevice.Builder builder) {
         stats = StatsRegistry.open(dir.resolve("test.stats"), 1024);
         device = builder.stats(stats).build();
         pool = device.pool();
         cache = pool.createCache(64);
         port = new VhostUserPort("vhost0", device, stats);
         socket = dir.resolve("net.sock");
-        backend = VhostUserBackend.builder(device, lcore).name("net-test").listen(socket);
+        backend = VhostUserBackend.builder(device, lcores).name("net-test").listen(socket);
     }
 
     /** Connects a front-end, negotiates {@code features} and sends the memory table. */

@@ -6,6 +6,7 @@ import io.ringway.net.forward.ForwardingEngine;
 import io.ringway.net.forward.ForwardingMode;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.stats.StatsRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,7 +33,14 @@ class TestpmdVirtioUserInteropTest {
     Path dir;
 
     private ForwardingEngine engine(StatsRegistry stats, Path socket, ForwardingMode mode, int queues) {
-        return ForwardingEngine.start(new ForwardingEngine.Config(List.of(socket), false, queues, mode, new int[] {-1},
+        return engine(stats, socket, mode, queues, 1);
+    }
+
+    /** With {@code lcores} unpinned lcores (queue pairs spread over them when there are several pairs). */
+    private ForwardingEngine engine(StatsRegistry stats, Path socket, ForwardingMode mode, int queues, int lcores) {
+        int[] cpus = new int[lcores];
+        java.util.Arrays.fill(cpus, -1);
+        return ForwardingEngine.start(new ForwardingEngine.Config(List.of(socket), false, queues, mode, cpus,
                 IdlePolicy.backoff(), 64, 16384, true, true, stats));
     }
 
@@ -69,17 +77,25 @@ class TestpmdVirtioUserInteropTest {
     /**
      * A loop: testpmd io with tx_first sends into the device, Ringway macswap sends every packet
      * back. Then Ringway stops forwarding (the test drains the port), testpmd drains its rings,
-     * and both sides' counts must agree exactly, both ways.
+     * and both sides' counts must agree exactly, both ways. With two lcores the two queue pairs run
+     * on different lcores, each with its macswap stream, and both lcores must have done work.
      */
-    @ParameterizedTest(name = "packed={0} mergeable={1} queues={2}")
-    @CsvSource({"false,true,1", "false,false,1", "true,true,1", "true,false,1", "false,true,2", "true,true,2"})
-    void macswapLoopCountsMatchTestpmdExactly(boolean packed, boolean mergeable, int queues) throws Exception {
+    @ParameterizedTest(name = "packed={0} mergeable={1} queues={2} lcores={3}")
+    @CsvSource({"false,true,1,1", "false,false,1,1", "true,true,1,1", "true,false,1,1", "false,true,2,1", "true,true,2,1",
+            "false,true,2,2", "true,true,2,2"})
+    void macswapLoopCountsMatchTestpmdExactly(boolean packed, boolean mergeable, int queues, int lcores) throws Exception {
         Testpmd.assumeAvailable();
         Path socket = dir.resolve("net.sock");
         try (StatsRegistry stats = StatsRegistry.open(dir.resolve("net.stats"), 512);
-             ForwardingEngine engine = engine(stats, socket, ForwardingMode.MACSWAP, queues)) {
+             ForwardingEngine engine = engine(stats, socket, ForwardingMode.MACSWAP, queues, lcores)) {
             VirtioNetDevice device = engine.devices().get(0);
             VhostUserPort port = engine.ports().get(0);
+            var backend = engine.backends().get(0);
+            for (int k = 0; k < queues; k++) {
+                assertEquals(engine.lcores().get(k % lcores), backend.lcoreOf(2 * k), "receiveq of pair " + k);
+                assertEquals(backend.lcoreOf(2 * k), backend.lcoreOf(2 * k + 1), "a queue pair shares one lcore");
+            }
+            long[] busyBefore = engine.lcores().stream().mapToLong(Lcore::busyIterations).toArray();
             try (Testpmd testpmd = new Testpmd(vdev(socket, packed, mergeable, queues), queues, dir.resolve("testpmd.log"))) {
                 awaitActive(device);
                 testpmd.send("set fwd io");
@@ -112,6 +128,10 @@ class TestpmdVirtioUserInteropTest {
                 assertEquals(guestTx, port.counters().rxPackets.get());
                 assertEquals(64L * guestTx, m.txBytes.get(), "64-byte frames");
                 assertEquals(queues == 2, device.maxQueuePairs() == 2);
+                for (int i = 0; i < lcores; i++) {
+                    Lcore l = engine.lcores().get(i);
+                    assertTrue(l.busyIterations() > busyBefore[i], l.name() + " served its queue pair");
+                }
             }
         }
     }
