@@ -27,10 +27,13 @@ mountpoint -q $HUGE || { mkdir -p $HUGE; mount -t hugetlbfs -o pagesize=2M nodev
 [ -x $D/c2c ] || gcc -O2 -pthread -o $D/c2c "$here/perf-harness/src/main/resources/io/ringway/perf/bench/c2c.c"
 OVS_TMP=""
 cleanup() {
+  # Stopped early (a signal): end what this script started (testpmd, ringway net, under timeout) before OVS.
+  local j; j=$(jobs -p); [ -n "$j" ] && { kill -TERM $j 2>/dev/null; wait $j 2>/dev/null; }
   ovs_stop
   rm -f $S0 $S1 $HUGE/rwsw*
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # testpmd on CPU 1 with both virtio-user ports. Port 0's frames carry MAC0 as source; what port 1 sends goes to MAC0
 # (--eth-peer=1,MAC0) and the reverse, so a learning switch forwards every frame to exactly one port.
@@ -113,11 +116,11 @@ ovs_turn() { # tag
   $OFCTL add-flow br0 in_port=1,actions=output:2
   $OFCTL add-flow br0 in_port=2,actions=output:1
   SERVER=1 loop $1-flows $SECS
-  echo "[$1] OVS-DPDK in_port flows: $(figure $1-flows)"
+  echo "[$1] OVS-DPDK in_port flows: $(figure $1-flows)  [c2c before: $C2C]"
   $OFCTL del-flows br0
   $OFCTL add-flow br0 actions=NORMAL
   SERVER=1 loop $1-normal $SECS
-  echo "[$1] OVS-DPDK NORMAL:         $(figure $1-normal)"
+  echo "[$1] OVS-DPDK NORMAL:         $(figure $1-normal)  [c2c before: $C2C]"
   $OFCTL dump-ports br0 > $D/logs/switch_race_$1_ovs_ports.txt 2>&1
   ovs_stop
 }
@@ -131,11 +134,12 @@ ringway_turn() { # tag
   sleep 1
   [ "$WARMUP" -gt 0 ] && { loop $1-warmup $WARMUP; sleep 1; }
   loop $1 $SECS; kill -TERM $p; wait $p
-  echo "[$1] Ringway switch:          $(figure $1)"
+  echo "[$1] Ringway switch:          $(figure $1)  [c2c before: $C2C]"
   grep -E '^  switch' $D/logs/switch_race_$1_ringway.txt | sed 's/^/    /'
 }
 
-c2c() { echo "c2c: $($D/c2c 2>&1 | tail -1)"; }
+C2C=""
+c2c() { C2C=$($D/c2c 2>&1 | tail -1 | sed 's/c2c_roundtrip_ns=//'); C2C="$C2C ns"; echo "c2c: $C2C"; }
 OVS=1
 if [ "${ONLY_RINGWAY:-0}" = 1 ]; then OVS=0
 elif [ ! -x $OVSD ] || ! command -v ovsdb-server >/dev/null; then
