@@ -96,4 +96,33 @@ final class HostNet implements AutoCloseable {
         }
         namespaces.clear();
     }
+
+    /** Moves {@code tap} into namespace {@code ns}, gives it {@code address} and brings it up. */
+    static void moveAndConfigure(String ns, String tap, String address) throws IOException, InterruptedException {
+        run("ip", "link", "set", tap, "netns", ns);
+        run("ip", "-n", ns, "addr", "add", address, "dev", tap);
+        run("ip", "-n", ns, "link", "set", tap, "up");
+    }
+
+    /** {@code ping -c 3 -W 2} from iputils, or busybox's. */
+    static String[] pingCommand() {
+        for (String p : new String[] {"/usr/bin/ping", "/bin/ping"}) {
+            if (Files.isExecutable(Path.of(p))) {
+                return new String[] {p, "-c", "3", "-W", "2"};
+            }
+        }
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/busybox")),
+                "no ping (apt-get install iputils-ping or busybox-static)");
+        return new String[] {"/bin/busybox", "ping", "-c", "3", "-W", "2"};
+    }
+
+    /** {@code ping -c 3 -W 2 address} from inside namespace {@code ns}. */
+    static Result ping(String ns, String address) throws IOException, InterruptedException {
+        String[] ping = pingCommand();
+        String[] command = new String[5 + ping.length];
+        System.arraycopy(new String[] {"ip", "netns", "exec", ns}, 0, command, 0, 4);
+        System.arraycopy(ping, 0, command, 4, ping.length);
+        command[command.length - 1] = address;
+        return exec(30, command);
+    }
 }

@@ -6,11 +6,9 @@ import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.stats.StatsRegistry;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -30,7 +28,7 @@ class TapSwitchPingTest {
     @Test
     void namespacesPingEachOtherThroughTheSwitch() throws Exception {
         HostNet.assumeNamespacesAllowed();
-        String[] ping = pingCommand();
+        HostNet.pingCommand(); // skips when there is no ping
         String ns1 = HostNet.uniqueName("rwns", 1);
         String ns2 = HostNet.uniqueName("rwns", 2);
         String tap1 = HostNet.uniqueName("rwt", 1);
@@ -46,14 +44,10 @@ class TapSwitchPingTest {
                 lcore.addPoller(sw).get(10, TimeUnit.SECONDS);
                 host.addNamespace(ns1);
                 host.addNamespace(ns2);
-                configure(ns1, tap1, "10.213.0.1/24");
-                configure(ns2, tap2, "10.213.0.2/24");
+                HostNet.moveAndConfigure(ns1, tap1, "10.213.0.1/24");
+                HostNet.moveAndConfigure(ns2, tap2, "10.213.0.2/24");
 
-                String[] command = new String[5 + ping.length];
-                System.arraycopy(new String[] {"ip", "netns", "exec", ns1}, 0, command, 0, 4);
-                System.arraycopy(ping, 0, command, 4, ping.length);
-                command[command.length - 1] = "10.213.0.2";
-                HostNet.Result r = HostNet.exec(30, command);
+                HostNet.Result r = HostNet.ping(ns1, "10.213.0.2");
                 assertEquals(0, r.exit(), "ping through the switch failed:\n" + r.output());
                 assertTrue(r.output().contains("3 packets received"), r.output());
 
@@ -76,23 +70,5 @@ class TapSwitchPingTest {
             assertFalse(HostNet.interfaceExists(tap1), "closed taps are gone");
             assertEquals(pool.count(), pool.available(), "every buffer back in the pool");
         }
-    }
-
-    private static void configure(String ns, String tap, String address) throws Exception {
-        HostNet.run("ip", "link", "set", tap, "netns", ns);
-        HostNet.run("ip", "-n", ns, "addr", "add", address, "dev", tap);
-        HostNet.run("ip", "-n", ns, "link", "set", tap, "up");
-    }
-
-    /** {@code ping -c 3 -W 2} from iputils, or busybox's. */
-    private static String[] pingCommand() {
-        for (String p : new String[] {"/usr/bin/ping", "/bin/ping"}) {
-            if (Files.isExecutable(Path.of(p))) {
-                return new String[] {p, "-c", "3", "-W", "2"};
-            }
-        }
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/busybox")),
-                "no ping (apt-get install iputils-ping or busybox-static)");
-        return new String[] {"/bin/busybox", "ping", "-c", "3", "-W", "2"};
     }
 }
