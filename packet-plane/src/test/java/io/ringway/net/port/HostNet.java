@@ -14,25 +14,25 @@ import java.util.concurrent.TimeUnit;
  * The host side of tap tests: capability checks that skip a test with a message, {@code ip}
  * commands, and network namespaces the test creates (unique names) and deletes.
  */
-final class HostNet implements AutoCloseable {
+public final class HostNet implements AutoCloseable {
     private static final int CAP_NET_ADMIN = 12;
     private static final Path IP = Path.of("/usr/sbin/ip");
 
     private final List<String> namespaces = new ArrayList<>();
 
     /** Skips unless /dev/net/tun exists and the process has CAP_NET_ADMIN. */
-    static void assumeTapAllowed() {
+    public static void assumeTapAllowed() {
         Assumptions.assumeTrue(Files.exists(Path.of(TapPort.TUN_DEVICE)), "no /dev/net/tun (tun module not loaded)");
         Assumptions.assumeTrue(hasNetAdmin(), "needs CAP_NET_ADMIN (run as root) to create tap devices");
     }
 
     /** Skips unless tap devices can be created and {@code ip} is installed. */
-    static void assumeNamespacesAllowed() {
+    public static void assumeNamespacesAllowed() {
         assumeTapAllowed();
         Assumptions.assumeTrue(Files.isExecutable(IP), "no " + IP + " (apt-get install iproute2)");
     }
 
-    static boolean hasNetAdmin() {
+    public static boolean hasNetAdmin() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) {
@@ -47,7 +47,7 @@ final class HostNet implements AutoCloseable {
     }
 
     /** A name unique to this JVM and call, at most 15 bytes: {@code prefix} + pid + counter. */
-    static String uniqueName(String prefix, int n) {
+    public static String uniqueName(String prefix, int n) {
         String name = prefix + ProcessHandle.current().pid() % 100000 + "x" + n;
         if (name.length() > TapPort.MAX_NAME_LENGTH) {
             throw new IllegalArgumentException("prefix too long: " + name);
@@ -55,18 +55,18 @@ final class HostNet implements AutoCloseable {
         return name;
     }
 
-    static boolean interfaceExists(String name) {
+    public static boolean interfaceExists(String name) {
         return Files.exists(Path.of("/sys/class/net", name));
     }
 
     /** Creates network namespace {@code name}; {@link #close()} deletes it. */
-    void addNamespace(String name) throws IOException, InterruptedException {
+    public void addNamespace(String name) throws IOException, InterruptedException {
         run("ip", "netns", "add", name);
         namespaces.add(name);
     }
 
     /** Runs a command; fails the test with its output unless it exits with 0. */
-    static String run(String... command) throws IOException, InterruptedException {
+    public static String run(String... command) throws IOException, InterruptedException {
         Result r = exec(30, command);
         if (r.exit != 0) {
             throw new AssertionError(String.join(" ", command) + " exited with " + r.exit + ":\n" + r.output);
@@ -74,11 +74,11 @@ final class HostNet implements AutoCloseable {
         return r.output;
     }
 
-    record Result(int exit, String output) {
+    public record Result(int exit, String output) {
     }
 
     /** Runs a command with a deadline; returns its exit code (-1 if killed at the deadline) and output. */
-    static Result exec(int timeoutSeconds, String... command) throws IOException, InterruptedException {
+    public static Result exec(int timeoutSeconds, String... command) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         p.getOutputStream().close();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -98,14 +98,14 @@ final class HostNet implements AutoCloseable {
     }
 
     /** Moves {@code tap} into namespace {@code ns}, gives it {@code address} and brings it up. */
-    static void moveAndConfigure(String ns, String tap, String address) throws IOException, InterruptedException {
+    public static void moveAndConfigure(String ns, String tap, String address) throws IOException, InterruptedException {
         run("ip", "link", "set", tap, "netns", ns);
         run("ip", "-n", ns, "addr", "add", address, "dev", tap);
         run("ip", "-n", ns, "link", "set", tap, "up");
     }
 
     /** {@code ping -c 3 -W 2} from iputils, or busybox's. */
-    static String[] pingCommand() {
+    public static String[] pingCommand() {
         for (String p : new String[] {"/usr/bin/ping", "/bin/ping"}) {
             if (Files.isExecutable(Path.of(p))) {
                 return new String[] {p, "-c", "3", "-W", "2"};
@@ -117,7 +117,7 @@ final class HostNet implements AutoCloseable {
     }
 
     /** {@code ping -c 3 -W 2 address} from inside namespace {@code ns}. */
-    static Result ping(String ns, String address) throws IOException, InterruptedException {
+    public static Result ping(String ns, String address) throws IOException, InterruptedException {
         String[] ping = pingCommand();
         String[] command = new String[5 + ping.length];
         System.arraycopy(new String[] {"ip", "netns", "exec", ns}, 0, command, 0, 4);
