@@ -8,6 +8,7 @@ import io.ringway.net.l2switch.L2Switch;
 import io.ringway.net.l2switch.SwitchPortCounters;
 import io.ringway.net.port.Port;
 import io.ringway.net.port.PortCounters;
+import io.ringway.net.port.TapException;
 import io.ringway.net.port.TapPort;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.poll.IdlePolicy;
@@ -127,7 +128,13 @@ final class NetCommand implements Callable<Integer> {
             }
             taps.add(p.substring(4));
         }
-        ForwardingEngine engine = ForwardingEngine.start(config, new ForwardingEngine.Attachments(taps, capture));
+        ForwardingEngine engine;
+        try {
+            engine = ForwardingEngine.start(config, new ForwardingEngine.Attachments(taps, capture));
+        } catch (TapException | IllegalArgumentException | java.io.UncheckedIOException e) {
+            System.err.println("ringway net: " + e.getMessage());
+            return 1;
+        }
         long started = System.nanoTime();
         CountDownLatch done = new CountDownLatch(1);
         AtomicBoolean finished = new AtomicBoolean();
