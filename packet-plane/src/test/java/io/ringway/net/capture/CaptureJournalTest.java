@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -252,6 +253,50 @@ class CaptureJournalTest {
         for (int i = 0; i < accepted; i++) {
             assertArrayEquals(frames[i], records.get(i).data(), "the first " + accepted + " frames, in order");
         }
+    }
+
+    @Test
+    void twoProducersCaptureConcurrentlyWithoutTearingRecords() throws Exception {
+        Path j = dir.resolve("two");
+        int perProducer = 20_000;
+        long captured;
+        try (CaptureJournal journal = CaptureJournal.builder(j).snapLength(SNAP).ringBytes(64 * 1024).stats(stats).start()) {
+            Thread[] producers = new Thread[2];
+            Throwable[] failure = new Throwable[1];
+            for (int p = 0; p < 2; p++) {
+                int port = p;
+                producers[p] = Thread.ofPlatform().start(() -> {
+                    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                        MemorySegment buf = arena.allocate(SNAP);
+                        for (int seq = 0; seq < perProducer; seq++) {
+                            byte[] f = frame(seq * 2 + port, 64 + seq % 64);
+                            MemorySegment.copy(f, 0, buf, ValueLayout.JAVA_BYTE, 0, f.length);
+                            journal.capture(port, CaptureDescriptor.RX, buf, 0, f.length);
+                        }
+                    } catch (Throwable t) {
+                        failure[0] = t;
+                    }
+                });
+            }
+            for (Thread t : producers) {
+                t.join(60_000);
+            }
+            assertNull(failure[0], () -> "producer failed: " + failure[0]);
+            assertEquals(2L * perProducer, journal.captured() + journal.dropped(), "every call counted once");
+            assertTrue(journal.awaitWritten(30, TimeUnit.SECONDS), "writer drained the ring");
+            captured = journal.captured();
+        }
+        int[] last = {-1, -1};
+        long n = CaptureJournal.read(j, r -> {
+            int seq = ByteBuffer.wrap(r.data(), 14, 4).getInt();
+            int port = r.port();
+            assertEquals(port, seq % 2, "a record's port matches its payload");
+            int own = seq / 2;
+            assertArrayEquals(frame(seq, 64 + own % 64), r.data(), "record of port " + port + " seq " + own + " intact");
+            assertTrue(own > last[port], "each producer's records in order");
+            last[port] = own;
+        });
+        assertEquals(captured, n, "every captured record is in the journal");
     }
 
     @Test
