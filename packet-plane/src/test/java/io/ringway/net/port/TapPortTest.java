@@ -11,6 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -72,6 +74,23 @@ class TapPortTest {
         assertTrue(e.getMessage().contains("CAP_NET_ADMIN"), e.getMessage());
         TapException open = TapException.openFailed("/dev/net/tun", new LinuxException("open", "path=/dev/net/tun", Errno.EACCES));
         assertEquals(TapException.Reason.NO_PERMISSION, open.reason());
+    }
+
+    @Test
+    void withoutCapNetAdminCreatingATapIsRefusedWithThatReason() throws Exception {
+        HostNet.assumeTapAllowed();
+        Path setpriv = Path.of("/usr/bin/setpriv");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(setpriv),
+                "no setpriv (util-linux) to drop CAP_NET_ADMIN for the child process");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(setpriv.toString(), "--bounding-set", "-net_admin",
+                "--inh-caps", "-net_admin", java, "--enable-native-access=ALL-UNNAMED",
+                "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                TapOpenProbe.class.getName(), HostNet.uniqueName("rwp", 0)));
+        HostNet.Result r = HostNet.exec(120, command.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("REASON NO_PERMISSION"), r.output());
+        assertTrue(r.output().contains("CAP_NET_ADMIN"), r.output());
     }
 
     @Test
