@@ -52,7 +52,6 @@ public final class CaptureJournal implements AutoCloseable {
     private final Path dir;
     private final int snapLength;
     private final StatsRegistry stats;
-    private final Arena arena;
     private final MemorySegment ringMemory;
     private final RingBuffer ring;
     private final long epochOffsetNanos;
@@ -72,12 +71,12 @@ public final class CaptureJournal implements AutoCloseable {
         this.snapLength = b.snapLength;
         this.stats = b.stats;
         Files.createDirectories(dir);
-        this.arena = Arena.ofShared();
         int length = b.ringBytes + RingBufferDescriptor.TRAILER_LENGTH;
-        this.ringMemory = arena.allocate(length, 128);
+        // An automatic arena: the ring lives as long as this object, so a data-path thread that still
+        // captures after close() writes into a ring nobody drains (then drops) instead of freed memory.
+        this.ringMemory = Arena.ofAuto().allocate(length, 128);
         this.ring = new ManyToOneRingBuffer(new UnsafeBuffer(ringMemory.address(), length));
         if (ring.maxMsgLength() < CaptureDescriptor.DATA_OFFSET + snapLength) {
-            arena.close();
             throw new IllegalArgumentException("a ring of " + b.ringBytes + " bytes holds records of at most "
                     + ring.maxMsgLength() + " bytes (an eighth), the snap length " + snapLength + " needs "
                     + (CaptureDescriptor.DATA_OFFSET + snapLength) + ": use a larger ring");
@@ -182,8 +181,9 @@ public final class CaptureJournal implements AutoCloseable {
     }
 
     /**
-     * Stops the writer after it has drained the ring (call once no data-path thread captures), closes
-     * the journal and frees the ring and counters.
+     * Stops the writer after it has drained the ring, closes the journal and frees the counters.
+     * Call once no data-path thread captures: what is captured later is not journaled (the ring's
+     * memory stays valid until this object is unreachable, so a late capture is harmless).
      */
     @Override
     public synchronized void close() {
@@ -209,9 +209,8 @@ public final class CaptureJournal implements AutoCloseable {
         stats.free(dropped);
         stats.free(written);
         if (writerStopped) {
-            // A writer stuck in the journal keeps the ring and queue: freeing them under it would crash.
+            // A writer stuck in the journal keeps the queue: closing it under the writer would fail it.
             queue.close();
-            arena.close();
         }
     }
 

@@ -14,6 +14,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
@@ -131,7 +132,7 @@ public final class TapPort implements Port, AutoCloseable {
         String actual;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ifreq = a.allocate(IFREQ_SIZE, 8);
-            MemorySegment.copy(bytes, 0, ifreq, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+            MemorySegment.copy(bytes, 0, ifreq, JAVA_BYTE, 0, bytes.length);
             ifreq.set(JAVA_SHORT, IFR_FLAGS_OFFSET, (short) (IFF_TAP | IFF_NO_PI));
             LibC.ioctl(fd, TUNSETIFF, ifreq);
             actual = ifreq.getString(0, StandardCharsets.US_ASCII);

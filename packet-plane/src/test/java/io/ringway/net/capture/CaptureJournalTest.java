@@ -300,6 +300,22 @@ class CaptureJournalTest {
     }
 
     @Test
+    void aCaptureAfterCloseIsNotJournaledAndDoesNotCrash() throws IOException {
+        Path j = dir.resolve("late");
+        byte[] f = frame(1, 60);
+        MemorySegment buf = MemorySegment.ofArray(f);
+        CaptureJournal journal = CaptureJournal.builder(j).stats(stats).start();
+        assertTrue(journal.capture(0, CaptureDescriptor.TX, buf, 0, f.length));
+        journal.close();
+        for (int i = 0; i < 10_000; i++) {
+            journal.capture(0, CaptureDescriptor.TX, buf, 0, f.length); // fills the undrained ring, then drops
+        }
+        List<CaptureRecord> records = new ArrayList<>();
+        assertEquals(1, CaptureJournal.read(j, records::add), "only the capture before close is journaled");
+        assertArrayEquals(f, records.get(0).data());
+    }
+
+    @Test
     void badConfigurationIsRejectedWithTheRule() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> CaptureJournal.builder(dir).ringBytes(3000));
