@@ -88,6 +88,10 @@ final class NetCommand implements Callable<Integer> {
                     + " waited for, when the writer falls behind: see `capture net: dropped` in `ringway stats`).")
     Path capture;
 
+    @Option(names = "--capture-snap", paramLabel = "BYTES",
+            description = "Most bytes --capture keeps per packet (default: ${DEFAULT-VALUE}, whole packets).")
+    int captureSnap = io.ringway.net.capture.CaptureJournal.DEFAULT_SNAP_LENGTH;
+
     @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after this many seconds (default: run until a signal).")
     int duration;
 
@@ -130,7 +134,7 @@ final class NetCommand implements Callable<Integer> {
         }
         ForwardingEngine engine;
         try {
-            engine = ForwardingEngine.start(config, new ForwardingEngine.Attachments(taps, capture));
+            engine = ForwardingEngine.start(config, new ForwardingEngine.Attachments(taps, capture, captureSnap));
         } catch (TapException | IllegalArgumentException | java.io.UncheckedIOException e) {
             System.err.println("ringway net: " + e.getMessage());
             return 1;

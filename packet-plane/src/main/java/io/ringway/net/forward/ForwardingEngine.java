@@ -91,13 +91,19 @@ public final class ForwardingEngine implements AutoCloseable {
      *
      * @param taps       names of tap devices to create, one port each, after the vhost-user ports
      * @param captureDir journal directory of a capture of the vhost-user ports' rx and tx, or null
+     * @param snapLength most bytes the capture keeps per packet
      */
-    public record Attachments(List<String> taps, Path captureDir) {
+    public record Attachments(List<String> taps, Path captureDir, int snapLength) {
         /** Nothing attached. */
         public static final Attachments NONE = new Attachments(List.of(), null);
 
         public Attachments {
             taps = List.copyOf(taps);
+        }
+
+        /** Taps and a capture of whole packets ({@link CaptureJournal#DEFAULT_SNAP_LENGTH}). */
+        public Attachments(List<String> taps, Path captureDir) {
+            this(taps, captureDir, CaptureJournal.DEFAULT_SNAP_LENGTH);
         }
     }
 
@@ -207,7 +213,8 @@ public final class ForwardingEngine implements AutoCloseable {
     private void attach() {
         if (attachments.captureDir() != null) {
             try {
-                capture = CaptureJournal.builder(attachments.captureDir()).name("net").stats(config.stats()).start();
+                capture = CaptureJournal.builder(attachments.captureDir()).name("net").snapLength(attachments.snapLength())
+                        .stats(config.stats()).start();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create the capture journal in " + attachments.captureDir(), e);
             }
