@@ -9,6 +9,9 @@
 # The Ringway turn starts with an unmeasured client run of WARMUP seconds (default 5, env WARMUP) so that the
 # JIT has compiled the data path; the back-end process stays up and serves the measured client run next.
 # Usage: packet-plane/bench/race.sh ROLE [SECONDS] [extra virtio-user devargs, e.g. ,packed_vq=1]
+# RINGWAY_ARGS adds options to the Ringway back-end, e.g. RINGWAY_ARGS="--capture /dev/shm/rwcap" for the cost of
+# a capture (compare with a run without it in the same machine state). The journal grows at the capture writer's
+# rate for the whole run (GBs at these packet rates, not yet measured): put it where there is room, delete it after.
 set -u
 ROLE=${1:-rxonly}; SECS=${2:-8}; VARGS=${3:-}; WARMUP=${WARMUP:-5}
 D=${PEERS_DIR:-/tmp/ringway-peers}; mkdir -p $D/logs; SOCK=$D/race.sock; HUGE=$D/huge
@@ -49,7 +52,7 @@ dpdk_turn() {
 
 ringway_turn() {
   rm -f $SOCK $HUGE/rwv*
-  RINGWAY_NO_BUILD=1 timeout -s INT $((SECS+WARMUP+16)) "$here/ringway" net --socket $SOCK --mode $BACK --lcores 0 --idle busy \
+  RINGWAY_NO_BUILD=1 timeout -s INT $((SECS+WARMUP+16)) "$here/ringway" net --socket $SOCK --mode $BACK --lcores 0 --idle busy ${RINGWAY_ARGS:-} \
     > $D/logs/race_$1_ringway.txt 2>&1 &
   local p=$!
   for i in $(seq 100); do [ -S $SOCK ] && break; sleep 0.1; done

@@ -6,7 +6,10 @@ import io.ringway.net.forward.ForwardingEngine;
 import io.ringway.net.forward.ForwardingMode;
 import io.ringway.net.l2switch.L2Switch;
 import io.ringway.net.l2switch.SwitchPortCounters;
+import io.ringway.net.port.Port;
 import io.ringway.net.port.PortCounters;
+import io.ringway.net.port.TapException;
+import io.ringway.net.port.TapPort;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.stats.StatsRegistry;
@@ -30,8 +33,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
         footer = {"", "Modes: rxonly (count and free), txonly (send UDP frames of --txpkts bytes), io (port 2i <-> 2i+1,"
                 + " or a single port to itself), macswap (swap MACs, send back out the same port), switch (an L2"
                 + " learning switch over every port: MAC table with ageing, flooding of unknown and broadcast).",
-                "", "Not in this version: tap ports (--port tap:NAME) and packet capture (--capture); they are later"
-                + " slices of issue 4."})
+                "", "Tap ports (--port tap:NAME) join after the vhost-user ports: in switch mode they are switch ports,"
+                + " in io mode port 2i and 2i+1 of the combined list forward to each other (one socket and one tap: the"
+                + " guest and the host's tap). --capture DIR mirrors the vhost-user ports' rx and tx into a journal;"
+                + " `ringway capture export DIR --pcap FILE` turns it into a pcap."})
 final class NetCommand implements Callable<Integer> {
     @Option(names = "--socket", required = true, paramLabel = "PATH",
             description = "vhost-user socket, one port each (repeat for more ports).")
@@ -75,6 +80,19 @@ final class NetCommand implements Callable<Integer> {
             description = "Switch mode: forget an address not seen for this long (default: ${DEFAULT-VALUE}).")
     long macAge = L2Switch.DEFAULT_AGE.toSeconds();
 
+    @Option(names = "--port", paramLabel = "tap:NAME",
+            description = "Also serve a tap device NAME (created, removed at exit; needs CAP_NET_ADMIN); repeat for more.")
+    List<String> extraPorts = new ArrayList<>();
+
+    @Option(names = "--capture", paramLabel = "DIR",
+            description = "Mirror the vhost-user ports' rx and tx into a capture journal in DIR (dropped, never"
+                    + " waited for, when the writer falls behind: see `capture net: dropped` in `ringway stats`).")
+    Path capture;
+
+    @Option(names = "--capture-snap", paramLabel = "BYTES",
+            description = "Most bytes --capture keeps per packet (default: ${DEFAULT-VALUE}, whole packets).")
+    int captureSnap = io.ringway.net.capture.CaptureJournal.DEFAULT_SNAP_LENGTH;
+
     @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after this many seconds (default: run until a signal).")
     int duration;
 
@@ -107,7 +125,21 @@ final class NetCommand implements Callable<Integer> {
         ForwardingEngine.Config config = new ForwardingEngine.Config(sockets, client, queues, ForwardingMode.parse(mode),
                 parseCpus(lcores), IdlePolicy.parse(idle), txPacketLength, mbufs, !noMergeable, !noPacked,
                 StatsRegistry.process(), macTable, Duration.ofSeconds(macAge));
-        ForwardingEngine engine = ForwardingEngine.start(config);
+        List<String> taps = new ArrayList<>();
+        for (String p : extraPorts) {
+            if (!p.startsWith("tap:") || p.length() == 4) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                        "--port " + p + ": expected tap:NAME (the only extra port kind)");
+            }
+            taps.add(p.substring(4));
+        }
+        ForwardingEngine engine;
+        try {
+            engine = ForwardingEngine.start(config, new ForwardingEngine.Attachments(taps, capture, captureSnap));
+        } catch (TapException | IllegalArgumentException | java.io.UncheckedIOException e) {
+            System.err.println("ringway net: " + e.getMessage());
+            return 1;
+        }
         long started = System.nanoTime();
         CountDownLatch done = new CountDownLatch(1);
         AtomicBoolean finished = new AtomicBoolean();
@@ -128,7 +160,14 @@ final class NetCommand implements Callable<Integer> {
         for (int i = 0; i < sockets.size(); i++) {
             System.out.printf("  %s: %s%n", engine.ports().get(i).name(), sockets.get(i));
         }
-        List<VhostUserPort> ports = engine.ports();
+        for (TapPort tap : engine.taps()) {
+            System.out.printf("  %s: tap device%n", tap.name());
+        }
+        if (capture != null) {
+            System.out.printf("  capture of the vhost-user ports: %s%n", capture);
+        }
+        List<Port> ports = new ArrayList<>(engine.ports());
+        ports.addAll(engine.taps());
         long[] lastRx = new long[ports.size()];
         long[] lastTx = new long[ports.size()];
         long last = System.nanoTime();
@@ -142,8 +181,8 @@ final class NetCommand implements Callable<Integer> {
                 PortCounters c = ports.get(i).counters();
                 long rx = c.rxPackets.get();
                 long tx = c.txPackets.get();
-                line.append(String.format("  %s%s rx %7.3f Mpps tx %7.3f Mpps", ports.get(i).name(),
-                        ports.get(i).device().isActive() ? "" : " (down)", (rx - lastRx[i]) / secs / 1e6,
+                boolean down = ports.get(i) instanceof VhostUserPort v && !v.device().isActive();
+                line.append(String.format("  %s%s rx %7.3f Mpps tx %7.3f Mpps", ports.get(i).name(), down ? " (down)" : "", (rx - lastRx[i]) / secs / 1e6,
                         (tx - lastTx[i]) / secs / 1e6));
                 lastRx[i] = rx;
                 lastTx[i] = tx;
@@ -174,6 +213,14 @@ final class NetCommand implements Callable<Integer> {
                             + " no buffer %,d, rx buffer too small %,d, reset %,d%n", port.name(), m.txPackets.get(),
                     m.rxPackets.get(), m.txDropShortHeader.get(), m.txDropEmpty.get(), m.txDropOversize.get(),
                     m.txDropNoBuffer.get(), m.rxDropBufferTooSmall.get(), m.rxDropReset.get());
+        }
+        for (TapPort tap : engine.taps()) {
+            System.out.printf("  %s: %s, io errors %,d%n", tap.name(), tap.counters(), tap.ioErrors());
+        }
+        if (engine.capture() != null) {
+            System.out.printf("  capture: captured %,d, dropped (ring full) %,d, written %,d to %s%n",
+                    engine.capture().captured(), engine.capture().dropped(), engine.capture().written(),
+                    engine.capture().dir());
         }
         L2Switch sw = engine.l2switch();
         if (sw != null) {

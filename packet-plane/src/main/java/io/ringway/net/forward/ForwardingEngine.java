@@ -1,9 +1,12 @@
 package io.ringway.net.forward;
 
+import io.ringway.net.capture.CaptureJournal;
+import io.ringway.net.capture.CapturePort;
 import io.ringway.net.device.VirtioNetDevice;
 import io.ringway.net.l2switch.L2Switch;
 import io.ringway.net.packet.Mbuf;
 import io.ringway.net.port.Port;
+import io.ringway.net.port.TapPort;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.IdlePolicy;
@@ -12,6 +15,8 @@ import io.ringway.runtime.poll.Poller;
 import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.vhost.backend.VhostUserBackend;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,6 +39,11 @@ import java.util.concurrent.TimeUnit;
  * <p>Stream wiring, as testpmd does it: rxonly, txonly and macswap use each port on its own; io
  * forwards port {@code 2i} to {@code 2i+1} and back, or a single port to itself. Switch mode runs one
  * {@link L2Switch} over every port (all their queues) on the first stream lcore.
+ *
+ * <p>{@link Attachments} add tap ports after the vhost-user ports (port ids follow theirs; io pairs
+ * the combined list, so one vhost-user port and one tap forward to each other) and a packet capture
+ * of the vhost-user ports (rx and tx). A captured port runs its streams through the ring path, not
+ * inside its device's processing.
  */
 public final class ForwardingEngine implements AutoCloseable {
 
@@ -82,16 +92,42 @@ public final class ForwardingEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * What joins the vhost-user ports.
+     *
+     * @param taps       names of tap devices to create, one port each, after the vhost-user ports
+     * @param captureDir journal directory of a capture of the vhost-user ports' rx and tx, or null
+     * @param snapLength most bytes the capture keeps per packet
+     */
+    public record Attachments(List<String> taps, Path captureDir, int snapLength) {
+        /** Nothing attached. */
+        public static final Attachments NONE = new Attachments(List.of(), null);
+
+        public Attachments {
+            taps = List.copyOf(taps);
+        }
+
+        /** Taps and a capture of whole packets ({@link CaptureJournal#DEFAULT_SNAP_LENGTH}). */
+        public Attachments(List<String> taps, Path captureDir) {
+            this(taps, captureDir, CaptureJournal.DEFAULT_SNAP_LENGTH);
+        }
+    }
+
     private static final int CACHE_SIZE = 256;
     private static final byte[] SRC_MAC = {0x02, 0x52, 0x57, 0x00, 0x00, 0x01};
     private static final byte[] DST_MAC = {0x02, 0x52, 0x57, 0x00, 0x00, 0x02};
 
     private final Config config;
+    private final Attachments attachments;
     private final Mempool pool;
     private final List<Lcore> lcores = new ArrayList<>();
     private final List<VirtioNetDevice> devices = new ArrayList<>();
     private final List<VhostUserPort> ports = new ArrayList<>();
     private final List<VhostUserBackend> backends = new ArrayList<>();
+    private final List<TapPort> taps = new ArrayList<>();
+    /** What the forwarding sees: the vhost-user ports (behind a capture if any), then the taps. */
+    private final List<Port> forwardingPorts = new ArrayList<>();
+    private CaptureJournal capture;
     private final List<ForwardingStream> streams = new ArrayList<>();
     private L2Switch l2switch;
     /** What runs on the stream lcores: the streams, or the switch. */
@@ -103,8 +139,9 @@ public final class ForwardingEngine implements AutoCloseable {
     /** Queue pairs spread over the lcores (several of each), else every device queue on lcore 0. */
     private final boolean spread;
 
-    private ForwardingEngine(Config config) {
+    private ForwardingEngine(Config config, Attachments attachments) {
         this.config = config;
+        this.attachments = Objects.requireNonNull(attachments, "attachments");
         this.pool = Mbuf.createPool(config.mbufs());
         this.spread = config.queuePairs() > 1 && config.cpus().length > 1;
     }
@@ -116,7 +153,17 @@ public final class ForwardingEngine implements AutoCloseable {
      * @return the running engine
      */
     public static ForwardingEngine start(Config config) {
-        ForwardingEngine e = new ForwardingEngine(config);
+        return start(config, Attachments.NONE);
+    }
+
+    /**
+     * As {@link #start(Config)}, with tap ports and a capture.
+     *
+     * @throws io.ringway.net.port.TapException if a tap cannot be created
+     * @throws UncheckedIOException             if the capture journal cannot be created
+     */
+    public static ForwardingEngine start(Config config, Attachments attachments) {
+        ForwardingEngine e = new ForwardingEngine(config, attachments);
         try {
             e.startAll();
         } catch (RuntimeException ex) {
@@ -143,18 +190,19 @@ public final class ForwardingEngine implements AutoCloseable {
             devices.add(device);
             ports.add(new VhostUserPort(name, device, config.stats()));
         }
+        attach();
         UdpPacketTemplate template = config.mode() == ForwardingMode.TXONLY
                 ? new UdpPacketTemplate(config.txPacketLength(), SRC_MAC, DST_MAC) : null;
         if (config.mode() == ForwardingMode.SWITCH) {
-            l2switch = L2Switch.builder(config.stats()).ports(ports).macTableCapacity(config.macTableCapacity())
+            l2switch = L2Switch.builder(config.stats()).ports(forwardingPorts).macTableCapacity(config.macTableCapacity())
                     .age(config.macAge()).cache(caches.get(lcoreIndexOfStream(0))).build();
             pollers.add(l2switch);
             pollerLcores.add(lcoreIndexOfStream(0));
         }
         int j = 0;
-        for (int i = 0; config.mode() != ForwardingMode.SWITCH && i < ports.size(); i++) {
-            Port port = ports.get(i);
-            for (int q = 0; q < config.queuePairs(); q++) {
+        for (int i = 0; config.mode() != ForwardingMode.SWITCH && i < forwardingPorts.size(); i++) {
+            Port port = forwardingPorts.get(i);
+            for (int q = 0; q < port.queueCount(); q++) {
                 int lcore = spread ? lcoreOfPair(q) : lcoreIndexOfStream(j++);
                 Mempool.Cache cache = caches.get(lcore);
                 ForwardingStream s = switch (config.mode()) {
@@ -178,6 +226,29 @@ public final class ForwardingEngine implements AutoCloseable {
         }
     }
 
+    private void attach() {
+        if (attachments.captureDir() != null) {
+            try {
+                capture = CaptureJournal.builder(attachments.captureDir()).name("net").snapLength(attachments.snapLength())
+                        .stats(config.stats()).start();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the capture journal in " + attachments.captureDir(), e);
+            }
+        }
+        for (int i = 0; i < ports.size(); i++) {
+            forwardingPorts.add(capture == null ? ports.get(i) : new CapturePort(ports.get(i), i, capture, true, true));
+        }
+        if (!attachments.taps().isEmpty() && config.mode() == ForwardingMode.IO && config.queuePairs() > 1) {
+            throw new IllegalArgumentException("a tap port has one queue: io mode with taps needs --queues 1, got "
+                    + config.queuePairs());
+        }
+        for (String name : attachments.taps()) {
+            TapPort tap = TapPort.open(name, pool, config.stats(), ports.size() + taps.size());
+            taps.add(tap);
+            forwardingPorts.add(tap);
+        }
+    }
+
     private int lcoreIndexOfStream(int j) {
         return lcores.size() == 1 ? 0 : 1 + j % (lcores.size() - 1);
     }
@@ -194,11 +265,11 @@ public final class ForwardingEngine implements AutoCloseable {
     }
 
     private Port ioPeer(int i) {
-        if (ports.size() == 1) {
-            return ports.get(0);
+        if (forwardingPorts.size() == 1) {
+            return forwardingPorts.get(0);
         }
         int peer = i ^ 1;
-        return peer < ports.size() ? ports.get(peer) : ports.get(i);
+        return peer < forwardingPorts.size() ? forwardingPorts.get(peer) : forwardingPorts.get(i);
     }
 
     private static void await(java.util.concurrent.CompletableFuture<Void> f) {
@@ -212,6 +283,16 @@ public final class ForwardingEngine implements AutoCloseable {
     /** @return the ports, in socket order */
     public List<VhostUserPort> ports() {
         return List.copyOf(ports);
+    }
+
+    /** @return the tap ports, in the order given */
+    public List<TapPort> taps() {
+        return List.copyOf(taps);
+    }
+
+    /** @return the capture of the vhost-user ports, or null */
+    public CaptureJournal capture() {
+        return capture;
     }
 
     /** @return the devices, in socket order */
@@ -291,6 +372,10 @@ public final class ForwardingEngine implements AutoCloseable {
         }
         devices.forEach(VirtioNetDevice::close);
         ports.forEach(VhostUserPort::close);
+        taps.forEach(TapPort::close);
+        if (capture != null) {
+            capture.close();
+        }
         lcores.forEach(Lcore::close);
         caches.forEach(Mempool.Cache::close);
         pool.close();

@@ -17,14 +17,24 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * small table and the description to {@code strerror}.
  */
 public final class Errno {
+    /** Operation not permitted (e.g. a capability is missing). */
+    public static final int EPERM = 1;
+    /** No such file or directory. */
+    public static final int ENOENT = 2;
     /** Interrupted system call. */
     public static final int EINTR = 4;
+    /** Input/output error (e.g. a write to a tap whose interface is down). */
+    public static final int EIO = 5;
     /** Bad file descriptor. */
     public static final int EBADF = 9;
     /** Resource temporarily unavailable (EWOULDBLOCK). */
     public static final int EAGAIN = 11;
     /** Cannot allocate memory. */
     public static final int ENOMEM = 12;
+    /** Permission denied. */
+    public static final int EACCES = 13;
+    /** Device or resource busy. */
+    public static final int EBUSY = 16;
     /** Invalid argument. */
     public static final int EINVAL = 22;
     /** Broken pipe. */
@@ -46,13 +56,15 @@ public final class Errno {
             return name;
         }
         return switch (errno) {
-            case 1 -> "EPERM";
-            case 2 -> "ENOENT";
+            case EPERM -> "EPERM";
+            case ENOENT -> "ENOENT";
             case EINTR -> "EINTR";
+            case EIO -> "EIO";
             case EBADF -> "EBADF";
             case EAGAIN -> "EAGAIN";
             case ENOMEM -> "ENOMEM";
-            case 13 -> "EACCES";
+            case EACCES -> "EACCES";
+            case EBUSY -> "EBUSY";
             case 14 -> "EFAULT";
             case 17 -> "EEXIST";
             case EINVAL -> "EINVAL";

@@ -10,7 +10,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * Positioned and vectored file I/O for block devices: preadv(2), pwritev(2), fdatasync(2),
+ * Positioned and vectored file I/O for block devices: preadv(2), pwritev(2), readv(2) and
+ * writev(2) (for character devices such as a tap fd), fdatasync(2),
  * fsync(2), fallocate(2), and the raw syscall(2) entry used for io_uring. Every method is a
  * hot-path {@code try} variant: it returns the result, or {@code -errno}, and never allocates.
  *
@@ -35,6 +36,10 @@ public final class FileIo {
         LibC.downcall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle PWRITEV =
         LibC.downcall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle READV =
+        LibC.downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle WRITEV =
+        LibC.downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle FDATASYNC = LibC.downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FSYNC = LibC.downcall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE =
@@ -63,6 +68,31 @@ public final class FileIo {
         MemorySegment capture = LibC.capture();
         try {
             long r = (long) PWRITEV.invokeExact(capture, fd, iov, iovcnt, offset);
+            return r < 0 ? -LibC.errno(capture) : r;
+        } catch (Throwable t) {
+            throw LibC.rethrow(t);
+        }
+    }
+
+    /**
+     * readv(2) at the fd's current position (for character devices and sockets, e.g. a tap fd):
+     * bytes read, or {@code -errno}.
+     */
+    public static long tryReadv(int fd, MemorySegment iov, int iovcnt) {
+        MemorySegment capture = LibC.capture();
+        try {
+            long r = (long) READV.invokeExact(capture, fd, iov, iovcnt);
+            return r < 0 ? -LibC.errno(capture) : r;
+        } catch (Throwable t) {
+            throw LibC.rethrow(t);
+        }
+    }
+
+    /** writev(2) at the fd's current position: bytes written, or {@code -errno}. */
+    public static long tryWritev(int fd, MemorySegment iov, int iovcnt) {
+        MemorySegment capture = LibC.capture();
+        try {
+            long r = (long) WRITEV.invokeExact(capture, fd, iov, iovcnt);
             return r < 0 ? -LibC.errno(capture) : r;
         } catch (Throwable t) {
             throw LibC.rethrow(t);
