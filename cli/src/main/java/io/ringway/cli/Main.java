@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Ringway: a poll-mode data-plane I/O framework for the JVM.",
-        subcommands = {BenchCommand.class, BlkCommand.class, NetCommand.class, StatsCommand.class, VmCommand.class,
+        subcommands = {BenchCommand.class, BlkCommand.class, NetCommand.class, StatsCommand.class, VmCommand.class, ServeCommand.class, RpcCommand.class,
             TraceCommand.class, JmhCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Still to come (see README): net switch/tap/capture, vm run, serve."})
 public final class Main implements Runnable {
