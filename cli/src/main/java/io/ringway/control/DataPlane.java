@@ -52,6 +52,7 @@ public final class DataPlane implements AutoCloseable {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}");
     private static final int MEMPOOL_CACHE = 256;
     private static final int RING_PORT_CAPACITY = 1024;
+    private static final long DRAIN_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /** A bdev as created: the canonical parameters (what get_config prints) and the device. */
     record Bdev(BdevSpec spec, BlockDevice device) {
@@ -385,7 +386,21 @@ public final class DataPlane implements AutoCloseable {
         closeController(c);
     }
 
+    /**
+     * Drains and closes a controller: the lcores stop taking requests, the ones taken complete and
+     * are answered (up to {@link #DRAIN_TIMEOUT_NANOS}), then the front-end is disconnected and the
+     * device reset.
+     */
     private static void closeController(Controller c) {
+        c.device().drain(true);
+        long deadline = System.nanoTime() + DRAIN_TIMEOUT_NANOS;
+        while (c.device().inFlight() > 0 && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
+        if (c.device().inFlight() > 0) {
+            LOG.log(System.Logger.Level.WARNING, "controller " + c.spec().name() + ": " + c.device().inFlight()
+                    + " request(s) still in flight after " + DRAIN_TIMEOUT_NANOS / 1_000_000 + " ms; disconnecting anyway");
+        }
         c.backend().close();
         c.device().close();
         if (!c.spec().client()) {

@@ -65,6 +65,12 @@ class ServeSigtermTest {
                     slotOfId[w.submit(slot, (long) next * 8, pattern(next))] = slot;
                     next++;
                 }
+                if (!termSent && freeCount == 0
+                        && (acked.size() >= DISK_BLOCKS / 2 || System.nanoTime() - start > 3_000_000_000L)) {
+                    inFlightAtTerm = DEPTH - freeCount;
+                    first.destroy(); // SIGTERM, with writes in flight
+                    termSent = true;
+                }
                 long used;
                 while ((used = w.pollUsed()) >= 0) {
                     int slot = slotOfId[(int) (used >>> 32)];
@@ -74,11 +80,6 @@ class ServeSigtermTest {
                         errors++;
                     }
                     free[freeCount++] = slot;
-                }
-                if (!termSent && (acked.size() >= DISK_BLOCKS / 2 || System.nanoTime() - start > 3_000_000_000L)) {
-                    inFlightAtTerm = DEPTH - freeCount;
-                    first.destroy(); // SIGTERM, with writes in flight
-                    termSent = true;
                 }
                 if (termSent && !first.isAlive() && end == Long.MAX_VALUE) {
                     end = System.nanoTime() + 200_000_000L; // a last look for completions published before the exit
