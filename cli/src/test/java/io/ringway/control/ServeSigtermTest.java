@@ -130,6 +130,36 @@ class ServeSigtermTest {
         assertTrue(!Files.exists(rpc), "the RPC socket is removed at exit");
     }
 
+    @Test
+    void sighupAppliesTheChangedConfigAsADiff() throws Exception {
+        Path config = dir.resolve("serve.json");
+        String ctrl = "{\"ctrlr\":\"c0\",\"socket\":\"" + dir.resolve("c0.sock") + "\",\"bdev\":\"M0\"}";
+        Files.writeString(config, "{\"bdevs\":[{\"name\":\"M0\",\"type\":\"malloc\",\"size\":\"1M\"}],"
+                + "\"vhost_controllers\":[" + ctrl + "]}");
+        Path rpc = dir.resolve("rpc.sock");
+        Process p = startServe(config, rpc, dir.resolve("serve.log"));
+        try (RpcClient c = RpcClient.connect(rpc, java.time.Duration.ofSeconds(10))) {
+            Files.writeString(config, "{\"bdevs\":[{\"name\":\"M0\",\"type\":\"malloc\",\"size\":\"1M\"},"
+                    + "{\"name\":\"N0\",\"type\":\"null\",\"size\":\"1G\"}],\"vhost_controllers\":[" + ctrl + "]}");
+            Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).inheritIO().start();
+            assertEquals(0, kill.waitFor());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!c.call("bdev_get_bdevs", null).get("result").toString().contains("name=N0")
+                    || !Files.readString(dir.resolve("serve.log"), StandardCharsets.ISO_8859_1).contains("SIGHUP:")) {
+                assertTrue(System.nanoTime() < deadline, "N0 not created after SIGHUP; log:\n"
+                        + Files.readString(dir.resolve("serve.log"), StandardCharsets.ISO_8859_1));
+                TimeUnit.MILLISECONDS.sleep(50);
+            }
+            String log = Files.readString(dir.resolve("serve.log"), StandardCharsets.ISO_8859_1);
+            assertTrue(log.contains("\"created\":[\"bdev N0\"],\"deleted\":[]"), log);
+            assertTrue(c.call("vhost_get_controllers", null).get("result").toString().contains("ctrlr=c0"));
+        } finally {
+            p.destroy();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        }
+        assertEquals(0, p.exitValue());
+    }
+
     static byte[] pattern(int k) {
         ByteBuffer b = ByteBuffer.allocate(BlkWriter.BLOCK);
         for (int i = 0; i < BlkWriter.BLOCK / 8; i++) {
