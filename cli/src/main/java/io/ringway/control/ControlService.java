@@ -96,7 +96,8 @@ public final class ControlService {
                 if (p.has("config")) {
                     yield reload(Params.of("config", rawMember(rawParams, "config")));
                 }
-                yield reloadFile(p.has("file") ? Path.of(p.string("file")) : null);
+                // A file named by a client is read only from where the daemon may read backing files.
+                yield reloadFile(p.has("file") ? plane.allowedExisting("framework_reload: file", Path.of(p.string("file"))) : null);
             }
             case "rpc_get_methods" -> {
                 p.only();

@@ -768,7 +768,7 @@ public final class DataPlane implements AutoCloseable {
     }
 
     /** Resolves {@code p} (which must exist) and checks it lies under an allowed directory. */
-    private Path allowedExisting(String what, Path p) {
+    Path allowedExisting(String what, Path p) {
         Path real;
         try {
             real = p.toAbsolutePath().normalize().toRealPath();

@@ -197,6 +197,8 @@ class ServeRpcTest {
                 RpcException.INVALID_PARAMS, "outside the allowed directories");
         assertError(bed.error("net_port_create", m("name", "p", "type", "vhost-user", "socket", link.resolve("p.sock").toString())),
                 RpcException.INVALID_PARAMS, "outside the allowed directories");
+        assertError(bed.error("framework_reload", m("file", "/etc/passwd")), RpcException.INVALID_PARAMS,
+                "outside the allowed directories");
         assertError(bed.error("bdev_file_create", m("name", "F0", "path", dir.resolve("missing.img").toString())),
                 RpcException.INVALID_PARAMS, "does not exist");
     }
