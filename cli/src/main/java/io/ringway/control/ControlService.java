@@ -208,10 +208,12 @@ public final class ControlService {
      */
     public synchronized Map<String, Object> reload(Params config) {
         Desired d = parseConfig(config);
-        if (d.lcores() != null && plane.config().get("lcores") != null && !d.lcores().equals(plane.config().get("lcores"))) {
-            throw RpcException.params("config: lcores cannot change at run time (running " + plane.config().get("lcores")
-                    + ", asked for " + d.lcores() + "); restart the daemon");
-        }
+        // The lcores are fixed for the daemon's life (and --lcores overrides the file's): a different
+        // list is reported, not applied, and the devices are reconciled all the same.
+        Object running = plane.config().get("lcores");
+        String lcoresNote = d.lcores() != null && !d.lcores().equals(running)
+                ? "lcores stay " + (running == null ? "one unpinned lcore" : running) + " (the config asks for " + d.lcores()
+                        + "; they change only at a restart)" : null;
         List<String> created = new ArrayList<>();
         List<String> deleted = new ArrayList<>();
         List<String> unchanged = new ArrayList<>();
@@ -312,6 +314,9 @@ public final class ControlService {
         r.put("created", created);
         r.put("deleted", deleted);
         r.put("unchanged", unchanged);
+        if (lcoresNote != null) {
+            r.put("note", lcoresNote);
+        }
         return r;
     }
 }

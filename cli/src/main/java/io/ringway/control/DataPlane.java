@@ -207,10 +207,16 @@ public final class DataPlane implements AutoCloseable {
         try {
             d = switch (s.type()) {
                 case "malloc" -> {
-                    long available = availableMemory();
-                    if (s.size() > available) {
+                    // RAM bdevs are mapped without reserve: count them all against the machine's memory,
+                    // not only against what is free now.
+                    long available = meminfo("MemAvailable:");
+                    long total = meminfo("MemTotal:");
+                    long committed = bdevs.values().stream().filter(b -> b.spec().type().equals("malloc"))
+                            .mapToLong(b -> b.spec().size()).sum();
+                    if (s.size() > available || s.size() > total - committed) {
                         throw RpcException.params("bdev " + s.name() + ": size " + s.size()
-                                + " bytes is beyond the memory available (" + available + " bytes)");
+                                + " bytes is beyond the memory available (" + available + " bytes free, " + (total - committed)
+                                + " bytes of RAM not promised to other malloc bdevs)");
                     }
                     yield new MallocBlockDevice(s.name(), s.size(), s.blockSize(), s.readOnly());
                 }
@@ -784,11 +790,11 @@ public final class DataPlane implements AutoCloseable {
                 + " (ringway serve --allow-dir)");
     }
 
-    /** MemAvailable from /proc/meminfo, in bytes. */
-    static long availableMemory() {
+    /** A /proc/meminfo line (e.g. {@code MemAvailable:}), in bytes. */
+    static long meminfo(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
+                if (line.startsWith(key)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

@@ -162,6 +162,14 @@ class ServeRpcTest {
         assertError(bed.error("bdev_malloc_create", m("name", "M0", "size", "99999999999T")), RpcException.INVALID_PARAMS,
                 "too large");
         assertEquals(List.of(), bed.ok("bdev_get_bdevs", Map.of()), "nothing half-made");
+        // RAM bdevs are mapped without reserve: two that each fit but together do not are refused.
+        long total = DataPlane.meminfo("MemTotal:");
+        long big = Math.min(total * 6 / 10, DataPlane.meminfo("MemAvailable:") - (64 << 20)) / 4096 * 4096;
+        org.junit.jupiter.api.Assumptions.assumeTrue(big > total / 2, "less than half the RAM is free");
+        bed.ok("bdev_malloc_create", m("name", "Big0", "size", big));
+        assertError(bed.error("bdev_malloc_create", m("name", "Big1", "size", big)), RpcException.INVALID_PARAMS,
+                "not promised to other malloc bdevs");
+        bed.ok("bdev_delete", m("name", "Big0"));
     }
 
     @Test
@@ -303,10 +311,12 @@ class ServeRpcTest {
         config.put("bdevs", bdevs);
         config.put("vhost_controllers", ctrls);
         config.put("switch_ports", List.of("vhost0"));
+        config.put("lcores", "0");
 
         Map<?, ?> r = (Map<?, ?>) bed.ok("framework_reload", m("config", config));
         assertEquals(List.of("switch port ring0", "controller vhost.1", "bdev Delay0", "bdev File0"), r.get("deleted"));
         assertEquals(List.of("bdev File0", "bdev Malloc1", "controller vhost.2"), r.get("created"));
+        assertTrue(((String) r.get("note")).contains("lcores stay one unpinned lcore"), "note: " + r.get("note"));
         assertSame(keptBefore, bed.plane.controllerMap().get("vhost.0"), "vhost.0 untouched");
         assertSame(portBefore, bed.plane.portMap().get("vhost0"), "vhost0 untouched");
         assertEquals(List.of("vhost0"), bed.plane.switchPortList());
