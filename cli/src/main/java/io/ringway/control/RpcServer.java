@@ -7,6 +7,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,6 +41,8 @@ public final class RpcServer implements AutoCloseable {
     public static final int MAX_REQUEST = 1 << 20;
     /** Connections served at once; more are answered with an error and closed. */
     static final int MAX_CONNECTIONS = 16;
+    /** A connection silent for this long is closed, so that idle clients cannot hold every slot. */
+    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
 
     private final Path socket;
     private final ControlService service;
@@ -47,10 +52,13 @@ public final class RpcServer implements AutoCloseable {
     private final Thread acceptor;
     private final Semaphore slots = new Semaphore(MAX_CONNECTIONS);
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
+    private final long idleTimeoutMillis;
     private volatile boolean stopping;
 
-    private RpcServer(Path socket, ControlService service, FileChannel lockChannel, FileLock lock, ServerSocketChannel server) {
+    private RpcServer(Path socket, ControlService service, FileChannel lockChannel, FileLock lock, ServerSocketChannel server,
+            Duration idleTimeout) {
         this.socket = socket;
+        this.idleTimeoutMillis = Math.max(1, idleTimeout.toMillis());
         this.service = service;
         this.lockChannel = lockChannel;
         this.lock = lock;
@@ -64,6 +72,11 @@ public final class RpcServer implements AutoCloseable {
      * @throws IllegalStateException if another daemon serves {@code socket}, or it cannot be bound
      */
     public static RpcServer start(Path socket, ControlService service) throws IOException {
+        return start(socket, service, DEFAULT_IDLE_TIMEOUT);
+    }
+
+    /** As {@link #start(Path, ControlService)}, closing connections silent for {@code idleTimeout}. */
+    public static RpcServer start(Path socket, ControlService service, Duration idleTimeout) throws IOException {
         Path sock = socket.toAbsolutePath().normalize();
         Path dir = sock.getParent();
         if (!Files.isDirectory(dir)) {
@@ -113,7 +126,7 @@ public final class RpcServer implements AutoCloseable {
             lc.close();
             throw e;
         }
-        RpcServer s = new RpcServer(sock, service, lc, lock, server);
+        RpcServer s = new RpcServer(sock, service, lc, lock, server, idleTimeout);
         s.acceptor.start();
         return s;
     }
@@ -165,12 +178,23 @@ public final class RpcServer implements AutoCloseable {
     private void serve(SocketChannel c) {
         JsonFramer framer = new JsonFramer(MAX_REQUEST);
         ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
-        try {
+        try (Selector selector = Selector.open()) {
+            c.configureBlocking(false);
+            c.register(selector, SelectionKey.OP_READ);
             while (!stopping) {
                 buf.clear();
                 int n = c.read(buf);
                 if (n < 0) {
                     return;
+                }
+                if (n == 0) {
+                    if (selector.select(idleTimeoutMillis) == 0 && !stopping) {
+                        reply(c, error(null, RpcException.INVALID_REQUEST, "connection silent for " + idleTimeoutMillis
+                                + " ms" + (framer.midValue() ? " in the middle of a request" : "") + "; closing it"));
+                        return;
+                    }
+                    selector.selectedKeys().clear();
+                    continue;
                 }
                 for (int i = 0; i < n; i++) {
                     String value;
@@ -278,11 +302,15 @@ public final class RpcServer implements AutoCloseable {
         return r;
     }
 
+    /** Writes a reply; a client that reads nothing for 10 s loses it (and its connection, by the caller). */
     private static void reply(SocketChannel c, Object answer) {
         ByteBuffer out = ByteBuffer.wrap((Json.write(answer) + "\n").getBytes(StandardCharsets.UTF_8));
+        long deadline = System.nanoTime() + 10_000_000_000L;
         try {
-            while (out.hasRemaining()) {
-                c.write(out);
+            while (out.hasRemaining() && System.nanoTime() < deadline) {
+                if (c.write(out) == 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                }
             }
         } catch (IOException e) {
             // the client went away

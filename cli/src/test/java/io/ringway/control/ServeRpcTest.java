@@ -132,6 +132,20 @@ class ServeRpcTest {
     }
 
     @Test
+    void aSilentConnectionIsClosedSoThatIdleClientsCannotHoldEverySlot() throws IOException {
+        Path sock = dir.resolve("idle.sock");
+        try (RpcServer s = RpcServer.start(sock, bed.service, Duration.ofMillis(300));
+                RpcClient idle = RpcClient.connect(sock, Duration.ofSeconds(10));
+                RpcClient halfway = RpcClient.connect(sock, Duration.ofSeconds(10))) {
+            assertError(cast(((Map<?, ?>) Json.parse(halfway.exchange("{\"jsonrpc\":"))).get("error")),
+                    RpcException.INVALID_REQUEST, "in the middle of a request");
+            assertError(cast(((Map<?, ?>) Json.parse(idle.readReply())).get("error")), RpcException.INVALID_REQUEST,
+                    "connection silent for 300 ms; closing it");
+            assertThrows(IOException.class, idle::readReply, "the connection is closed");
+        }
+    }
+
+    @Test
     void unknownMethodsAreNamed() throws IOException {
         assertError(bed.error("bdev_frobnicate", Map.of()), RpcException.METHOD_NOT_FOUND, "unknown method 'bdev_frobnicate'");
     }

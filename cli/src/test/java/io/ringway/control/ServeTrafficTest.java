@@ -110,6 +110,18 @@ class ServeTrafficTest {
                 bed.ok("net_switch_detach", m("port", "r2"));
                 bed.ok("net_port_delete", m("name", "r2"));
                 assertEquals(List.of("r0", "r1"), bed.plane.switchPortList());
+
+                // Hostile clients meanwhile: each is answered with an error, the traffic goes on.
+                try (RpcClient c = bed.client()) {
+                    assertTrue(c.exchange("{\"jsonrpc\":\"2.0\",\"method\":}").contains("-32700"));
+                    assertTrue(c.exchange("{\"jsonrpc\":\"2.0\",\"method\":\"vhost_delete_controller\",\"params\":"
+                            + "{\"ctrlr\":[\"c0\"]},\"id\":1}").contains("-32602"));
+                    assertTrue(c.exchange("{\"jsonrpc\":\"2.0\",\"method\":\"bdev_delete\",\"params\":{\"name\":\"M0\"},"
+                            + "\"id\":2}").contains("in use by controller c0"));
+                }
+                try (RpcClient c = bed.client()) {
+                    assertTrue(c.exchange("\u0000\u0001garbage").contains("-32700"));
+                }
             } finally {
                 BlkLoadGenerator.Result first = blk.get(60, TimeUnit.SECONDS);
                 net.stop.set(true);
