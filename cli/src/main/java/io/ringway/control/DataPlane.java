@@ -77,6 +77,7 @@ public final class DataPlane implements AutoCloseable {
     private final List<Mempool.Cache> caches = new ArrayList<>();
     private L2Switch l2switch;
     private int placements;
+    private int nextPortId;
     private boolean closed;
 
     /**
@@ -494,7 +495,7 @@ public final class DataPlane implements AutoCloseable {
             return portInfo(ports.get(s.name()));
         }
         Path socket = socketPath("net port " + s.name(), s.socket(), s.client());
-        VirtioNetDevice device = VirtioNetDevice.builder(pool).name(s.name()).queuePairs(s.queues()).portId(ports.size())
+        VirtioNetDevice device = VirtioNetDevice.builder(pool).name(s.name()).queuePairs(s.queues()).portId(nextPortId++ & 0xffff)
                 .stats(stats).cache(caches.get(index)).build();
         VhostUserPort port = new VhostUserPort(s.name(), device, stats);
         VhostUserBackend backend;

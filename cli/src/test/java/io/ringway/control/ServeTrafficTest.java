@@ -136,6 +136,15 @@ class ServeTrafficTest {
                 assertTrue(net.received > 1000, "only " + net.received + " frames crossed the switch");
                 assertEquals(0, net.corrupt, "frames corrupted on the way");
                 assertTrue(net.maxGap < MAX_GAP_NANOS, "net: a gap of " + net.maxGap / 1_000_000 + " ms between frames");
+                Map<?, ?> stats = (Map<?, ?>) bed.ok("stats_get", Map.of());
+                Map<?, ?> c0stats = (Map<?, ?>) ((List<?>) stats.get("controllers")).get(0);
+                assertEquals("c0", c0stats.get("ctrlr"));
+                assertTrue((Long) c0stats.get("requests") >= blkGaps.count, "stats_get: " + c0stats);
+                assertEquals(0L, c0stats.get("errors"));
+                Map<?, ?> r1stats = (Map<?, ?>) ((List<?>) stats.get("net_ports")).get(1);
+                assertEquals("r1", r1stats.get("name"));
+                assertTrue((Long) r1stats.get("tx_packets") >= net.received, "stats_get: " + r1stats);
+                assertEquals(2, ((List<?>) stats.get("switch")).size());
             }
         }
     }
