@@ -94,8 +94,11 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
                 Files.createDirectories(sock.toAbsolutePath().getParent(), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                         java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
             }
+            if (rpc == null && sock.getParent().getFileName().toString().startsWith("ringway-")) {
+                RpcSocket.checkPrivateDirectory(sock.getParent());
+            }
             plane = new DataPlane(cpus, cpuList, policy, dirs, mbufs, StatsRegistry.process());
-        } catch (IllegalArgumentException | java.io.IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | java.io.IOException e) {
             System.err.println("ringway serve: " + e.getMessage());
             return 2;
         }

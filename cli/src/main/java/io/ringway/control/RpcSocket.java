@@ -25,6 +25,21 @@ public final class RpcSocket {
         return Path.of("/tmp", "ringway-" + uid(), "ringway.sock");
     }
 
+    /**
+     * Checks that the directory of a socket in a shared place ({@code /tmp/ringway-UID}) belongs to
+     * this user and is not open to others, so that nobody else can have prepared it.
+     *
+     * @throws IllegalStateException naming the directory and what is wrong with it
+     */
+    public static void checkPrivateDirectory(Path dir) throws IOException {
+        int owner = (Integer) Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) Files.getAttribute(dir, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        if (Files.isSymbolicLink(dir) || owner != uid() || (mode & 0077) != 0) {
+            throw new IllegalStateException(dir + " is not a private directory of this user (owner uid " + owner + ", mode "
+                    + Integer.toOctalString(mode & 0777) + "); remove it or pick another --rpc socket");
+        }
+    }
+
     static int uid() {
         try {
             return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");

@@ -68,6 +68,17 @@ class ServeRpcTest {
     }
 
     @Test
+    void aSharedFallbackDirectoryMustBeThisUsersAlone() throws IOException {
+        Path mine = Files.createDirectory(dir.resolve("ringway-mine"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        RpcSocket.checkPrivateDirectory(mine);
+        Files.setPosixFilePermissions(mine, PosixFilePermissions.fromString("rwxrwxrwx"));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> RpcSocket.checkPrivateDirectory(mine));
+        assertTrue(e.getMessage().contains("is not a private directory of this user") && e.getMessage().contains("mode 777"),
+                e.getMessage());
+    }
+
+    @Test
     void aStaleSocketOfAKilledDaemonIsReplaced() throws IOException {
         Path sock = dir.resolve("stale.sock");
         Files.createFile(sock); // left behind, nobody listens
