@@ -9,8 +9,9 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Ringway: a poll-mode data-plane I/O framework for the JVM.",
         subcommands = {BenchCommand.class, BlkCommand.class, NetCommand.class, StatsCommand.class, VmCommand.class, CaptureCommand.class,
+                ServeCommand.class, RpcCommand.class,
             TraceCommand.class, JmhCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "Still to come (see README): vm run, serve."})
+        footer = {"", "Still to come (see README): vm run."})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

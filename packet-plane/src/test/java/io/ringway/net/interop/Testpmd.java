@@ -21,8 +21,8 @@ import org.junit.jupiter.api.Assumptions;
  * pipe here, so stdio would buffer the statistics until exit: it runs under {@code stdbuf -o0}. {@code --no-flush-rx}: by default "start" drains and frees
  * what arrived before it, uncounted, which breaks exact comparisons.
  */
-final class Testpmd implements AutoCloseable {
-    static final Path BINARY = Path.of("/usr/bin/dpdk-testpmd");
+public final class Testpmd implements AutoCloseable {
+    public static final Path BINARY = Path.of("/usr/bin/dpdk-testpmd");
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
     private final Process process;
@@ -32,7 +32,7 @@ final class Testpmd implements AutoCloseable {
     private final StringBuffer output = new StringBuffer();
     private final Thread reader;
 
-    static void assumeAvailable() {
+    public static void assumeAvailable() {
         Assumptions.assumeTrue(Files.isExecutable(BINARY), "dpdk-testpmd is not installed (apt-get install dpdk)");
         long pages;
         try {
@@ -51,7 +51,7 @@ final class Testpmd implements AutoCloseable {
      * @param vdev   e.g. {@code net_virtio_user0,path=/tmp/x.sock,queues=1}
      * @param queues rx/tx queues
      */
-    Testpmd(String vdev, int queues, Path log) throws IOException {
+    public Testpmd(String vdev, int queues, Path log) throws IOException {
         this(List.of(vdev), queues, log);
     }
 
@@ -59,7 +59,7 @@ final class Testpmd implements AutoCloseable {
      * Starts testpmd with one port per entry of {@code vdevs} (port i is {@code vdevs[i]}) and waits
      * for its prompt.
      */
-    Testpmd(List<String> vdevs, int queues, Path log) throws IOException {
+    public Testpmd(List<String> vdevs, int queues, Path log) throws IOException {
         prefix = "rwnet" + ProcessHandle.current().pid() + "x" + INSTANCES.incrementAndGet();
         List<String> cmd = new ArrayList<>(List.of("stdbuf", "-o0", "-e0", BINARY.toString(), "--no-pci", "--single-file-segments",
                 "--iova-mode=va", "--huge-dir=/dev/hugepages", "--file-prefix=" + prefix, "-l", "0-1", "-m", "256"));
@@ -92,12 +92,12 @@ final class Testpmd implements AutoCloseable {
     }
 
     /** @return everything testpmd printed so far */
-    String output() {
+    public String output() {
         return output.toString();
     }
 
     /** Sends one command line; returns the output position before it. */
-    int send(String command) throws IOException {
+    public int send(String command) throws IOException {
         int mark = output.length();
         stdin.write((command + "\n").getBytes(StandardCharsets.UTF_8));
         stdin.flush();
@@ -105,7 +105,7 @@ final class Testpmd implements AutoCloseable {
     }
 
     /** Waits until {@code text} appears after {@code from}; returns its position. */
-    int awaitOutput(String text, int from, long timeoutMillis) {
+    public int awaitOutput(String text, int from, long timeoutMillis) {
         long deadline = System.currentTimeMillis() + timeoutMillis;
         while (true) {
             int at = output.indexOf(text, from);
@@ -125,16 +125,16 @@ final class Testpmd implements AutoCloseable {
     }
 
     /** Forward statistics of one port as "stop" prints them. */
-    record PortStats(long rxPackets, long rxDropped, long txPackets, long txDropped) {
+    public record PortStats(long rxPackets, long rxDropped, long txPackets, long txDropped) {
     }
 
     /** Runs "stop" and parses the forward statistics of {@code port}. */
-    PortStats stop(int port) throws IOException {
+    public PortStats stop(int port) throws IOException {
         return stopAll(port + 1)[port];
     }
 
     /** Runs "stop" and parses the forward statistics of ports 0 to {@code ports - 1}. */
-    PortStats[] stopAll(int ports) throws IOException {
+    public PortStats[] stopAll(int ports) throws IOException {
         int mark = send("stop");
         int end = awaitOutput("Done.", mark, 20_000);
         String text = output.substring(mark, end);

@@ -18,6 +18,15 @@ import io.ringway.vhost.virtio.Virtqueue;
  */
 final class BlkQueue implements CompletionSink {
     private static final int BURST = 64;
+    private static final java.lang.invoke.VarHandle IN_FLIGHT;
+
+    static {
+        try {
+            IN_FLIGHT = java.lang.invoke.MethodHandles.lookup().findVarHandle(BlkQueue.class, "inFlight", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final VirtioBlkDevice device;
     private final BlkLimits limits;
@@ -33,6 +42,9 @@ final class BlkQueue implements CompletionSink {
     private int deferred = -1;
     private int pendingUsed;
     private int generation;
+    /** Requests taken from the ring and not yet answered, as of the end of the last {@link #process} (opaque). */
+    @SuppressWarnings("unused")
+    private int inFlight;
 
     BlkQueue(VirtioBlkDevice device, BlockDevice bdev, BlkLimits limits, BlkMetrics metrics, int slots) {
         this.device = device;
@@ -78,7 +90,9 @@ final class BlkQueue implements CompletionSink {
             work++;
         }
         int popped = 0;
-        while (popped < BURST && freeCount > 0 && q.pop(chain)) {
+        // Draining (the daemon stops or deletes the controller): answer what was taken, take nothing new.
+        int room = device.draining() ? 0 : freeCount;
+        while (popped < BURST && popped < room && q.pop(chain)) {
             popped++;
             int slot = free[--freeCount];
             BlkRequest r = requests[slot];
@@ -103,7 +117,13 @@ final class BlkQueue implements CompletionSink {
             work += channel.poll(this);
         }
         publish();
+        IN_FLIGHT.setOpaque(this, requests.length - freeCount);
         return work;
+    }
+
+    /** Requests taken from the ring and not yet answered, as the lcore last saw them; any thread. */
+    int inFlight() {
+        return (int) IN_FLIGHT.getOpaque(this);
     }
 
     private void publish() {

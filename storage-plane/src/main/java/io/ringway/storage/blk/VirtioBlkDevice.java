@@ -41,6 +41,7 @@ public final class VirtioBlkDevice implements VirtioDevice, VhostUserDeviceHooks
     private volatile boolean writebackSetByDriver;
     private volatile long negotiated;
     private volatile int generation;
+    private volatile boolean draining;
 
     private VirtioBlkDevice(Builder b) {
         this.bdev = b.bdev;
@@ -191,6 +192,31 @@ public final class VirtioBlkDevice implements VirtioDevice, VhostUserDeviceHooks
     /** @return true in writeback mode (see the class comment) */
     public boolean writeback() {
         return writeback;
+    }
+
+    /**
+     * Stops (or resumes) taking requests from the rings: requests already taken still complete and
+     * their used entries are published, so a front-end disconnected once {@link #inFlight()} reaches
+     * 0 has every request it saw taken answered. Control plane; the lcores see it at their next pass.
+     */
+    public void drain(boolean on) {
+        draining = on;
+    }
+
+    boolean draining() {
+        return draining;
+    }
+
+    /** @return requests taken from the rings and not yet answered (0 without an active front-end); any thread */
+    public int inFlight() {
+        if (queues == null) {
+            return 0;
+        }
+        int n = 0;
+        for (BlkQueue h : handlers) {
+            n += h.inFlight();
+        }
+        return n;
     }
 
     int generation() {
