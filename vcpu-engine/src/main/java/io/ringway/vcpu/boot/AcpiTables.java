@@ -26,7 +26,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  *                           type 0 processor local APIC (8 B): uid, APIC id, u32 flags (1 = enabled)
  *                           type 1 I/O APIC (12 B): id, reserved, u32 address, u32 GSI base
  *                           type 2 interrupt source override (10 B): bus 0 (ISA), source IRQ, u32 GSI, u16 MPS INTI flags
- * DSDT (5.2.11.1):        header + AML: Name (_S5, Package () { 5, 5 })
+ * DSDT (5.2.11.1):        header + AML: Name (_S5, Package () { 5, 5 }) and COM1 (PNP0501) under \_SB
  * </pre>
  *
  * The FADT is hardware-reduced (Flags bit 20, 4.1): no PM1 blocks, no SCI; power-off goes through the
@@ -207,12 +207,33 @@ public final class AcpiTables {
     }
 
     /**
-     * The DSDT's AML (ACPI 6.5, 20.2): {@code Name (_S5, Package () { 5, 5 })} —
-     * NameOp 0x08, NameString "_S5_", PackageOp 0x12, PkgLength 6, NumElements 2, BytePrefix 0x0A 5 twice.
-     * Linux reads SLP_TYPa/b of S5 from it before writing the sleep control register.
+     * The DSDT's AML (ACPI 6.5, 20.2):
+     * <pre>
+     * Name (_S5, Package () { 5, 5 })         // SLP_TYPa/b of S5, read before writing the sleep control register
+     * Scope (\_SB) {
+     *   Device (COM1) {                        // so that Linux maps ISA IRQ 4: with a hardware-reduced FADT it
+     *     Name (_HID, EisaId ("PNP0501"))      // has no legacy PIC and no identity ISA IRQ mappings, and the
+     *     Name (_UID, Zero)                    // legacy 0x3f8/IRQ 4 port cannot get its interrupt; 8250_pnp
+     *     Name (_CRS, ResourceTemplate () {    // takes the port over with the GSI from _CRS
+     *       IO (Decode16, 0x3F8, 0x3F8, 0, 8)
+     *       IRQNoFlags () { 4 }
+     *     })
+     *   }
+     * }
+     * </pre>
      */
     static byte[] dsdtAml() {
-        return new byte[] {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a, S5_SLEEP_TYPE, 0x0a, S5_SLEEP_TYPE};
+        return new byte[] {
+            0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0a, S5_SLEEP_TYPE, 0x0a, S5_SLEEP_TYPE,
+            0x10, 0x33, '\\', '_', 'S', 'B', '_',                            // ScopeOp, PkgLength 51, \_SB_
+            0x5b, (byte) 0x82, 0x2b, 'C', 'O', 'M', '1',                         // DeviceOp, PkgLength 43, COM1
+            0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, (byte) 0xd0, 0x05, 0x01,         // EisaId PNP0501 as a DWordConst
+            0x08, '_', 'U', 'I', 'D', 0x00,                                      // Zero
+            0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d,                    // BufferOp, PkgLength 16, 13 bytes:
+            0x47, 0x01, (byte) 0xf8, 0x03, (byte) 0xf8, 0x03, 0x00, 0x08,          //   I/O port descriptor (6.4.2.5)
+            0x22, 0x10, 0x00,                                                    //   IRQ descriptor, mask bit 4 (6.4.2.1)
+            0x79, 0x00,                                                          //   end tag (6.4.2.9)
+        };
     }
 
     /** Sum of {@code length} bytes at {@code at}, mod 256 (0 for a table with a correct checksum). */

@@ -44,7 +44,7 @@ class AcpiTablesTest {
     void everyTableHasItsSignatureLengthAndAZeroSum() {
         long[] tables = {layout.xsdt(), layout.fadt(), layout.madt(), layout.dsdt()};
         String[] signatures = {"XSDT", "FACP", "APIC", "DSDT"};
-        int[] lengths = {36 + 16, 276, 36 + 8 + 2 * 8 + 12 + 10, 36 + 12};
+        int[] lengths = {36 + 16, 276, 36 + 8 + 2 * 8 + 12 + 10, 36 + AcpiTables.dsdtAml().length};
         for (int i = 0; i < tables.length; i++) {
             assertEquals(signatures[i], ascii(tables[i], 4));
             assertEquals(lengths[i], length(tables[i]), signatures[i] + " length");
@@ -97,8 +97,39 @@ class AcpiTablesTest {
     }
 
     @Test
+    void dsdtDeclaresCom1WithConsistentPackageLengthsAndResources() {
+        byte[] aml = ram.asSlice(layout.dsdt() + 36, length(layout.dsdt()) - 36).toArray(JAVA_BYTE);
+        int scope = 12;
+        assertEquals(0x10, aml[scope], "ScopeOp");
+        assertEquals(aml.length - scope - 1, aml[scope + 1], "the scope's one-byte PkgLength runs to the end of the table");
+        assertEquals("\\_SB_", new String(aml, scope + 2, 5, StandardCharsets.US_ASCII));
+        int device = scope + 7;
+        assertEquals(0x5b, aml[device]);
+        assertEquals((byte) 0x82, aml[device + 1], "ExtOpPrefix DeviceOp");
+        assertEquals(aml.length - device - 2, aml[device + 2], "the device's PkgLength runs to the end too");
+        assertEquals("COM1", new String(aml, device + 3, 4, StandardCharsets.US_ASCII));
+        // EisaId: three 5-bit letters (A = 1) big-endian in the first two bytes, then the product id
+        int vendor = (aml[device + 13] & 0xff) << 8 | aml[device + 14] & 0xff;
+        String id = "" + (char) ('@' + (vendor >> 10 & 31)) + (char) ('@' + (vendor >> 5 & 31)) + (char) ('@' + (vendor & 31))
+            + String.format("%02X%02X", aml[device + 15], aml[device + 16]);
+        assertEquals("_HID", new String(aml, device + 8, 4, StandardCharsets.US_ASCII));
+        assertEquals("PNP0501", id);
+        int crs = device + 7 + 10 + 6;
+        assertEquals("_CRS", new String(aml, crs + 1, 4, StandardCharsets.US_ASCII));
+        assertEquals(0x11, aml[crs + 5], "BufferOp");
+        assertEquals(aml.length - crs - 6, aml[crs + 6], "the buffer's PkgLength");
+        assertEquals(aml.length - crs - 9, aml[crs + 8], "BufferSize = the resource bytes that follow");
+        int res = crs + 9;
+        assertArrayEquals(new byte[] {0x47, 1, (byte) 0xf8, 3, (byte) 0xf8, 3, 0, 8}, java.util.Arrays.copyOfRange(aml, res, res + 8),
+            "I/O descriptor: decode16, min = max = 0x3f8, 8 ports");
+        assertArrayEquals(new byte[] {0x22, 0x10, 0}, java.util.Arrays.copyOfRange(aml, res + 8, res + 11), "IRQ mask: bit 4");
+        assertArrayEquals(new byte[] {0x79, 0}, java.util.Arrays.copyOfRange(aml, res + 11, res + 13), "end tag");
+        assertEquals(aml.length, res + 13);
+    }
+
+    @Test
     void tablesEndInsideTheBiosArea() {
-        assertEquals(layout.dsdt() + 48, layout.end());
+        assertEquals(layout.dsdt() + 36 + AcpiTables.dsdtAml().length, layout.end());
         assertEquals(true, layout.end() <= 0x100000);
     }
 
