@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 
 import io.ringway.storage.bdev.BlockDeviceSpec;
 import io.ringway.vcpu.boot.BadKernelException;
+import io.ringway.vcpu.boot.LinuxLoader;
 import io.ringway.vcpu.boot.LinuxVm;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
@@ -56,10 +57,23 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: --memory " + memory + ": " + e.getMessage());
             return 2;
         }
+        MemorySegment kernelImage;
+        MemorySegment initrdImage;
+        try {
+            kernelImage = read(kernel);
+            initrdImage = initrd == null ? null : read(initrd);
+            LinuxLoader.check(kernelImage, kernel.toString()); // a bad file is named as such, KVM or not
+        } catch (BadKernelException e) {
+            System.err.println("ringway vm boot: " + e.getMessage());
+            return 2;
+        } catch (IOException e) {
+            System.err.println("ringway vm boot: " + e.getMessage());
+            return 2;
+        }
         try (OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
-             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, read(kernel), kernel.toString(),
-                 initrd == null ? null : read(initrd), initrd == null ? null : initrd.toString(), cmdline, out)) {
+             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
+                 initrdImage, initrd == null ? null : initrd.toString(), cmdline, out)) {
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
             out.flush();
             System.err.println("ringway vm boot: " + result.report());
@@ -93,6 +107,8 @@ final class VmBootCommand implements Callable<Integer> {
             return MemorySegment.ofArray(Files.readAllBytes(file));
         } catch (NoSuchFileException e) {
             throw new IOException(file + ": no such file");
+        } catch (IOException e) {
+            throw new IOException(file + ": cannot read: " + e.getMessage());
         }
     }
 }

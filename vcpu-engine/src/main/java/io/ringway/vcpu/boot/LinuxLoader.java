@@ -63,11 +63,8 @@ public final class LinuxLoader {
         if (ElfKernel.isElf(kernel)) {
             return loadElf(lowRam, low, e820, kernel, kernelName, initrd, initrdName, acpi);
         }
+        check(kernel, kernelName);
         SetupHeader header = SetupHeader.parse(kernel, kernelName);
-        if (!header.has64BitEntry()) {
-            throw new BadKernelException(kernelName + ": no 64-bit entry point (protocol " + SetupHeader.versionString(header.version())
-                + ", xloadflags 0x" + Integer.toHexString(header.xloadflags()) + " without XLF_KERNEL_64)");
-        }
         if (cmd.length > header.cmdlineSize()) {
             throw new BadKernelException("command line is " + cmd.length + " bytes, " + kernelName + " takes at most "
                 + header.cmdlineSize() + " (cmdline_size)");
@@ -100,6 +97,23 @@ public final class LinuxLoader {
         long cr3 = identityMap(lowRam);
         return new BootEntry(BootEntry.Mode.LONG_64, load + SetupHeader.ENTRY_64_OFFSET, BootLayout.ZERO_PAGE, cr3,
             load + pmSize, initrdAddress);
+    }
+
+    /**
+     * Checks that {@code kernel} is a bootable bzImage (with a 64-bit entry) or x86-64 vmlinux,
+     * without loading it: a command line calls this before it opens /dev/kvm, so a bad file is
+     * reported as such on any machine.
+     */
+    public static void check(MemorySegment kernel, String kernelName) {
+        if (ElfKernel.isElf(kernel)) {
+            ElfKernel.parse(kernel, kernelName);
+            return;
+        }
+        SetupHeader header = SetupHeader.parse(kernel, kernelName);
+        if (!header.has64BitEntry()) {
+            throw new BadKernelException(kernelName + ": no 64-bit entry point (protocol " + SetupHeader.versionString(header.version())
+                + ", xloadflags 0x" + Integer.toHexString(header.xloadflags()) + " without XLF_KERNEL_64)");
+        }
     }
 
     private static BootEntry loadElf(MemorySegment lowRam, long low, List<E820Entry> e820, MemorySegment kernel, String kernelName,

@@ -75,7 +75,7 @@ public final class LinuxVm implements AutoCloseable {
         kvm.requireExtension(KvmApi.KVM_CAP_IRQFD, "KVM_CAP_IRQFD");
         kvm.requireExtension(KvmApi.KVM_CAP_PIT2, "KVM_CAP_PIT2");
         kvm.requireExtension(KvmApi.KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID");
-        List<E820Entry> unused = BootLayout.e820(memory); // rejects a bad size before anything is allocated
+        BootLayout.e820(memory); // rejects a bad size before anything is allocated
         vm = kvm.createVm();
         try {
             vm.setTssAddress(Vm.DEFAULT_TSS_ADDRESS);
