@@ -12,6 +12,7 @@ import java.util.concurrent.TimeoutException;
 
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.sys.EventFd;
+import io.ringway.vcpu.devices.BootTimer;
 import io.ringway.vcpu.devices.GuestExit;
 import io.ringway.vcpu.devices.PlatformPorts;
 import io.ringway.vcpu.devices.Serial8250;
@@ -54,8 +55,9 @@ public final class LinuxVm implements AutoCloseable {
      *                 value), 1 for a fault, 124 for a timeout
      * @param run      the vCPU run's own result (null on timeout)
      * @param report   one line, or the fault report with registers
+     * @param bootTimerNanos from {@link #create} to the guest's first write to the {@link BootTimer} port, -1 without one
      */
-    public record Result(GuestExit.Kind exit, int status, RunResult run, String report) {
+    public record Result(GuestExit.Kind exit, int status, RunResult run, String report, long bootTimerNanos) {
     }
 
     private final Vm vm;
@@ -65,6 +67,7 @@ public final class LinuxVm implements AutoCloseable {
     private final VcpuRunner runner;
     private final GuestExit exit;
     private final BootEntry entry;
+    private final BootTimer bootTimer = new BootTimer(System.nanoTime());
 
     private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
                     String initrdName, String cmdline, OutputStream console) {
@@ -104,6 +107,7 @@ public final class LinuxVm implements AutoCloseable {
             runner = new VcpuRunner(vcpu, io, mmio, new ExitStats());
             exit = new GuestExit(runner::finish);
             new PlatformPorts(exit).register(io);
+            io.register("boot-timer", BootTimer.PORT, 1, bootTimer);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -139,11 +143,12 @@ public final class LinuxVm implements AutoCloseable {
                 // reported below as the timeout it is
             }
             serial.flush();
-            return new Result(GuestExit.Kind.NONE, 124, null, "the guest did not end within " + timeout.toSeconds() + " s");
+            return new Result(GuestExit.Kind.NONE, 124, null, "the guest did not end within " + timeout.toSeconds() + " s",
+                bootTimer.elapsedNanos());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             runner.stop();
-            return new Result(GuestExit.Kind.NONE, 130, null, "interrupted");
+            return new Result(GuestExit.Kind.NONE, 130, null, "interrupted", bootTimer.elapsedNanos());
         } catch (ExecutionException e) {
             throw new IllegalStateException("vCPU thread failed: " + e.getCause(), e.getCause());
         }
@@ -155,9 +160,14 @@ public final class LinuxVm implements AutoCloseable {
                 case RESET -> "reset";
                 case DEBUG_EXIT -> "exited through the debug port with status " + exit.status();
                 case NONE -> throw new AssertionError();
-            } + " after " + result.exits() + " exits");
+            } + " after " + result.exits() + " exits" + bootTimerText(), bootTimer.elapsedNanos());
         }
-        return new Result(kind, 1, result, result.report());
+        return new Result(kind, 1, result, result.report(), bootTimer.elapsedNanos());
+    }
+
+    private String bootTimerText() {
+        long n = bootTimer.elapsedNanos();
+        return n < 0 ? "" : String.format("; boot timer written %.1f ms after the VM was created", n / 1e6);
     }
 
     /** The supported CPUID with what a Linux guest needs set for vCPU {@code apicId}. */

@@ -13,30 +13,39 @@ import io.ringway.vcpu.kvm.Kvm;
 
 /**
  * The program {@link LinuxBootNestedTest} runs inside nested-kvm.sh (the test's class path, a
- * hardware-style KVM): boots KERNEL with INITRD and CMDLINE on Ringway's VMM, console on stdout,
- * and exits with the guest's status. Args: KERNEL INITRD MEMORY_MIB TIMEOUT_S CMDLINE.
+ * hardware-style KVM): boots each KERNEL in turn with INITRD and CMDLINE on Ringway's VMM, console
+ * on stdout, and prints one {@code RINGWAY_VM_RESULT} line per kernel; the exit status is the first
+ * non-zero guest status. Args: INITRD MEMORY_MIB TIMEOUT_S CMDLINE KERNEL...
  */
 public final class NestedBootGuest {
     private NestedBootGuest() {
     }
 
     public static void main(String[] args) throws IOException {
-        long start = System.nanoTime();
-        Path kernel = Path.of(args[0]);
-        Path initrd = Path.of(args[1]);
+        Path initrd = Path.of(args[0]);
+        long memory = Long.parseLong(args[1]) << 20;
+        Duration timeout = Duration.ofSeconds(Long.parseLong(args[2]));
+        String cmdline = args[3];
         OutputStream console = new FileOutputStream(FileDescriptor.out);
-        int status;
-        try (Kvm kvm = Kvm.open();
-             LinuxVm vm = LinuxVm.create(kvm, 1, Long.parseLong(args[2]) << 20,
-                 MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
-                 MemorySegment.ofArray(Files.readAllBytes(initrd)), initrd.toString(), args[4], console)) {
-            long created = System.nanoTime();
-            LinuxVm.Result result = vm.run(Duration.ofSeconds(Long.parseLong(args[3])));
-            System.out.printf("RINGWAY_VM_RESULT exit=%s status=%d setup_ms=%d run_ms=%d: %s%n", result.exit(), result.status(),
-                (created - start) / 1_000_000, (System.nanoTime() - created) / 1_000_000, result.report());
-            status = result.status();
+        int status = 0;
+        try (Kvm kvm = Kvm.open()) {
+            for (int i = 4; i < args.length; i++) {
+                Path kernel = Path.of(args[i]);
+                long start = System.nanoTime();
+                try (LinuxVm vm = LinuxVm.create(kvm, 1, memory, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
+                         MemorySegment.ofArray(Files.readAllBytes(initrd)), initrd.toString(), cmdline, console)) {
+                    long created = System.nanoTime();
+                    LinuxVm.Result result = vm.run(timeout);
+                    System.out.printf("RINGWAY_VM_RESULT kernel=%s entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
+                        kernel.getFileName(), vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
+                        (System.nanoTime() - created) / 1_000_000, result.bootTimerNanos() / 1_000_000, result.report());
+                    System.out.flush();
+                    if (status == 0) {
+                        status = result.status();
+                    }
+                }
+            }
         }
-        System.out.flush();
         System.exit(status);
     }
 }
