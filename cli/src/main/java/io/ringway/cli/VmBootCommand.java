@@ -32,8 +32,9 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--initrd", paramLabel = "FILE", description = "Initial ramdisk (cpio, compressed or not).")
     Path initrd;
 
-    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "console=ttyS0 reboot=k panic=-1",
-            description = "Kernel command line (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "console=ttyS0 reboot=k panic=-1 pci=off",
+            description = {"Kernel command line (default: ${DEFAULT-VALUE}; pci=off until the VMM has a PCI host bridge:",
+                "without it the early AGP/GART scans read config space through port exits: ~20 s under nested KVM)."})
     String cmdline;
 
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (only 1 for now; default: ${DEFAULT-VALUE}).")
