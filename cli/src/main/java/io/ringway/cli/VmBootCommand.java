@@ -1,6 +1,6 @@
 package io.ringway.cli;
 
-import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -89,16 +89,17 @@ final class VmBootCommand implements Callable<Integer> {
     }
 
     private OutputStream openConsole() throws IOException {
+        // the UART hands over whole lines: no buffering stream in between
         if (console.equals("stdio")) {
-            return new BufferedOutputStream(new FileOutputStream(java.io.FileDescriptor.out), 4096) {
+            return new FileOutputStream(FileDescriptor.out) {
                 @Override
-                public void close() throws IOException {
-                    flush(); // stdout stays open for our own messages
+                public void close() {
+                    // stdout stays open for our own messages
                 }
             };
         }
         if (console.startsWith("file:") && console.length() > 5) {
-            return new BufferedOutputStream(Files.newOutputStream(Path.of(console.substring(5))), 4096);
+            return Files.newOutputStream(Path.of(console.substring(5)));
         }
         throw new IllegalArgumentException("--console must be stdio or file:PATH, got " + console);
     }

@@ -20,7 +20,7 @@ import io.ringway.vcpu.exit.BusDevice;
  *
  * The interrupt is an edge ({@code irq} is called when a THR-empty condition becomes pending, as an
  * irqfd pulse does for an ISA line): the driver reads IIR in its handler, which clears it.
- * Output bytes go to {@code out}, flushed at each newline.
+ * Output bytes are collected per line (or 256 bytes) and written to {@code out} with a flush.
  */
 public final class Serial8250 implements BusDevice {
     public static final int COM1 = 0x3f8;
@@ -47,6 +47,8 @@ public final class Serial8250 implements BusDevice {
     private boolean fifo;
     private boolean thriPending;
     private IOException outputFailure;
+    private final byte[] line = new byte[256];
+    private int lineLength;
 
     /** @param irq raises the UART's interrupt line once (an edge); called on the vCPU thread */
     public Serial8250(OutputStream out, Runnable irq) {
@@ -113,16 +115,23 @@ public final class Serial8250 implements BusDevice {
 
     private void transmit(int b) {
         if ((mcr & MCR_LOOP) == 0 && outputFailure == null) {
-            try {
-                out.write(b);
-                if (b == '\n') {
-                    out.flush();
-                }
-            } catch (IOException e) {
-                outputFailure = e; // the console sink broke: drop output, keep the guest running
+            line[lineLength++] = (byte) b;
+            if (b == '\n' || lineLength == line.length) {
+                writeLine();
             }
         }
         thrEmpty();
+    }
+
+    /** Hands the buffered line to the sink: one write per line, not per byte (each byte is a guest exit already). */
+    private void writeLine() {
+        try {
+            out.write(line, 0, lineLength);
+            out.flush();
+        } catch (IOException e) {
+            outputFailure = e; // the console sink broke: drop output, keep the guest running
+        }
+        lineLength = 0;
     }
 
     private void thrEmpty() {
@@ -141,8 +150,11 @@ public final class Serial8250 implements BusDevice {
         return 0xb0; // DCD | DSR | CTS: a cable with a listener
     }
 
-    /** Flushes what the guest wrote; returns the failure that stopped the output, if any. */
+    /** Writes out a partial line and flushes; returns the failure that stopped the output, if any. Call on the vCPU thread or after the run. */
     public IOException flush() {
+        if (lineLength > 0 && outputFailure == null) {
+            writeLine();
+        }
         try {
             out.flush();
         } catch (IOException e) {

@@ -23,6 +23,18 @@ class Serial8250Test {
     }
 
     @Test
+    void aPartialLineIsHeldUntilFlushAndALongLineIsCutAt256Bytes() {
+        uart.write(0, 1, 'x');
+        assertEquals("", out.toString(StandardCharsets.US_ASCII));
+        uart.flush();
+        assertEquals("x", out.toString(StandardCharsets.US_ASCII));
+        for (int i = 0; i < 256; i++) {
+            uart.write(0, 1, 'y');
+        }
+        assertEquals(257, out.size(), "a full buffer is written without waiting for a newline");
+    }
+
+    @Test
     void lsrAlwaysSaysTransmitterEmpty() {
         assertEquals(0x60, uart.read(5, 1) & 0x60, "THRE | TEMT: the driver's polling write never waits");
         assertEquals(0, uart.read(5, 1) & 0x01, "no received data");
