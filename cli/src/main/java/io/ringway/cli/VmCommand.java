@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 /** {@code ringway vm}: the KVM vCPU engine. */
 @Command(name = "vm", mixinStandardHelpOptions = true,
         description = "KVM micro-guests: exit costs (more to come: vm run).",
-        subcommands = {VmCommand.Exits.class})
+        subcommands = {VmCommand.Exits.class, VmBootCommand.class})
 final class VmCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

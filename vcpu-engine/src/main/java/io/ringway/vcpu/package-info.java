@@ -7,7 +7,11 @@
  *   <li>{@code exit}: the run loop, exit dispatch to PIO/MMIO buses, exit statistics;</li>
  *   <li>{@code guest}: guest layout helpers (page tables, GDT, IDT, long-mode entry, GVA→GPA walker);</li>
  *   <li>{@code asm}: a small x86-64 code emitter for micro-guests;</li>
- *   <li>{@code bench}: the exit-cost suite behind {@code ringway vm exits}.</li>
+ *   <li>{@code bench}: the exit-cost suite behind {@code ringway vm exits};</li>
+ *   <li>{@code boot}: booting Linux — bzImage setup header, boot_params and e820, vmlinux ELF with the PVH
+ *       note, hvm_start_info, ACPI tables, {@link io.ringway.vcpu.boot.LinuxLoader} (memory) and
+ *       {@link io.ringway.vcpu.boot.LinuxVm} (KVM) behind {@code ringway vm boot};</li>
+ *   <li>{@code devices}: legacy PC devices — the 8250 UART, power-off/reset/debug-exit ports, the boot timer.</li>
  * </ul>
  */
 package io.ringway.vcpu;

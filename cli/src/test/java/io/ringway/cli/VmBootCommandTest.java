@@ -1,0 +1,56 @@
+package io.ringway.cli;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import picocli.CommandLine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** {@code ringway vm boot}: bad input gets one line naming the problem and status 2 (no KVM needed). */
+class VmBootCommandTest {
+    @TempDir
+    Path dir;
+
+    private String err;
+
+    private int boot(String... args) {
+        PrintStream saved = System.err;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        try {
+            return new CommandLine(new VmBootCommand()).execute(args);
+        } finally {
+            System.setErr(saved);
+            err = buffer.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void aFileThatIsNotAKernelIsNamedInOneLine() throws Exception {
+        Path junk = Files.write(dir.resolve("junk.img"), new byte[4096]);
+        assertEquals(2, boot("--kernel", junk.toString()));
+        assertEquals("ringway vm boot: " + junk + ": not a bzImage: no \"HdrS\" magic at offset 0x202 (found 0x0)\n", err);
+    }
+
+    @Test
+    void aMissingKernelFileIsNamed() {
+        Path missing = dir.resolve("nothere");
+        assertEquals(2, boot("--kernel", missing.toString()));
+        assertEquals("ringway vm boot: " + missing + ": no such file\n", err);
+    }
+
+    @Test
+    void aMemorySizeThatIsNotASizeIsNamed() throws Exception {
+        Path junk = Files.write(dir.resolve("k"), new byte[16]);
+        assertEquals(2, boot("--kernel", junk.toString(), "--memory", "lots"));
+        assertEquals(1, err.lines().count(), err);
+        assertEquals(true, err.startsWith("ringway vm boot: --memory lots: "), err);
+    }
+}

@@ -1,0 +1,230 @@
+package io.ringway.vcpu.boot;
+
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import io.ringway.runtime.mem.SharedRegion;
+import io.ringway.runtime.sys.EventFd;
+import io.ringway.vcpu.devices.BootTimer;
+import io.ringway.vcpu.devices.GuestExit;
+import io.ringway.vcpu.devices.PlatformPorts;
+import io.ringway.vcpu.devices.Serial8250;
+import io.ringway.vcpu.exit.ExitStats;
+import io.ringway.vcpu.exit.IoBus;
+import io.ringway.vcpu.exit.MmioBus;
+import io.ringway.vcpu.exit.RunResult;
+import io.ringway.vcpu.exit.VcpuRunner;
+import io.ringway.vcpu.guest.LongMode;
+import io.ringway.vcpu.kvm.CpuidEntry;
+import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.kvm.KvmApi;
+import io.ringway.vcpu.kvm.KvmRegs;
+import io.ringway.vcpu.kvm.KvmSregs;
+import io.ringway.vcpu.kvm.KvmSregs.DescriptorTable;
+import io.ringway.vcpu.kvm.KvmSregs.Seg;
+import io.ringway.vcpu.kvm.KvmSregs.Segment;
+import io.ringway.vcpu.kvm.Vcpu;
+import io.ringway.vcpu.kvm.Vm;
+
+/**
+ * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
+ * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
+ * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, and the
+ * boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit entry, protected mode
+ * for PVH). One vCPU for now: SMP (APs started by INIT/SIPI through the in-kernel LAPIC) comes later.
+ */
+public final class LinuxVm implements AutoCloseable {
+    /** CPUID.1:ECX bit 24, TSC-deadline timer: KVM emulates it but leaves it out of KVM_GET_SUPPORTED_CPUID (api.rst). */
+    static final int CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
+    /** CPUID.1:ECX bit 31: running under a hypervisor. */
+    static final int CPUID_1_ECX_HYPERVISOR = 1 << 31;
+    static final int KVM_CAP_TSC_DEADLINE_TIMER = 72;
+
+    /**
+     * How a boot ended.
+     *
+     * @param exit     what the guest asked for (NONE when it did not: a fault, a stop, a timeout)
+     * @param status   the process exit status: the guest's (0 for power-off and reset, the debug-exit
+     *                 value), 1 for a fault, 124 for a timeout
+     * @param run      the vCPU run's own result (null on timeout)
+     * @param report   one line, or the fault report with registers
+     * @param bootTimerNanos from {@link #create} to the guest's first write to the {@link BootTimer} port, -1 without one
+     */
+    public record Result(GuestExit.Kind exit, int status, RunResult run, String report, long bootTimerNanos) {
+    }
+
+    private final Vm vm;
+    private final List<SharedRegion> regions = new ArrayList<>();
+    private final EventFd serialIrq;
+    private final Serial8250 serial;
+    private final VcpuRunner runner;
+    private final GuestExit exit;
+    private final BootEntry entry;
+    private final BootTimer bootTimer = new BootTimer(System.nanoTime());
+
+    private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
+                    String initrdName, String cmdline, OutputStream console) {
+        if (cpus != 1) {
+            throw new IllegalArgumentException("--cpus " + cpus + ": only 1 vCPU boots for now (SMP is not implemented yet)");
+        }
+        kvm.requireExtension(KvmApi.KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
+        kvm.requireExtension(KvmApi.KVM_CAP_IRQFD, "KVM_CAP_IRQFD");
+        kvm.requireExtension(KvmApi.KVM_CAP_PIT2, "KVM_CAP_PIT2");
+        kvm.requireExtension(KvmApi.KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID");
+        BootLayout.e820(memory); // rejects a bad size before anything is allocated
+        vm = kvm.createVm();
+        try {
+            vm.setTssAddress(Vm.DEFAULT_TSS_ADDRESS);
+            vm.createIrqchip();
+            vm.createPit2();
+            SharedRegion low = SharedRegion.create("ringway-guest-low", BootLayout.lowRam(memory));
+            regions.add(low);
+            vm.addMemory(0, low);
+            if (BootLayout.highRam(memory) > 0) {
+                SharedRegion high = SharedRegion.create("ringway-guest-high", BootLayout.highRam(memory));
+                regions.add(high);
+                vm.addMemory(BootLayout.HIGH_RAM_START, high);
+            }
+            entry = LinuxLoader.load(low.segment(), memory, cpus, kernel, kernelName, initrd, initrdName, cmdline);
+
+            Vcpu vcpu = vm.createVcpu(0);
+            vcpu.setCpuid(cpuid(kvm, 0));
+            setBootCpu(vcpu, entry);
+
+            IoBus io = new IoBus();
+            MmioBus mmio = new MmioBus();
+            serialIrq = EventFd.create(true);
+            vm.addIrqfd(serialIrq, Serial8250.COM1_IRQ);
+            serial = new Serial8250(console, serialIrq::signal);
+            io.register("com1", Serial8250.COM1, Serial8250.REGISTERS, serial);
+            runner = new VcpuRunner(vcpu, io, mmio, new ExitStats());
+            exit = new GuestExit(runner::finish);
+            new PlatformPorts(exit).register(io);
+            io.register("boot-timer", BootTimer.PORT, 1, bootTimer);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /**
+     * Creates the VM and loads the guest; nothing runs yet. {@code initrd} may be null.
+     * Bad input fails with a {@link BadKernelException} or {@link IllegalArgumentException}, a missing
+     * KVM capability with a {@code KvmUnavailableException}, each with a one-line message.
+     */
+    public static LinuxVm create(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName,
+                                 MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
+        return new LinuxVm(kvm, cpus, memory, kernel, kernelName, initrd, initrdName, cmdline, console);
+    }
+
+    /** Where the loader put things. */
+    public BootEntry entry() {
+        return entry;
+    }
+
+    /** Runs the guest until it powers off, resets, exits through the debug port or faults, or {@code timeout} passes. */
+    public Result run(Duration timeout) {
+        CompletableFuture<RunResult> done = runner.start("ringway-vcpu-0");
+        RunResult result;
+        try {
+            result = done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            runner.stop();
+            try {
+                done.get(10, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // reported below as the timeout it is
+            }
+            serial.flush();
+            return new Result(GuestExit.Kind.NONE, 124, null, "the guest did not end within " + timeout.toSeconds() + " s",
+                bootTimer.elapsedNanos());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            runner.stop();
+            return new Result(GuestExit.Kind.NONE, 130, null, "interrupted", bootTimer.elapsedNanos());
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("vCPU thread failed: " + e.getCause(), e.getCause());
+        }
+        serial.flush();
+        GuestExit.Kind kind = exit.kind();
+        if (kind != GuestExit.Kind.NONE) {
+            return new Result(kind, exit.status(), result, "guest " + switch (kind) {
+                case POWER_OFF -> "powered off";
+                case RESET -> "reset";
+                case DEBUG_EXIT -> "exited through the debug port with status " + exit.status();
+                case NONE -> throw new AssertionError();
+            } + " after " + result.exits() + " exits" + bootTimerText(), bootTimer.elapsedNanos());
+        }
+        return new Result(kind, 1, result, result.report(), bootTimer.elapsedNanos());
+    }
+
+    private String bootTimerText() {
+        long n = bootTimer.elapsedNanos();
+        return n < 0 ? "" : String.format("; boot timer written %.1f ms after the VM was created", n / 1e6);
+    }
+
+    /** The supported CPUID with what a Linux guest needs set for vCPU {@code apicId}. */
+    static List<CpuidEntry> cpuid(Kvm kvm, int apicId) {
+        boolean deadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+        List<CpuidEntry> out = new ArrayList<>();
+        for (CpuidEntry e : kvm.supportedCpuid()) {
+            if (e.function() == 1) {
+                int ecx = e.ecx() | CPUID_1_ECX_HYPERVISOR | (deadline ? CPUID_1_ECX_TSC_DEADLINE : 0);
+                int ebx = (e.ebx() & 0x00ff_ffff) | apicId << 24; // initial APIC id in bits 31:24
+                e = new CpuidEntry(e.function(), e.index(), e.flags(), e.eax(), ebx, ecx, e.edx());
+            } else if (e.function() == 0xb || e.function() == 0x1f) {
+                e = new CpuidEntry(e.function(), e.index(), e.flags(), e.eax(), e.ebx(), e.ecx(), apicId); // x2APIC id
+            }
+            out.add(e);
+        }
+        return out;
+    }
+
+    /** Registers and segments at the entry point (boot.rst "64-bit boot protocol"; Xen PVH for 32-bit). */
+    static void setBootCpu(Vcpu vcpu, BootEntry entry) {
+        KvmSregs sregs = vcpu.getSregs();
+        boolean pvh = entry.mode() == BootEntry.Mode.PVH_32;
+        Segment code = pvh
+            ? new Segment(0, 0xffffffff, LinuxLoader.BOOT_CS32, 0xb, true, 0, true, true, false, true, false, false)
+            : new Segment(0, 0xffffffff, LinuxLoader.BOOT_CS, 0xb, true, 0, false, true, true, true, false, false);
+        Segment data = new Segment(0, 0xffffffff, LinuxLoader.BOOT_DS, 0x3, true, 0, true, true, false, true, false, false);
+        Segment tss = new Segment(0, 0x67, LinuxLoader.BOOT_TSS, 0xb, true, 0, false, false, false, false, false, false);
+        Segment ldt = new Segment(0, 0, 0, 0x2, false, 0, false, false, false, false, false, true);
+        sregs.segment(Seg.CS, code);
+        for (Seg s : new Seg[] {Seg.DS, Seg.ES, Seg.FS, Seg.GS, Seg.SS}) {
+            sregs.segment(s, data);
+        }
+        sregs.segment(Seg.TR, tss).segment(Seg.LDT, ldt);
+        sregs.gdt(new DescriptorTable(BootLayout.GDT, LinuxLoader.GDT_SIZE - 1)).idt(new DescriptorTable(0, 0));
+        if (pvh) {
+            sregs.cr0(0x11).cr4(0).efer(0).cr3(0); // PE | ET, paging off (PVH: "CR0: PE set, PG clear; CR4 clear")
+        } else {
+            sregs.cr0(LongMode.CR0).cr4(LongMode.CR4).efer(LongMode.EFER).cr3(entry.cr3());
+        }
+        vcpu.setSregs(sregs);
+        KvmRegs regs = new KvmRegs().rip(entry.rip()).rsp(BootLayout.STACK_TOP).rflags(KvmRegs.RFLAGS_RESERVED);
+        regs.gpr(pvh ? 3 : 6, entry.bootInfo()); // EBX = hvm_start_info / RSI = boot_params
+        regs.gpr(5, BootLayout.STACK_TOP); // rbp
+        vcpu.setRegs(regs);
+    }
+
+    @Override
+    public void close() {
+        if (vm != null) {
+            vm.close();
+        }
+        if (serialIrq != null) {
+            serialIrq.close();
+        }
+        for (SharedRegion r : regions) {
+            r.close();
+        }
+    }
+}

@@ -1,0 +1,146 @@
+package io.ringway.vcpu.boot;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Boots the host's stock Debian kernel with a busybox initramfs on Ringway's VMM inside
+ * nested-kvm.sh — a QEMU TCG guest whose /dev/kvm is kvm_amd, a hardware-style KVM (this machine's
+ * own PVM cannot boot a stock kernel in usable time) — to init and ACPI power-off, twice in one JVM:
+ * the bzImage (/boot/vmlinuz-*) through the 64-bit boot protocol, then the uncompressed vmlinux taken
+ * out of it (its xz payload) through its PVH entry point.
+ *
+ * <p>Skips only where qemu-system-x86_64 or a kernel is missing. Takes about a minute on a quiet
+ * machine (L1 boot, the JVM under TCG, the kernel's decompressor); the deadline is
+ * {@code -Dringway.nestedBoot.timeoutSeconds} (default 480, for both boots) because a loaded 2-core machine makes it
+ * several times slower. Console and VMM output: target/linux-boot/nested-boot.log.
+ */
+class LinuxBootNestedTest {
+    private static final Path MODULE = Path.of("").toAbsolutePath();
+    private static final Path WORK = MODULE.resolve("target/linux-boot");
+    private static final Path PEERS = MODULE.resolve("src/test/resources/peers");
+    private static final Path RECIPE = MODULE.resolve("../storage-plane/src/test/resources/peers/mkinitramfs.sh").normalize();
+    private static final long TIMEOUT_S = Long.getLong("ringway.nestedBoot.timeoutSeconds", 480);
+
+    @Test
+    void aStockKernelBootsToInitAndPowersOffAsBzImageAndAsPvhVmlinux() throws Exception {
+        assumeTrue(onPath("qemu-system-x86_64"), "skipped, needs qemu-system-x86_64 (apt-get install qemu-system-x86)");
+        Optional<Path> kernel = newestKernel();
+        assumeTrue(kernel.isPresent(), "skipped, needs a kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)");
+        Files.createDirectories(WORK);
+
+        Path initrd = WORK.resolve("boot-initramfs.cpio.gz");
+        run(List.of(RECIPE.toString(), initrd.toString()), 120, WORK.resolve("mkinitramfs.log"),
+            "MODS", " ", "EXTRA", PEERS.resolve("guest-root").toString());
+
+        Path vmlinux = WORK.resolve("vmlinux");
+        extractVmlinux(kernel.get(), vmlinux);
+
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(PEERS.resolve("nested-kvm.sh").toString(), "-m", "1536", "--",
+            java, "--enable-native-access=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+            "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+            NestedBootGuest.class.getName(), initrd.toString(), "512", Long.toString(TIMEOUT_S / 2 - 30),
+            "console=ttyS0 quiet pci=off reboot=k panic=-1 peers.run=boot", kernel.get().toString(), vmlinux.toString()));
+        Path log = WORK.resolve("nested-boot.log");
+        long t0 = System.nanoTime();
+        int rc = run(cmd, TIMEOUT_S, log, "PEERS_DIR", WORK.resolve("peers").toString(), "NESTED_TIMEOUT", Long.toString(TIMEOUT_S));
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+        String out = Files.readString(log, StandardCharsets.UTF_8);
+        System.out.println("nested Linux boot: " + seconds + " s in all; log " + log);
+        out.lines().filter(l -> l.startsWith("RINGWAY_")).forEach(System.out::println);
+
+        assertEquals(2, out.lines().filter(l -> l.startsWith("RINGWAY_BOOT_OK")).count(),
+            "each guest's init job prints its marker on our UART; log " + log + ":\n" + tail(out));
+        assertTrue(out.contains("kernel=" + kernel.get().getFileName() + " entry=LONG_64 exit=POWER_OFF status=0"),
+            "the bzImage guest did not power off through ACPI S5; log " + log + ":\n" + tail(out));
+        assertTrue(out.contains("kernel=vmlinux entry=PVH_32 exit=POWER_OFF status=0"),
+            "the vmlinux (PVH) guest did not power off through ACPI S5; log " + log + ":\n" + tail(out));
+        assertTrue(out.contains("cpus=1 mem_kb="), "the guest sees one CPU and its memory:\n" + tail(out));
+        assertTrue(out.contains("boot_timer_ms=") && !out.contains("boot_timer_ms=-1"), "init wrote the boot-timer port:\n" + tail(out));
+        assertEquals(0, rc, "nested-kvm.sh exit status (the VMM's); log " + log);
+    }
+
+    /** The vmlinux inside a bzImage: its payload (boot.rst payload_offset, xz here) decompressed with xz. */
+    private static void extractVmlinux(Path bzImage, Path out) throws Exception {
+        if (Files.exists(out) && Files.getLastModifiedTime(out).compareTo(Files.getLastModifiedTime(bzImage)) > 0) {
+            return;
+        }
+        MemorySegment image = MemorySegment.ofArray(Files.readAllBytes(bzImage));
+        SetupHeader header = SetupHeader.parse(image, bzImage.toString());
+        long payload = header.protectedModeOffset() + Integer.toUnsignedLong(image.get(JAVA_INT_UNALIGNED, 0x248));
+        byte[] magic = image.asSlice(payload, 6).toArray(JAVA_BYTE);
+        assumeTrue(Arrays.equals(magic, new byte[] {(byte) 0xfd, '7', 'z', 'X', 'Z', 0}),
+            "skipped, the kernel's payload is not xz (this test takes the vmlinux out of an xz bzImage)");
+        Path xz = WORK.resolve("payload.xz");
+        Files.write(xz, image.asSlice(payload, image.byteSize() - payload).toArray(JAVA_BYTE));
+        Path tmp = WORK.resolve("vmlinux.tmp");
+        Process p = new ProcessBuilder("xz", "-dc", "--single-stream", xz.toString()).redirectOutput(tmp.toFile())
+            .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        assertEquals(0, p.waitFor(), "xz -dc of the kernel payload");
+        Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.delete(xz);
+    }
+
+    private static Optional<Path> newestKernel() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
+            return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
+                .max(Comparator.comparing(p -> p.getFileName().toString()));
+        }
+    }
+
+    private static boolean onPath(String program) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            if (Files.isExecutable(Path.of(dir, program))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Runs {@code cmd} with extra environment pairs, output to {@code log}; fails the test past the deadline. */
+    private static int run(List<String> cmd, long timeoutSeconds, Path log, String... env) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        for (int i = 0; i < env.length; i += 2) {
+            pb.environment().put(env[i], env[i + 1]);
+        }
+        Process p = pb.start();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+            }
+            fail(cmd.get(0) + " did not finish within " + timeoutSeconds + " s; log " + log + ":\n" + tail(Files.readString(log)));
+        }
+        int rc = p.exitValue();
+        if (cmd.get(0).endsWith("mkinitramfs.sh") && rc != 0) {
+            fail("initramfs build failed (" + rc + "): " + Files.readString(log));
+        }
+        return rc;
+    }
+
+    private static String tail(String s) {
+        return s.length() <= 4000 ? s : s.substring(s.length() - 4000);
+    }
+}
