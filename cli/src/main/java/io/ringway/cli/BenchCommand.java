@@ -35,9 +35,15 @@ final class BenchCommand implements Callable<Integer> {
             description = "rings, virtio, wakeup, blk, net, vm, rings-2t or all (default: ${DEFAULT-VALUE}; all = rings + virtio + wakeup + blk + net + vm).")
     String scenario;
 
-    @Option(names = "--duration", paramLabel = "S", defaultValue = "1",
-            description = "Seconds per iteration (default: ${DEFAULT-VALUE}); JMH scenarios run " + JmhScenario.WARMUP_ITERATIONS
+    @Option(names = "--duration", paramLabel = "S",
+            description = "Seconds per iteration (default: 1, except JMH scenarios in the default 'all' run: "
+                    + ALL_JMH_SECONDS + ", to keep it under 5 minutes); JMH scenarios run " + JmhScenario.WARMUP_ITERATIONS
                     + " warm-up and " + JmhScenario.MEASURED_ITERATIONS + " measured iterations per repeat.")
+    Double durationOption;
+
+    /** JMH iteration length in {@code ringway bench} / {@code ringway bench all} without --duration. */
+    static final double ALL_JMH_SECONDS = 0.5;
+
     double duration;
 
     @Option(names = "--repeat", paramLabel = "N", defaultValue = "3",
@@ -67,6 +73,7 @@ final class BenchCommand implements Callable<Integer> {
             System.err.println("ringway bench: --repeat must be between 1 and 50, got " + repeat);
             return 2;
         }
+        duration = durationOption == null ? 1 : durationOption;
         if (!(duration >= 0.1 && duration <= 600)) {
             System.err.println("ringway bench: --duration must be between 0.1 and 600 seconds, got " + duration);
             return 2;
@@ -98,7 +105,8 @@ final class BenchCommand implements Callable<Integer> {
         if (html == null) {
             html = Path.of("results", "bench-" + stamp + ".html");
         }
-        String command = "ringway bench " + scenario + " --duration " + duration + " --repeat " + repeat + (vs == null ? "" : " --vs " + vs);
+        String command = "ringway bench " + scenario + (durationOption == null ? "" : " --duration " + duration) + " --repeat " + repeat
+                + (vs == null ? "" : " --vs " + vs);
         Map<String, ScenarioResult> results = new LinkedHashMap<>();
         long started = System.nanoTime();
         try (TraceJournal journal = trace == null ? null : TraceJournal.open(trace)) {
@@ -107,7 +115,7 @@ final class BenchCommand implements Callable<Integer> {
                 Scenario s = selected.get(i);
                 System.out.printf("ringway bench [%d/%d, %.0f s elapsed]: %s — %s; %d repeats%n", i + 1, selected.size(),
                         (System.nanoTime() - started) / 1e9, s.name(), s.description(), repeat);
-                ScenarioResult r = s.run(settings);
+                ScenarioResult r = s.run(jmhShortened(s, settings));
                 results.put(s.name(), r);
                 BenchReport.printTable(System.out, s, r.measurements());
                 if (r.note() != null) {
@@ -127,6 +135,18 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf("ringway bench: done in %.0f s; results in %s and %s%n", (System.nanoTime() - started) / 1e9,
                 json.toAbsolutePath(), html.toAbsolutePath());
         return 0;
+    }
+
+    /**
+     * The default run ({@code all} without --duration) gives JMH scenarios shorter iterations: they
+     * fork a JVM per benchmark and repeat, and at 1 s the whole run would not fit in 5 minutes on
+     * two cores; their tiny loops are compiled long before 0.5 s.
+     */
+    private Scenario.Settings jmhShortened(Scenario s, Scenario.Settings settings) {
+        if (durationOption == null && scenario.equals("all") && s instanceof JmhScenario) {
+            return new Scenario.Settings(settings.repeat(), ALL_JMH_SECONDS, settings.quiet(), settings.trace());
+        }
+        return settings;
     }
 
     /** Swaps in the peer-racing variant of every selected scenario that has one; false for an unknown peer. */
