@@ -111,8 +111,10 @@ public final class NetLoadGenerator {
      * @param malformed used buffers whose length was impossible (shorter than the net header or
      *                  longer than the buffer), not counted as packets
      * @param noRoom    LOOP: received packets that could not be sent back (transmit ring full)
+     * @param total     packets over the whole run, warm-up included (consumed by the back-end for
+     *                  SEND, received otherwise): what the back-end's own counters must agree with
      */
-    public record Result(long packets, double seconds, Histogram roundTrip, long malformed, long noRoom) {
+    public record Result(long packets, double seconds, Histogram roundTrip, long malformed, long noRoom, long total) {
         public double mpps() {
             return packets / seconds / 1e6;
         }
@@ -272,6 +274,7 @@ public final class NetLoadGenerator {
         Window w = new Window(o);
         int length = HDR + o.frameLength();
         long packets = 0;
+        long total = 0;
         long now = System.nanoTime();
         while (!w.over(now, o)) {
             long u;
@@ -282,6 +285,7 @@ public final class NetLoadGenerator {
             }
             if (done > 0) {
                 w.first(now);
+                total += done;
                 if (w.in(now)) {
                     packets += done;
                 }
@@ -294,13 +298,14 @@ public final class NetLoadGenerator {
             tx.publish();
             now = System.nanoTime();
         }
-        return new Result(packets, o.seconds(), new Histogram(1, 60_000_000_000L, 3), 0, 0);
+        return new Result(packets, o.seconds(), new Histogram(1, 60_000_000_000L, 3), 0, 0, total);
     }
 
     /** Fills the receive queue; counts what arrives. */
     private static Result receive(Options o, MemorySegment m, Queue rx) {
         Window w = new Window(o);
         long packets = 0;
+        long total = 0;
         long malformed = 0;
         refill(rx);
         long now = System.nanoTime();
@@ -319,6 +324,7 @@ public final class NetLoadGenerator {
             }
             if (got > 0) {
                 w.first(now);
+                total += got;
                 if (w.in(now)) {
                     packets += got;
                 }
@@ -326,7 +332,7 @@ public final class NetLoadGenerator {
             }
             now = System.nanoTime();
         }
-        return new Result(packets, o.seconds(), new Histogram(1, 60_000_000_000L, 3), malformed, 0);
+        return new Result(packets, o.seconds(), new Histogram(1, 60_000_000_000L, 3), malformed, 0, total);
     }
 
     private static void refill(Queue rx) {
@@ -345,6 +351,7 @@ public final class NetLoadGenerator {
         Histogram roundTrip = new Histogram(1, 60_000_000_000L, 3);
         int length = HDR + o.frameLength();
         long packets = 0;
+        long total = 0;
         long malformed = 0;
         long noRoom = 0;
         refill(rx);
@@ -373,6 +380,7 @@ public final class NetLoadGenerator {
                     continue;
                 }
                 got++;
+                total++;
                 long sent = m.get(ValueLayout.JAVA_LONG_UNALIGNED, at + HDR + STAMP_OFFSET);
                 if (measuring) {
                     packets++;
@@ -407,6 +415,6 @@ public final class NetLoadGenerator {
             }
             now = System.nanoTime();
         }
-        return new Result(packets, o.seconds(), roundTrip, malformed, noRoom);
+        return new Result(packets, o.seconds(), roundTrip, malformed, noRoom, total);
     }
 }
