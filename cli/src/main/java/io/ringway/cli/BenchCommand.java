@@ -108,6 +108,7 @@ final class BenchCommand implements Callable<Integer> {
         String command = "ringway bench " + scenario + (durationOption == null ? "" : " --duration " + duration) + " --repeat " + repeat
                 + (vs == null ? "" : " --vs " + vs);
         Map<String, ScenarioResult> results = new LinkedHashMap<>();
+        int failed = 0;
         long started = System.nanoTime();
         try (TraceJournal journal = trace == null ? null : TraceJournal.open(trace)) {
             Scenario.Settings settings = new Scenario.Settings(repeat, duration, !verbose, journal);
@@ -115,7 +116,18 @@ final class BenchCommand implements Callable<Integer> {
                 Scenario s = selected.get(i);
                 System.out.printf("ringway bench [%d/%d, %.0f s elapsed]: %s — %s; %d repeats%n", i + 1, selected.size(),
                         (System.nanoTime() - started) / 1e9, s.name(), s.description(), repeat);
-                ScenarioResult r = s.run(jmhShortened(s, settings));
+                ScenarioResult r;
+                try {
+                    r = s.run(jmhShortened(s, settings));
+                } catch (Exception | Error e) {
+                    if (e instanceof VirtualMachineError) {
+                        throw e;
+                    }
+                    // One scenario's failure (a peer that would not start, a stalled back-end) is reported,
+                    // and the others still run and are written.
+                    r = ScenarioResult.failed(e.toString());
+                    failed++;
+                }
                 results.put(s.name(), r);
                 BenchReport.printTable(System.out, s, r.measurements());
                 if (r.note() != null) {
@@ -132,9 +144,9 @@ final class BenchCommand implements Callable<Integer> {
                 setup.get("c2cProbe"), setup.get("c2cRoundTripNs"));
         BenchReport.writeJson(json, setup, selected, results);
         HtmlReport.write(html, setup, selected, results);
-        System.out.printf("ringway bench: done in %.0f s; results in %s and %s%n", (System.nanoTime() - started) / 1e9,
-                json.toAbsolutePath(), html.toAbsolutePath());
-        return 0;
+        System.out.printf("ringway bench: done in %.0f s; results in %s and %s%s%n", (System.nanoTime() - started) / 1e9,
+                json.toAbsolutePath(), html.toAbsolutePath(), failed == 0 ? "" : "; " + failed + " scenario(s) failed, see above");
+        return failed == 0 ? 0 : 1;
     }
 
     /**

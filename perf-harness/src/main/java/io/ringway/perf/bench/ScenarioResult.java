@@ -17,6 +17,11 @@ public record ScenarioResult(Map<String, Measurement> measurements, List<Latency
         this(measurements, latencies, null);
     }
 
+    /** A scenario that failed while it ran, and how. */
+    public static ScenarioResult failed(String how) {
+        return new ScenarioResult(Map.of(), List.of(), "failed: " + how);
+    }
+
     /** A scenario this machine cannot run, and why. */
     public static ScenarioResult skipped(String why) {
         return new ScenarioResult(Map.of(), List.of(), "skipped: " + why);

@@ -64,9 +64,13 @@ public final class VmScenario implements Scenario {
                 "C yardstick (pio_exit.c, same KVM)"));
     }
 
-    /** Operations per kind and repeat: 20 000 per second of {@code --duration}, 2 000..1 000 000. */
+    /**
+     * Operations per kind and repeat: 10 000 per second of {@code --duration} (as {@code ringway vm
+     * exits}), 2 000..1 000 000. An exit costs a few microseconds on a quiet machine, but tens on a
+     * loaded one, where 10 000 of each kind take seconds.
+     */
     static int iterations(double durationSeconds) {
-        return (int) Math.max(2_000, Math.min(1_000_000, Math.round(20_000 * durationSeconds)));
+        return (int) Math.max(2_000, Math.min(1_000_000, Math.round(10_000 * durationSeconds)));
     }
 
     @Override

@@ -46,7 +46,7 @@ class VmScenarioTest {
     @Test
     void iterationsFollowTheDurationWithinBounds() {
         assertEquals(2_000, VmScenario.iterations(0.1));
-        assertEquals(20_000, VmScenario.iterations(1));
+        assertEquals(10_000, VmScenario.iterations(1));
         assertEquals(1_000_000, VmScenario.iterations(600));
     }
 
