@@ -102,6 +102,11 @@ public final class NetScenario implements Scenario {
     private interface Target extends AutoCloseable {
         @Override
         void close();
+
+        /** What the back-end printed lately, appended to a failure's message; empty if nothing. */
+        default String diagnostics() {
+            return "";
+        }
     }
 
     @Override
@@ -136,6 +141,7 @@ public final class NetScenario implements Scenario {
             put(samples, units, C2C_KEY, "ns");
         }
         Map<String, Histogram> loops = new LinkedHashMap<>();
+        List<String> failures = new ArrayList<>();
         targets.forEach(t -> loops.put(t, new Histogram(1, 60_000_000_000L, 3)));
         Path dir = Files.createTempDirectory("ringway-bench-net");
         try (StatsRegistry stats = StatsRegistry.open(dir.resolve("bench.stats"), 256)) {
@@ -158,25 +164,26 @@ public final class NetScenario implements Scenario {
                         Path socket = dir.resolve(t + "-" + role.backendMode() + ".sock");
                         Files.deleteIfExists(socket);
                         try (Target target = t.equals(DPDK) ? startDpdk(socket, role, pin) : startRingway(socket, role, pin, stats)) {
-                            if (r == 0 && turn < 2) {
-                                // A fresh JVM: let the JIT compile the client (and Ringway's back-end) first; not recorded.
-                                NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, FRAME, Math.max(0.5, warmup), 0,
-                                        pin ? CLIENT_CPU : -1));
-                            }
-                            NetLoadGenerator.Result res = NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, FRAME, seconds,
-                                    warmup, pin ? CLIENT_CPU : -1));
-                            if (!settings.quiet() || dpdk) {
-                                System.out.printf("  net: %s %s: %s%n", t, role.backendMode(), res);
-                            }
-                            samples.get(mppsKey(t, role)).add(res.mpps());
-                            if (role == Role.LOOP) {
-                                Histogram h = res.roundTrip();
-                                loops.get(t).add(h);
-                                if (h.getTotalCount() > 0) {
-                                    samples.get(roundTripKey(t, "p50")).add(h.getValueAtPercentile(50) / 1e3);
-                                    samples.get(roundTripKey(t, "p99")).add(h.getValueAtPercentile(99) / 1e3);
+                            try {
+                                if (r == 0 && turn < 2) {
+                                    // A fresh JVM: let the JIT compile the client (and Ringway's back-end) first; not recorded.
+                                    NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, FRAME, Math.max(0.5, warmup), 0,
+                                            pin ? CLIENT_CPU : -1));
                                 }
+                                NetLoadGenerator.Result res = NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, FRAME,
+                                        seconds, warmup, pin ? CLIENT_CPU : -1));
+                                if (!settings.quiet() || dpdk) {
+                                    System.out.printf("  net: %s %s: %s%n", t, role.backendMode(), res);
+                                }
+                                record(samples, loops, t, role, res);
+                            } catch (RuntimeException e) {
+                                throw new IllegalStateException(e.getMessage() + target.diagnostics(), e);
                             }
+                        } catch (RuntimeException | IOException e) {
+                            // One failed turn (a peer that would not start or stalled) loses its sample, not the run.
+                            String what = t + " " + role.backendMode() + " turn of repeat " + (r + 1) + " failed: " + e.getMessage();
+                            System.out.println("  net: " + what);
+                            failures.add(what);
                         }
                     }
                 }
@@ -195,7 +202,21 @@ public final class NetScenario implements Scenario {
         if (loops.containsKey(DPDK)) {
             latencies.add(LatencySeries.of("DPDK vhost PMD (testpmd), macswap loop round trip, 64 B", false, loops.get(DPDK)));
         }
-        return new ScenarioResult(measurements, latencies);
+        String note = failures.isEmpty() ? null : failures.size() + " turn(s) failed and have no sample: " + String.join("; ", failures);
+        return new ScenarioResult(measurements, latencies, note);
+    }
+
+    private static void record(Map<String, List<Double>> samples, Map<String, Histogram> loops, String t, Role role,
+            NetLoadGenerator.Result res) {
+        samples.get(mppsKey(t, role)).add(res.mpps());
+        if (role == Role.LOOP) {
+            Histogram h = res.roundTrip();
+            loops.get(t).add(h);
+            if (h.getTotalCount() > 0) {
+                samples.get(roundTripKey(t, "p50")).add(h.getValueAtPercentile(50) / 1e3);
+                samples.get(roundTripKey(t, "p99")).add(h.getValueAtPercentile(99) / 1e3);
+            }
+        }
     }
 
     private static void put(Map<String, List<Double>> samples, Map<String, String> units, String key, String unit) {
@@ -215,6 +236,17 @@ public final class NetScenario implements Scenario {
     /** testpmd's vhost PMD on CPU 0 in {@code role}'s back-end mode. */
     static Target startDpdk(Path socket, Role role, boolean pin) throws IOException {
         TestpmdVhost t = TestpmdVhost.start(socket, role.backendMode(), pin ? BACKEND_CPU : 0);
-        return t::close;
+        return new Target() {
+            @Override
+            public void close() {
+                t.close();
+            }
+
+            @Override
+            public String diagnostics() {
+                String out = t.output().strip();
+                return "; dpdk-testpmd's last output:\n" + out.substring(Math.max(0, out.length() - 2000));
+            }
+        };
     }
 }

@@ -32,6 +32,8 @@ public final class TestpmdVhost implements AutoCloseable {
     private final OutputStream stdin;
     private final StringBuffer output = new StringBuffer();
     private final Thread reader;
+    /** Kills testpmd if this JVM exits (SIGTERM, Ctrl-C) while it runs: a busy-polling orphan would hold CPU 0. */
+    private final Thread killOnExit;
 
     /**
      * Why testpmd cannot run here (not installed, no hugepages, hugetlbfs not mounted), with how to
@@ -120,6 +122,11 @@ public final class TestpmdVhost implements AutoCloseable {
         this.process = process;
         this.prefix = prefix;
         this.stdin = process.getOutputStream();
+        killOnExit = Thread.ofPlatform().unstarted(() -> {
+            process.destroyForcibly();
+            removeHugepageFiles(prefix);
+        });
+        Runtime.getRuntime().addShutdownHook(killOnExit);
         InputStream out = process.getInputStream();
         reader = Thread.ofPlatform().daemon().name("testpmd-output").start(() -> {
             byte[] buf = new byte[8192];
@@ -187,6 +194,11 @@ public final class TestpmdVhost implements AutoCloseable {
             process.destroyForcibly();
         }
         removeHugepageFiles(prefix);
+        try {
+            Runtime.getRuntime().removeShutdownHook(killOnExit);
+        } catch (IllegalStateException e) {
+            // the JVM is already shutting down: the hook runs anyway, harmlessly
+        }
     }
 
     /** Deletes {@code /dev/hugepages/PREFIXmap_*}: DPDK keeps them after it exits, and they hold the pages. */

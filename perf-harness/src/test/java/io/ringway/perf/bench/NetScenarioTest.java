@@ -49,6 +49,7 @@ class NetScenarioTest {
         NetScenario s = new NetScenario();
         assertTrue(s.comparisons().isEmpty(), "no peer, no comparisons");
         ScenarioResult r = s.run(SHORT);
+        assertNull(r.note(), "every turn ran");
         assertRolesMoved(r.measurements(), NetScenario.RINGWAY, 1);
         assertTrue(r.measurements().size() >= 3, r.measurements().keySet().toString());
         assertEquals(1, r.latencies().size(), "one macswap round-trip curve");
@@ -77,6 +78,7 @@ class NetScenarioTest {
         assumeTrue(why == null, why + "; skipping the --vs dpdk run");
         Scenario s = new NetScenario().against("dpdk").orElseThrow();
         ScenarioResult r = s.run(SHORT);
+        assertNull(r.note(), "every turn ran");
         assertRolesMoved(r.measurements(), NetScenario.RINGWAY, 1);
         assertRolesMoved(r.measurements(), NetScenario.DPDK, 2); // turns DPDK, Ringway, DPDK: two DPDK samples per repeat
         assertTrue(r.measurements().get(NetScenario.C2C_KEY).median() > 0, "c2c probe recorded");
