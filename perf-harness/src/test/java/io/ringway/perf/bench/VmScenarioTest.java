@@ -25,7 +25,7 @@ class VmScenarioTest {
         for (ExitCostSuite.Kind kind : ExitCostSuite.Kind.values()) {
             for (String k : List.of(VmScenario.medianKey(kind), VmScenario.p99Key(kind), VmScenario.opsKey(kind))) {
                 Measurement m = r.measurements().get(k);
-                assertNotNull(m, k + " missing from " + r.measurements().keySet());
+                assertNotNull(m, k + " missing (" + r.note() + ") from " + r.measurements().keySet());
                 assertEquals(2, m.samples().length, k + ": one sample per repeat");
                 assertTrue(m.min() > 0, k + " = " + m.min());
             }
