@@ -33,6 +33,7 @@ class NetLoadGeneratorTest {
              ForwardingEngine engine = ForwardingEngine.start(new ForwardingEngine.Config(List.of(socket), false, 1,
                      ForwardingMode.parse(role.backendMode()), new int[] {-1}, IdlePolicy.parse("backoff"), 64, 4096, true, true, stats))) {
             NetLoadGenerator.Result r = NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, 64, 0.3, 0.05, -1));
+            System.out.println(role + " against Ringway: " + r);
             PortCounters c = engine.ports().get(0).counters();
             LongSupplier backend = () -> counter.of(c);
             // The back-end's counters trail the driver's view by what it had taken but not yet counted.
