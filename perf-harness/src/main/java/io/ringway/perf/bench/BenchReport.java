@@ -84,7 +84,11 @@ public final class BenchReport {
             ScenarioResult result = results.get(scenario.name());
             Map<String, Measurement> r = result == null ? Map.of() : result.measurements();
             j.append(s == 0 ? "\n" : ",\n").append("    {\"name\": ").append(str(scenario.name()))
-                    .append(", \"description\": ").append(str(scenario.description())).append(", \"benchmarks\": [");
+                    .append(", \"description\": ").append(str(scenario.description()));
+            if (result != null && result.note() != null) {
+                j.append(", \"note\": ").append(str(result.note()));
+            }
+            j.append(", \"benchmarks\": [");
             int i = 0;
             for (Measurement m : r.values()) {
                 j.append(i++ == 0 ? "\n" : ",\n").append("      {\"name\": ").append(str(m.name()))

@@ -397,7 +397,8 @@ public final class BlkScenario implements Scenario {
         };
     }
 
-    private static void deleteQuietly(Path dir) {
+    /** Deletes {@code dir} and the files in it; a temp directory left behind is harmless. */
+    static void deleteQuietly(Path dir) {
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) {
                 Files.deleteIfExists(f);

@@ -53,9 +53,10 @@ public final class HtmlReport {
                 h.append("<p class=\"note\">not run</p>\n");
                 continue;
             }
-            if (!s.comparisons().isEmpty()) {
-                h.append(barCharts(s, r.measurements()));
+            if (r.note() != null) {
+                h.append("<p class=\"note\">").append(esc(r.note())).append("</p>\n");
             }
+            h.append(barCharts(s, r.measurements()));
             if (!r.latencies().isEmpty()) {
                 h.append(latencyChart(s.name(), r.latencies()));
             }
@@ -86,25 +87,47 @@ public final class HtmlReport {
         return m.unit() + (BenchReport.higherIsBetter(m.unit()) ? " (higher is better)" : " (lower is better)");
     }
 
-    /** One bar chart per unit: IOPS and microseconds of latency do not share an axis. */
+    /** One bar of Ringway's, with the peer's beside it when there is one (peer null: Ringway alone). */
+    private record BarRow(String title, String subtitle, Measurement ours, Measurement peer) {
+        List<Measurement> bars() {
+            return peer == null ? List.of(ours) : List.of(ours, peer);
+        }
+    }
+
+    /**
+     * One bar chart per unit: IOPS and microseconds of latency do not share an axis. Comparisons
+     * give Ringway's bar with the peer's beside it; throughputs no comparison covers (a scenario
+     * run without its peer) get Ringway's bar alone.
+     */
     private static String barCharts(Scenario s, Map<String, Measurement> ms) {
-        Map<String, List<Comparison>> byUnit = new java.util.LinkedHashMap<>();
+        Map<String, List<BarRow>> byUnit = new java.util.LinkedHashMap<>();
+        java.util.Set<String> compared = new java.util.HashSet<>();
         for (Comparison c : s.comparisons()) {
             if (ms.containsKey(c.ours()) && ms.containsKey(c.peer())) {
-                byUnit.computeIfAbsent(String.valueOf(ms.get(c.ours()).unit()), u -> new java.util.ArrayList<>()).add(c);
+                Measurement o = ms.get(c.ours());
+                byUnit.computeIfAbsent(String.valueOf(o.unit()), u -> new java.util.ArrayList<>())
+                        .add(new BarRow(c.title(), "vs " + c.peerName(), o, ms.get(c.peer())));
+                compared.add(c.ours());
+                compared.add(c.peer());
+            }
+        }
+        for (Measurement m : ms.values()) {
+            if (!compared.contains(m.name()) && BenchReport.higherIsBetter(m.unit())) {
+                byUnit.computeIfAbsent(String.valueOf(m.unit()), u -> new java.util.ArrayList<>())
+                        .add(new BarRow(m.name(), "no peer in this run", m, null));
             }
         }
         StringBuilder charts = new StringBuilder();
-        byUnit.values().forEach(cs -> charts.append(barChart(s, ms, cs)));
+        byUnit.values().forEach(rows -> charts.append(barChart(s, rows)));
         return charts.toString();
     }
 
-    private static String barChart(Scenario s, Map<String, Measurement> ms, List<Comparison> cs) {
-        Measurement first = ms.get(cs.get(0).ours());
+    private static String barChart(Scenario s, List<BarRow> rows) {
+        Measurement first = rows.get(0).ours();
         String axis = axisLabel(first);
         double max = 0;
-        for (Comparison c : cs) {
-            for (Measurement m : List.of(ms.get(c.ours()), ms.get(c.peer()))) {
+        for (BarRow row : rows) {
+            for (Measurement m : row.bars()) {
                 max = Math.max(max, Math.max(plotted(m, m.min()), plotted(m, m.max())));
             }
         }
@@ -113,7 +136,7 @@ public final class HtmlReport {
         int left = 330;
         int width = 960;
         int plotW = width - left - 80;
-        int height = 40 + cs.size() * rowH;
+        int height = 40 + rows.size() * rowH;
         StringBuilder g = new StringBuilder();
         g.append(String.format(Locale.ROOT, "<svg class=\"bars\" data-scenario=\"%s\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n",
                 esc(s.name()), width, height, width, height));
@@ -121,12 +144,12 @@ public final class HtmlReport {
         g.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"4\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"14\" font-size=\"12\">Ringway</text>", width - 170, OURS, width - 156));
         g.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"4\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"14\" font-size=\"12\">peer</text>\n", width - 90, PEER, width - 76));
         int y = 28;
-        for (Comparison c : cs) {
-            g.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"%d\" font-size=\"12\">%s</text>\n", y + 12, esc(c.title())));
-            g.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"%d\" font-size=\"11\" fill=\"#666\">vs %s</text>\n", y + 30, esc(c.peerName())));
+        for (BarRow row : rows) {
+            g.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"%d\" font-size=\"12\">%s</text>\n", y + 12, esc(row.title())));
+            g.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"%d\" font-size=\"11\" fill=\"#666\">%s</text>\n", y + 30, esc(row.subtitle())));
             int by = y;
-            for (Measurement m : List.of(ms.get(c.ours()), ms.get(c.peer()))) {
-                String color = m == ms.get(c.ours()) ? OURS : PEER;
+            for (Measurement m : row.bars()) {
+                String color = m == row.ours() ? OURS : PEER;
                 double v = plotted(m, m.median());
                 double lo = Math.min(plotted(m, m.min()), plotted(m, m.max()));
                 double hi = Math.max(plotted(m, m.min()), plotted(m, m.max()));

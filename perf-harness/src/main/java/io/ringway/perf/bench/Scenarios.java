@@ -3,7 +3,7 @@ package io.ringway.perf.bench;
 import java.util.List;
 import java.util.Map;
 
-/** The scenarios {@code ringway bench} knows. More arrive with the net and vm issues. */
+/** The scenarios {@code ringway bench} knows. */
 public final class Scenarios {
     private Scenarios() {
     }
@@ -46,7 +46,7 @@ public final class Scenarios {
 
     /** Every scenario, in the order {@code ringway bench all} runs them. */
     public static List<Scenario> all() {
-        return List.of(rings(), virtio(), new WakeupScenario(), new BlkScenario());
+        return List.of(rings(), virtio(), new WakeupScenario(), new BlkScenario(), new NetScenario(), new VmScenario());
     }
 
     /** Scenarios run only when named (too slow or too noisy for the default run). */
