@@ -5,6 +5,7 @@ import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.LibC;
 import io.ringway.runtime.sys.LinuxException;
 import io.ringway.vhost.inflight.InflightAreaException;
+import io.ringway.vhost.inflight.PackedInflightQueue;
 import io.ringway.vhost.inflight.SplitInflightQueue;
 import io.ringway.vhost.protocol.MemoryRegion;
 import io.ringway.vhost.protocol.VhostUserMessage;
@@ -82,7 +83,6 @@ final class VhostUserSession implements AutoCloseable {
     private MemorySegment inflightArea;
     private int inflightQueues;
     private int inflightQueueSize;
-    private boolean packedInflightWarned;
 
     /** One memory table entry and its mapping. */
     private record Mapped(MemoryRegion region, FdMapping mapping) {
@@ -671,11 +671,7 @@ final class VhostUserSession implements AutoCloseable {
         }
         if (hooks.tracksInflight() && inflightArea != null && v.index < inflightQueues) {
             if (packed()) {
-                if (!packedInflightWarned) {
-                    packedInflightWarned = true;
-                    LOG.log(System.Logger.Level.WARNING, settings.name() + ": packed rings run without in-flight"
-                            + " tracking; a back-end crash can leave requests unanswered");
-                }
+                startPackedTracking(v);
             } else {
                 startTracking(v);
             }
@@ -719,6 +715,35 @@ final class VhostUserSession implements AutoCloseable {
         }
     }
 
+    /**
+     * The packed form of {@link #startTracking}: the region says where the device was (used
+     * position and wrap counter, after rolling back or committing an unfinished used batch) and
+     * which requests it held; the ring resumes reading after them, whatever SET_VRING_BASE said.
+     */
+    private void startPackedTracking(Vring v) {
+        PackedQueue q = v.packed;
+        try {
+            PackedInflightQueue tracker = PackedInflightQueue.attach(inflightArea, v.index, inflightQueueSize, v.num);
+            int[] entries = tracker.recover(q.usedIdx(), q::ringDescriptorFlags);
+            int avail = tracker.resumeAvailIdx();
+            int used = tracker.resumeUsedIdx();
+            if (entries.length > 0 || (v.baseSet && avail != (v.base & 0xFFFF))) {
+                LOG.log(System.Logger.Level.INFO, settings.name() + ": vring " + v.index + " resumes at avail "
+                        + (avail & 0x7FFF) + " wrap " + (avail >>> 15) + " (SET_VRING_BASE said " + (v.base & 0x7FFF)
+                        + " wrap " + ((v.base >>> 15) & 1) + "), used " + (used & 0x7FFF) + " wrap " + (used >>> 15)
+                        + ", resubmitting " + entries.length + " in-flight requests");
+            }
+            q.resume(avail, used);
+            v.queue.track(tracker, entries);
+        } catch (InflightAreaException e) {
+            q.reset();
+            throw new SessionException(SessionRule.INFLIGHT_AREA_CORRUPT, "vring " + v.index + ": " + e.getMessage(), e);
+        } catch (VirtqueueException e) {
+            q.reset();
+            throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": " + e.getMessage(), e);
+        }
+    }
+
     private void startPolling(Vring v) {
         if (v.poller != null) {
             return;
@@ -754,7 +779,10 @@ final class VhostUserSession implements AutoCloseable {
 
     private VhostUserMessage getInflightFd(VhostUserPayload.Inflight request) {
         checkInflight(request);
-        long size = InflightDescriptor.areaSize(packed(), request.numQueues(), request.queueSize());
+        // QEMU asks before SET_FEATURES: size the area for the larger (packed) layout whenever the
+        // device offers packed rings, so that it fits whichever layout the rings start with.
+        boolean packedFits = packed() || (device.deviceFeatures() & VirtioFeatures.mask(VirtioFeatures.RING_PACKED)) != 0;
+        long size = InflightDescriptor.areaSize(packedFits, request.numQueues(), request.queueSize());
         SharedRegion area = SharedRegion.create("ringway-inflight", size);
         // A repeated GET_INFLIGHT_FD replaces the area: the old one is unmapped and its fd closed
         // (CVE-2020-10726 was a back-end that leaked them).
@@ -780,11 +808,6 @@ final class VhostUserSession implements AutoCloseable {
         } catch (SessionException e) {
             LibC.closeQuietly(fd);
             throw e;
-        }
-        if (packed()) {
-            LibC.closeQuietly(fd);
-            throw new SessionException(SessionRule.INFLIGHT_PACKED_UNSUPPORTED, "VIRTIO_F_RING_PACKED was negotiated;"
-                    + " the area is not used and the rings run without in-flight tracking");
         }
         FdMapping mapping = FdMapping.map("inflight area", fd, inflight.mmapOffset(), inflight.mmapSize());
         releaseInflight();

@@ -70,37 +70,16 @@ public final class SplitInflightQueue {
      * @throws InflightAreaException if the area is too small, misaligned, or holds another layout
      */
     public static SplitInflightQueue attach(MemorySegment area, int queueIndex, int regionQueueSize, int ringSize) {
-        long stride = SplitInflightDescriptor.queueRegionSize(regionQueueSize);
-        long start = stride * queueIndex;
-        if (ringSize < 1 || ringSize > regionQueueSize) {
-            throw new InflightAreaException(InflightAreaException.Rule.DESC_NUM_MISMATCH, "ring size " + ringSize
-                    + " does not fit a region sized for " + regionQueueSize + " descriptors");
-        }
-        if (queueIndex < 0 || start + stride > area.byteSize()) {
-            throw new InflightAreaException(InflightAreaException.Rule.AREA_TOO_SMALL, "queue " + queueIndex
-                    + " needs bytes " + start + " to " + (start + stride) + ", the area has " + area.byteSize());
-        }
-        MemorySegment region = area.asSlice(start, stride);
-        if ((region.address() & 7) != 0) {
-            throw new InflightAreaException(InflightAreaException.Rule.AREA_MISALIGNED, "queue " + queueIndex
-                    + " region at address 0x" + Long.toHexString(region.address()));
-        }
-        // Copy each front-end-controlled header field once and check the copy.
-        int version = Short.toUnsignedInt(region.get(U16, VERSION_OFFSET));
-        int descNum = Short.toUnsignedInt(region.get(U16, DESC_NUM_OFFSET));
-        if (version == 0) {
+        MemorySegment region = InflightRegions.slice(area, queueIndex,
+                SplitInflightDescriptor.queueRegionSize(regionQueueSize), regionQueueSize, ringSize);
+        boolean fresh = InflightRegions.isFresh(region, queueIndex, ringSize);
+        if (fresh) {
             region.fill((byte) 0);
             region.set(U16, DESC_NUM_OFFSET, (short) ringSize);
             region.set(U64, FEATURES_OFFSET, 0L);
             U16_ATOMIC.setRelease(region, VERSION_OFFSET, (short) VERSION);
-        } else if (version != VERSION) {
-            throw new InflightAreaException(InflightAreaException.Rule.UNKNOWN_VERSION, "queue " + queueIndex
-                    + ": version " + version + ", only " + VERSION + " is defined");
-        } else if (descNum != ringSize) {
-            throw new InflightAreaException(InflightAreaException.Rule.DESC_NUM_MISMATCH, "queue " + queueIndex
-                    + ": desc_num " + descNum + ", the ring has " + ringSize + " descriptors");
         }
-        return new SplitInflightQueue(region, ringSize, version == 0);
+        return new SplitInflightQueue(region, ringSize, fresh);
     }
 
     /** @return the number of descriptors tracked */

@@ -89,6 +89,18 @@ public interface Virtqueue {
     /** Tells the driver that kicks are not needed (the thread is polling). */
     void disableNotifications();
 
+    /**
+     * A number that changes each time the transport (re)starts the ring. A request popped under an
+     * earlier value belongs to an earlier run of the ring: with in-flight tracking the restarted
+     * ring resubmits it, so the device must not complete the old copy on the new run (it would
+     * complete the request twice) and must not touch its buffers once the new run uses them.
+     *
+     * @return the ring's run number; the default, 0, for a queue that is never restarted under a device
+     */
+    default int activationCount() {
+        return 0;
+    }
+
     /** @return the device's next available index (vhost-user GET_VRING_BASE) */
     int lastAvailIdx();
 
