@@ -779,9 +779,10 @@ final class VhostUserSession implements AutoCloseable {
 
     private VhostUserMessage getInflightFd(VhostUserPayload.Inflight request) {
         checkInflight(request);
-        // QEMU asks before SET_FEATURES: size the area for the larger (packed) layout whenever the
+        // QEMU asks before SET_FEATURES: then size the area for the larger (packed) layout if the
         // device offers packed rings, so that it fits whichever layout the rings start with.
-        boolean packedFits = packed() || (device.deviceFeatures() & VirtioFeatures.mask(VirtioFeatures.RING_PACKED)) != 0;
+        boolean packedFits = packed() || (features == 0
+                && (device.deviceFeatures() & VirtioFeatures.mask(VirtioFeatures.RING_PACKED)) != 0);
         long size = InflightDescriptor.areaSize(packedFits, request.numQueues(), request.queueSize());
         SharedRegion area = SharedRegion.create("ringway-inflight", size);
         // A repeated GET_INFLIGHT_FD replaces the area: the old one is unmapped and its fd closed

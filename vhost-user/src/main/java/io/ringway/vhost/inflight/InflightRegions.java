@@ -3,6 +3,7 @@ package io.ringway.vhost.inflight;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /** Where a queue's region lies in the in-flight area: the checks split and packed regions share. */
 final class InflightRegions {
@@ -59,5 +60,30 @@ final class InflightRegions {
                     + ": desc_num " + descNum + ", the ring has " + ringSize + " descriptors");
         }
         return false;
+    }
+
+    /**
+     * vhost-user.rst, "When reconnecting": in-flight requests are resubmitted in the order of their
+     * counters (unsigned; equal counters, which only a damaged area has, by index).
+     *
+     * @param heads the first {@code n} are the requests' indexes
+     * @param counters their counters
+     * @param n how many
+     * @return the indexes, oldest first
+     */
+    static int[] inCounterOrder(int[] heads, long[] counters, int n) {
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> {
+            int c = Long.compareUnsigned(counters[a], counters[b]);
+            return c != 0 ? c : Integer.compare(heads[a], heads[b]);
+        });
+        int[] result = new int[n];
+        for (int i = 0; i < n; i++) {
+            result[i] = heads[order[i]];
+        }
+        return result;
     }
 }

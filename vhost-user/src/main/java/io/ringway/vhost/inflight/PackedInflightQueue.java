@@ -252,18 +252,7 @@ public final class PackedInflightQueue {
             throw new InflightAreaException(InflightAreaException.Rule.CHAIN_INVALID, "requests in flight hold "
                     + slots + " ring descriptors, the queue has " + size);
         }
-        Integer[] sorted = new Integer[heads];
-        for (int i = 0; i < heads; i++) {
-            sorted[i] = i;
-        }
-        Arrays.sort(sorted, (a, b) -> {
-            int c = Long.compareUnsigned(order[a], order[b]);
-            return c != 0 ? c : Integer.compare(head[a], head[b]);
-        });
-        int[] result = new int[heads];
-        for (int i = 0; i < heads; i++) {
-            result[i] = head[sorted[i]];
-        }
+        int[] result = InflightRegions.inCounterOrder(head, order, heads);
         counter = heads == 0 ? 0 : max + 1;
         // The device took used + the slots still in flight.
         int avail = usedIdx + slots;

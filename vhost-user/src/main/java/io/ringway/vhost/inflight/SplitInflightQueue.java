@@ -15,7 +15,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 
 /**
  * One split queue's region of the in-flight area (vhost-user.rst, "Inflight I/O tracking"): the
@@ -146,18 +145,7 @@ public final class SplitInflightQueue {
                 max = c;
             }
         }
-        Integer[] order = new Integer[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> {
-            int c = Long.compareUnsigned(found[a], found[b]);
-            return c != 0 ? c : Integer.compare(heads[a], heads[b]);
-        });
-        int[] result = new int[n];
-        for (int i = 0; i < n; i++) {
-            result[i] = heads[order[i]];
-        }
+        int[] result = InflightRegions.inCounterOrder(heads, found, n);
         counter = n == 0 ? 0 : max + 1;
         lastBatchHead = Short.toUnsignedInt(region.get(U16, LAST_BATCH_HEAD_OFFSET));
         batchCount = 0;

@@ -350,6 +350,26 @@ class VhostUserBackendTest {
     }
 
     @Test
+    void inflightAreaAskedForBeforeSetFeaturesFitsThePackedLayout() {
+        EchoDevice device = new EchoDevice(2, 1024);
+        Path socket = dir.resolve("inflight-early.sock");
+        try (VhostUserBackend backend = VhostUserBackend.builder(device, lcore).listen(socket);
+             VhostUserFrontend f = VhostUserFrontend.connect(socket, Duration.ofSeconds(5))) {
+            // QEMU's order: protocol features, then GET_INFLIGHT_FD, then SET_FEATURES.
+            f.setOwner();
+            f.getFeatures();
+            f.setProtocolFeatures(f.getProtocolFeatures() & ALL_PROTOCOL);
+            VhostUserFrontend.Inflight inflight = f.getInflightFd(2, 128);
+            try {
+                // Packed: 32-byte header + 32 bytes per descriptor, each queue rounded to 64.
+                assertEquals(2 * (32 + 32 * 128 + 32), inflight.description().mmapSize());
+            } finally {
+                io.ringway.runtime.sys.LibC.closeQuietly(inflight.fd());
+            }
+        }
+    }
+
+    @Test
     void inflightAreaIsSizedForQueuesTimesQueueSize() {
         EchoDevice device = new EchoDevice(2, 1024);
         Path socket = dir.resolve("inflight.sock");
