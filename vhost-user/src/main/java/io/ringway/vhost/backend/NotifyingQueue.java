@@ -238,6 +238,11 @@ final class NotifyingQueue implements Virtqueue {
     }
 
     @Override
+    public boolean resubmitsEarlierRuns() {
+        return inflight != null || packedInflight != null;
+    }
+
+    @Override
     public int lastAvailIdx() {
         return delegate == null ? 0 : delegate.lastAvailIdx();
     }

@@ -675,6 +675,11 @@ final class VhostUserSession implements AutoCloseable {
             } else {
                 startTracking(v);
             }
+        } else if (!packed()) {
+            // vhost-user.rst, SET_VRING_BASE: for a split ring "the device is supposed to read the
+            // next index in the Used Ring from the respective vring structure in guest memory". A
+            // ring restarted with requests still in the device completes them after that index.
+            v.split.setUsedIdx(v.split.usedRingIdx());
         }
         v.activated = true;
         v.queue.callFd(v.callFd);

@@ -101,6 +101,18 @@ public interface Virtqueue {
         return 0;
     }
 
+    /**
+     * Whether the current run of the ring hands out again, through {@link #pop}, every request an
+     * earlier run took and did not complete (in-flight tracking). If so, a device drops the
+     * earlier run's copies when the run changes ({@link #activationCount()}); if not, it completes
+     * them on the new run, as the front-end still waits for them there.
+     *
+     * @return true if requests of earlier runs are resubmitted
+     */
+    default boolean resubmitsEarlierRuns() {
+        return false;
+    }
+
     /** @return the device's next available index (vhost-user GET_VRING_BASE) */
     int lastAvailIdx();
 
