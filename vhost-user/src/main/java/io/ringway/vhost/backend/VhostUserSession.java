@@ -521,14 +521,17 @@ final class VhostUserSession implements AutoCloseable {
         Vring v = vring(state.index());
         requireStopped(v, "SET_VRING_BASE");
         int base = state.num();
-        if (Integer.compareUnsigned(base, 0xffff) > 0) {
+        // vhost-user.rst, SET_VRING_BASE: a packed ring gets both indices: bits 0-14 the next
+        // available position, bit 15 the avail wrap counter, bits 16-30 the next used position,
+        // bit 31 the used wrap counter (QEMU sends them so). A split ring gets 16 bits.
+        if (!packed() && Integer.compareUnsigned(base, 0xffff) > 0) {
             throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": base "
                     + Integer.toUnsignedString(base) + " does not fit in 16 bits");
         }
-        // Packed: bits 0-14 are the next descriptor position, bit 15 the avail wrap counter.
-        if (packed() && v.num != 0 && (base & 0x7fff) >= v.num) {
-            throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": position "
-                    + (base & 0x7fff) + " is not below the queue size " + v.num);
+        if (packed() && v.num != 0 && ((base & 0x7fff) >= v.num || ((base >>> 16) & 0x7fff) >= v.num)) {
+            throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": avail position "
+                    + (base & 0x7fff) + " or used position " + ((base >>> 16) & 0x7fff) + " is not below the queue size "
+                    + v.num);
         }
         v.base = base;
         v.baseSet = true;
@@ -538,7 +541,8 @@ final class VhostUserSession implements AutoCloseable {
         Vring v = vring(index);
         stopPolling(v);
         if (v.activated) {
-            v.base = v.queue.lastAvailIdx();
+            // Packed: the used position and wrap counter go in the upper 16 bits (GET_VRING_BASE).
+            v.base = packed() ? v.queue.lastAvailIdx() | (v.queue.usedIdx() << 16) : v.queue.lastAvailIdx();
             v.baseSet = true;
             v.queue.reset();
             v.activated = false;
@@ -651,7 +655,12 @@ final class VhostUserSession implements AutoCloseable {
         v.queue.delegate(q);
         v.queue.reset();
         // A packed ring that never got SET_VRING_BASE starts with both wrap counters at 1 (virtio 1.2, 2.8.1).
-        v.queue.setLastAvailIdx(v.baseSet || !packed() ? v.base : 1 << 15);
+        v.queue.setLastAvailIdx(v.baseSet || !packed() ? v.base & 0xFFFF : 1 << 15);
+        if (packed() && v.baseSet && (v.base >>> 16) != 0) {
+            // Upper half 0 (position 0, wrap 0) is taken as "not given" (a front-end that sends 16
+            // bits, as Ringway's own did): the used position is then the avail one.
+            v.queue.setUsedIdx(v.base >>> 16);
+        }
         VhostUserPayload.VringAddress a = v.addr;
         v.config = new QueueConfig(v.num, a.descUserAddr(), a.availUserAddr(), a.usedUserAddr(),
                 QueueConfig.AddressSpace.FRONTEND_USER, features);

@@ -111,10 +111,15 @@ class VhostUserBackendTest {
             assertTrue(VirtioFeatures.has(f.features(), VirtioFeatures.RING_PACKED));
             d.transfer(100_000, 30_000);
             int base = f.stopVring(0);
-            // Packed: position in bits 0-14, avail wrap counter in bit 15. 100000 chains of 2 descriptors.
+            // Packed (vhost-user.rst, GET_VRING_BASE): avail position in bits 0-14, avail wrap counter
+            // in bit 15, used position in bits 16-30, used wrap counter in bit 31. 100000 chains of 2
+            // descriptors, all used.
             long positions = 200_000L;
+            int wrap = (positions / 256) % 2 == 0 ? 1 : 0;
             assertEquals(positions % 256, base & 0x7fff);
-            assertEquals((positions / 256) % 2 == 0 ? 1 : 0, base >>> 15, "avail wrap counter");
+            assertEquals(wrap, (base >>> 15) & 1, "avail wrap counter");
+            assertEquals(positions % 256, (base >>> 16) & 0x7fff, "used position");
+            assertEquals(wrap, base >>> 31, "used wrap counter");
         }
     }
 
