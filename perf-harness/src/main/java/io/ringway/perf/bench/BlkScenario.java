@@ -24,7 +24,6 @@ import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.Cpu;
 import io.ringway.storage.bdev.BlockDevice;
 import io.ringway.storage.bdev.BlockDeviceSpec;
-import io.ringway.storage.bdev.MallocBlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
 import io.ringway.vhost.backend.VhostUserBackend;
 
@@ -38,10 +37,10 @@ import io.ringway.vhost.backend.VhostUserBackend;
  * of a raw node on a 1 GiB file in /dev/shm ("ram-file", page cache, {@code cache.direct=off}), in
  * turns: Ringway null, QSD null, Ringway ram, QSD ram-file in every repeat, so a change of machine
  * state hits both sides of a pair. The back-ends restart in every repeat, but the two RAM stores are
- * made once per run and written full of zeroes first (as SPDK's malloc bdev zeroes its buffer): the
- * malloc bdev's anonymous mapping is lazy, and on this machine a first-touch page fault costs tens of
- * microseconds, which would otherwise be measured instead of the data plane (QSD's tmpfs file would
- * allocate its pages inside the kernel, without a fault, so a sparse start is not even symmetric).
+ * made once per run with every page present before the first load: the malloc bdev populates its
+ * mapping at creation (as SPDK's malloc bdev zeroes its buffer), and the /dev/shm file is written full
+ * of zeroes, since a first-touch page fault costs tens of microseconds on this machine, which would
+ * otherwise be measured instead of the data plane.
  */
 public final class BlkScenario implements Scenario {
     static final int BACKEND_CPU = 0;
@@ -195,7 +194,7 @@ public final class BlkScenario implements Scenario {
             if (qsd != null) {
                 ramFile = createRamFile(true);
             }
-            System.out.printf(Locale.ROOT, "  blk: RAM store%s of 1 GiB zero-filled in %.1f s%n", qsd != null ? "s (malloc, /dev/shm file)" : "",
+            System.out.printf(Locale.ROOT, "  blk: RAM store%s of 1 GiB populated in %.1f s%n", qsd != null ? "s (malloc, /dev/shm file)" : "",
                     (System.nanoTime() - t0) / 1e9);
             for (int r = 0; r < settings.repeat(); r++) {
                 if (!settings.quiet() || r == 0) {
@@ -276,13 +275,9 @@ public final class BlkScenario implements Scenario {
     static final String NULL_SPEC = "null:" + NULL_BYTES;
     static final String RAM_SPEC = "malloc:" + RAM_BYTES;
 
-    /** Ringway's RAM bdev ({@code malloc:1G}), every page written once so that no load pays a first-touch fault. */
+    /** Ringway's RAM bdev ({@code malloc:1G}): populated at creation, so no load pays a first-touch fault. */
     static BlockDevice openRam() {
-        BlockDevice bdev = BlockDeviceSpec.open(RAM_SPEC, 512, false, null);
-        if (bdev instanceof MallocBlockDevice m) {
-            m.memory().fill((byte) 0);
-        }
-        return bdev;
+        return BlockDeviceSpec.open(RAM_SPEC, 512, false, null);
     }
 
     /**

@@ -1,13 +1,21 @@
 package io.ringway.storage.bdev;
 
 import io.ringway.runtime.sys.LibC;
+import io.ringway.runtime.sys.MemoryInfo;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A RAM disk: an anonymous private mapping (MAP_NORESERVE, so untouched blocks cost nothing and read
- * as zeros). Requests are done by copying at submit time; completions are delivered by the next poll.
+ * A RAM disk: an anonymous private mapping, populated at creation (MAP_POPULATE, as SPDK's malloc
+ * bdev zero-fills its buffer), so that no request pays a first-touch page fault (tens of
+ * microseconds each) and a disk larger than the memory the process can take is refused at once,
+ * with a message that says how much there is, instead of failing later in a page fault. The
+ * price is creation time: the kernel allocates and zeroes every page up front, at memory speed
+ * (measured 0.25 to 0.4 s for 256 MiB and 1.2 to 1.9 s per GiB on a 2-core test machine under a
+ * load of 18; a quiet machine is faster), and the memory is taken even if the disk is never written.
+ *
+ * <p>Requests are done by copying at submit time; completions are delivered by the next poll.
  * Several channels may use the device at once: RAM has no ordering of its own, like a real disk
  * without a cache, so a write is durable when it completes and flush has nothing to do.
  */
@@ -28,8 +36,15 @@ public final class MallocBlockDevice implements BlockDevice {
         }
         this.blockCount = sizeBytes / blockSize;
         this.readOnly = readOnly;
+        MemoryInfo.Available available = MemoryInfo.available();
+        if (sizeBytes > available.bytes()) {
+            throw new IllegalArgumentException("malloc bdev " + name + ": " + sizeBytes + " bytes do not fit in the "
+                    + available.bytes() + " bytes of memory available now (" + available.source()
+                    + "); a RAM disk takes all of its memory at creation");
+        }
+        // Without MAP_NORESERVE the kernel's overcommit accounting applies too (ENOMEM from mmap).
         this.memory = LibC.mmap(0, sizeBytes, LibC.PROT_READ | LibC.PROT_WRITE,
-                LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+                LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
     }
 
     /** @return the device's bytes (tests: check what a request did) */

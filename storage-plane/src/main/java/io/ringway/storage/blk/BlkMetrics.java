@@ -24,6 +24,7 @@ public final class BlkMetrics implements AutoCloseable {
     final AtomicCounter bytesWritten;
     final AtomicCounter errors;
     final AtomicCounter busy;
+    final AtomicCounter staleDropped;
     private final long[] errorsByRule = new long[BlkRequestError.values().length];
     private final SingleWriterRecorder latency = new SingleWriterRecorder(1, HIGHEST_NANOS, 2);
     private volatile BlkRequestError lastError;
@@ -38,6 +39,7 @@ public final class BlkMetrics implements AutoCloseable {
         bytesWritten = registry.newCounter(prefix + ": bytes written");
         errors = registry.newCounter(prefix + ": error statuses");
         busy = registry.newCounter(prefix + ": backend busy");
+        staleDropped = registry.newCounter(prefix + ": completions of an earlier ring run dropped");
     }
 
     void error(BlkRequestError rule) {
@@ -75,6 +77,11 @@ public final class BlkMetrics implements AutoCloseable {
         return errors.get();
     }
 
+    /** @return completions dropped because the ring (or device) restarted while they were in the block device */
+    public long staleDropped() {
+        return staleDropped.get();
+    }
+
     /** @return the last rule a request broke, or null */
     public BlkRequestError lastError() {
         return lastError;
@@ -106,7 +113,7 @@ public final class BlkMetrics implements AutoCloseable {
 
     @Override
     public void close() {
-        for (AtomicCounter c : List.of(reads, writes, flushes, others, bytesRead, bytesWritten, errors, busy)) {
+        for (AtomicCounter c : List.of(reads, writes, flushes, others, bytesRead, bytesWritten, errors, busy, staleDropped)) {
             registry.free(c);
         }
     }

@@ -7,6 +7,8 @@ import io.ringway.storage.bdev.IoChannel;
 import io.ringway.vhost.virtio.DescriptorChain;
 import io.ringway.vhost.virtio.Virtqueue;
 
+import java.util.Arrays;
+
 /**
  * Queue handling for one virtio-blk virtqueue on its lcore: pop, parse, submit to the queue's own
  * I/O channel (zero copy: the scatter-gather list points into guest memory), poll completions,
@@ -15,6 +17,13 @@ import io.ringway.vhost.virtio.Virtqueue;
  * <p>At most {@code slots} requests are in flight. When the channel answers BUSY the popped request
  * is kept (one deferred request) and retried first on the next call; popping stops until then, so
  * back-pressure reaches the guest through the ring instead of through a queue of ours.
+ *
+ * <p>Runs of the ring: when the device is reset, or the ring is restarted with in-flight tracking
+ * ({@link Virtqueue#resubmitsEarlierRuns()}), the requests still in the block device belong to a
+ * run that is over (with tracking, the new run resubmits them). They are marked stale: their
+ * completions are dropped (no status byte, no used element: a request completes exactly once, on
+ * the run that hands it out), and nothing new is popped until the last of them came back from the
+ * block device, so that none of them touches guest buffers the new run already uses.
  */
 final class BlkQueue implements CompletionSink {
     private static final int BURST = 64;
@@ -34,7 +43,8 @@ final class BlkQueue implements CompletionSink {
     private final IoChannel channel;
     private final boolean volatileCache;
     private final BlkRequest[] requests;
-    private final int[] requestGeneration;
+    private final boolean[] stale;
+    private int staleCount;
     private final int[] free;
     private int freeCount;
     private final DescriptorChain chain;
@@ -45,6 +55,7 @@ final class BlkQueue implements CompletionSink {
     /** Requests taken from the ring and not yet answered, as of the end of the last {@link #process} (opaque). */
     @SuppressWarnings("unused")
     private int inFlight;
+    private int run;
 
     BlkQueue(VirtioBlkDevice device, BlockDevice bdev, BlkLimits limits, BlkMetrics metrics, int slots) {
         this.device = device;
@@ -53,7 +64,7 @@ final class BlkQueue implements CompletionSink {
         this.volatileCache = bdev.volatileWriteCache();
         this.channel = bdev.openChannel(slots, limits.segMax());
         this.requests = new BlkRequest[slots];
-        this.requestGeneration = new int[slots];
+        this.stale = new boolean[slots];
         this.free = new int[slots];
         for (int i = 0; i < slots; i++) {
             requests[i] = new BlkRequest(limits.segMax());
@@ -69,17 +80,19 @@ final class BlkQueue implements CompletionSink {
 
     int process(Virtqueue q) {
         int gen = device.generation();
-        if (gen != generation) {
-            // The device was reset: a deferred request belongs to the old session; drop it.
+        int ringRun = q.activationCount();
+        if (gen != generation || ringRun != run) {
+            newRun(gen != generation || q.resubmitsEarlierRuns());
             generation = gen;
-            if (deferred >= 0) {
-                free[freeCount++] = deferred;
-                deferred = -1;
-            }
-            pendingUsed = 0;
+            run = ringRun;
         }
         queue = q;
         int work = channel.poll(this);
+        if (staleCount > 0) {
+            // Requests of the earlier run are still in the block device: wait for them.
+            IN_FLIGHT.setOpaque(this, requests.length - freeCount);
+            return work;
+        }
         if (deferred >= 0) {
             int slot = deferred;
             if (!submit(requests[slot], slot)) {
@@ -96,7 +109,6 @@ final class BlkQueue implements CompletionSink {
             popped++;
             int slot = free[--freeCount];
             BlkRequest r = requests[slot];
-            requestGeneration[slot] = gen;
             r.startNanos = System.nanoTime();
             int p = r.parse(chain, limits);
             if (p == BlkRequest.SUBMIT) {
@@ -119,6 +131,32 @@ final class BlkQueue implements CompletionSink {
         publish();
         IN_FLIGHT.setOpaque(this, requests.length - freeCount);
         return work;
+    }
+
+    /**
+     * The ring started a new run (or the device a new session). With {@code drop}, every request
+     * taken so far belongs to the old run: the deferred one is forgotten and those in the block
+     * device become stale. Without it (a ring restarted without in-flight tracking), they complete
+     * on the new run.
+     */
+    private void newRun(boolean drop) {
+        if (!drop) {
+            return;
+        }
+        if (deferred >= 0) {
+            free[freeCount++] = deferred;
+            deferred = -1;
+        }
+        pendingUsed = 0;
+        Arrays.fill(stale, true);
+        for (int i = 0; i < freeCount; i++) {
+            stale[free[i]] = false;
+        }
+        int n = 0;
+        for (boolean b : stale) {
+            n += b ? 1 : 0;
+        }
+        staleCount = n;
     }
 
     /** Requests taken from the ring and not yet answered, as the lcore last saw them; any thread. */
@@ -163,9 +201,12 @@ final class BlkQueue implements CompletionSink {
     @Override
     public void complete(int tag, int status) {
         BlkRequest r = requests[tag];
-        if (requestGeneration[tag] != generation) {
-            // Submitted before a reset: its chain belongs to a session that is gone.
+        if (stale[tag]) {
+            // Taken by a run that is over (see newRun): the new run has its own copy, or the session is gone.
+            stale[tag] = false;
+            staleCount--;
             free[freeCount++] = tag;
+            metrics.staleDropped.incrementRelease();
             return;
         }
         int s = status;

@@ -228,6 +228,42 @@ class BlockDeviceTest {
         assertTrue(d.memory().asSlice(0, 8192).mismatch(MemorySegment.ofArray(new byte[8192])) == -1);
     }
 
+    /** Like SPDK's malloc bdev: every page is there from creation, so no request pays a first-touch fault. */
+    @Test
+    void aMallocDeviceIsResidentInMemoryFromCreation() throws IOException {
+        long size = 32L << 20;
+        MallocBlockDevice d = new MallocBlockDevice("m0", size, 4096, false);
+        open.add(d);
+        long rss = mappingRssBytes(d.memory().address());
+        assertTrue(rss >= size, "the mapping has " + rss + " bytes resident, expected all " + size);
+        assertEquals(-1, d.memory().asSlice(0, 1 << 20).mismatch(MemorySegment.ofArray(new byte[1 << 20])),
+                "a fresh RAM disk reads as zeros");
+    }
+
+    /** Rss of the mapping that starts at {@code address}, from /proc/self/smaps. */
+    private static long mappingRssBytes(long address) throws IOException {
+        String start = Long.toHexString(address) + "-";
+        boolean in = false;
+        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                in = line.startsWith(start);
+            } else if (in && line.startsWith("Rss:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new AssertionError("no mapping at 0x" + Long.toHexString(address) + " in /proc/self/smaps");
+    }
+
+    @Test
+    void aMallocDeviceLargerThanTheAvailableMemoryIsRefusedWithTheFigures() {
+        long available = io.ringway.runtime.sys.MemoryInfo.available().bytes();
+        long tooBig = (available / 4096 + 1) * 4096 * 2;
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new MallocBlockDevice("big", tooBig, 4096, false));
+        assertTrue(e.getMessage().contains("malloc bdev big: " + tooBig + " bytes do not fit")
+                && e.getMessage().contains("bytes of memory available now"), e.getMessage());
+    }
+
     @Test
     void aReadOnlyDeviceRefusesWrites() {
         MallocBlockDevice d = new MallocBlockDevice("m0", SIZE, 512, true);

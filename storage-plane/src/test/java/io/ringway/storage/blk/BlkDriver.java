@@ -55,11 +55,15 @@ final class BlkDriver implements AutoCloseable {
     }
 
     /**
-     * Starts this (split) queue again on a new connection, with the same rings and in-flight
-     * state on the driver's side: SET_VRING_NUM, SET_VRING_BASE {@code base}, SET_VRING_ADDR ...
+     * Starts this queue again on a new connection, with the same rings and in-flight state on the
+     * driver's side: SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR ... The base is the driver's own
+     * view, as QEMU sends it: {@code splitBase} (the used entries it saw) for a split ring, the
+     * next used position and wrap counter for a packed one.
      */
-    void restart(VhostUserFrontend frontend, FrontendMemory mem, int base) {
-        frontend.startVring(index, mem, split.config(frontend.features()), base, -1, call.fd());
+    void restart(VhostUserFrontend frontend, FrontendMemory mem, int splitBase) {
+        QueueConfig config = packed ? packedQueue.config(frontend.features()) : split.config(frontend.features());
+        int base = packed ? packedQueue.nextUsedIdx() : splitBase;
+        frontend.startVring(index, mem, config, base, -1, call.fd());
     }
 
     long header(int slot) {

@@ -23,7 +23,8 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * drives a virtio-blk back-end in a child process whose file block device holds every request
  * 300 ms; the child is killed with SIGKILL while writes are in flight, a new one is started on the
  * same socket, and the front-end reconnects with the in-flight fd it kept and the same rings.
+ * Split and packed rings (each with its own layout of the area).
  */
 class InflightRestartTest {
     private static final int WRITE = 4096;
@@ -40,8 +42,9 @@ class InflightRestartTest {
     @TempDir
     Path dir;
 
-    @Test
-    void requestsInFlightAtASigkillAreResubmittedAndAcknowledgedWritesSurvive() throws Exception {
+    @ParameterizedTest(name = "packed={0}")
+    @ValueSource(booleans = {false, true})
+    void requestsInFlightAtASigkillAreResubmittedAndAcknowledgedWritesSurvive(boolean packed) throws Exception {
         Path image = dir.resolve("disk.img");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(16L << 20);
@@ -53,7 +56,7 @@ class InflightRestartTest {
         VhostUserFrontend after = null;
         VhostUserFrontend.Inflight inflight = null;
         try (FrontendMemory memory = FrontendMemory.create("guest", BlkDriver.MEMORY_SIZE)) {
-            before = connect(socket);
+            before = connect(socket, packed);
             inflight = before.getInflightFd(1, 128);
             before.setInflightFd(inflight.description(), inflight.fd());
             before.setMemTable(memory);
@@ -88,7 +91,7 @@ class InflightRestartTest {
             assertTrue(seenBeforeKill < ACKED + PENDING, "nothing was in flight at the kill");
 
             second = startChild(socket, image, dir.resolve("child-2.log"));
-            after = connect(socket);
+            after = connect(socket, packed);
             after.setInflightFd(inflight.description(), inflight.fd());
             after.setMemTable(memory);
             // The front-end's own view: everything it saw used (QEMU sends its used idx too).
@@ -132,10 +135,14 @@ class InflightRestartTest {
         }
     }
 
-    private static VhostUserFrontend connect(Path socket) {
+    private static VhostUserFrontend connect(Path socket, boolean packed) {
         VhostUserFrontend f = VhostUserFrontend.connect(socket, Duration.ofSeconds(10));
-        long wanted = ~VirtioFeatures.mask(VirtioFeatures.RING_PACKED) & ~VirtioFeatures.mask(VirtioFeatures.EVENT_IDX);
+        long wanted = ~VirtioFeatures.mask(VirtioFeatures.EVENT_IDX);
+        if (!packed) {
+            wanted &= ~VirtioFeatures.mask(VirtioFeatures.RING_PACKED);
+        }
         f.negotiate(wanted, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+        assertEquals(packed, VirtioFeatures.has(f.features(), VirtioFeatures.RING_PACKED), "ring layout negotiated");
         return f;
     }
 

@@ -10,6 +10,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -21,9 +24,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * Hostile requests, one rule each: the right status (IOERR or UNSUPP, or no status when there is no
  * place for one), nothing written out of range, and the queue keeps serving (every test ends with
- * a good write and read on the same queue).
+ * a good write and read on the same queue). Every rule on split and on packed rings.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@ParameterizedClass(name = "packed={0}")
+@ValueSource(booleans = {false, true})
 class VirtioBlkBadInputTest {
     static final long DISK = 1L << 20;
     static final long SECTORS = DISK / 512;
@@ -31,6 +36,9 @@ class VirtioBlkBadInputTest {
 
     @TempDir
     Path dir;
+
+    @Parameter
+    boolean packed;
 
     MallocBlockDevice bdev;
     BlkRig rig;
@@ -49,7 +57,7 @@ class VirtioBlkBadInputTest {
     void open(boolean readOnly) {
         bdev = new MallocBlockDevice("m0", DISK, 512, false);
         bdev.memory().fill((byte) 0x11);
-        rig = new BlkRig(lcore, dir.resolve("bad.sock"), bdev, VirtioBlkDevice.builder(bdev).readOnly(readOnly).segMax(8), false, 1);
+        rig = new BlkRig(lcore, dir.resolve("bad.sock"), bdev, VirtioBlkDevice.builder(bdev).readOnly(readOnly).segMax(8), packed, 1);
         d = rig.driver(0);
     }
 
@@ -177,6 +185,46 @@ class VirtioBlkBadInputTest {
         VirtioBlkDeviceTest.dwz(d, SECTORS - 4, 8, 0);
         assertEquals(VirtioBlk.S_IOERR, d.request(VirtioBlk.T_WRITE_ZEROES, 0, 16, 1, false, 1));
         lastError(BlkRequestError.SECTOR_OUT_OF_RANGE);
+        diskUntouched();
+        queueStillServes();
+    }
+
+    @Test
+    void discardBeyondCapacityOrWithAnOverflowingRangeIsAnIoError() {
+        // A discard zero-fills the RAM disk: diskUntouched() would see any of these executed.
+        VirtioBlkDeviceTest.dwz(d, SECTORS - 4, 8, 0);
+        assertEquals(VirtioBlk.S_IOERR, d.request(VirtioBlk.T_DISCARD, 0, 16, 1, false, 1));
+        lastError(BlkRequestError.SECTOR_OUT_OF_RANGE);
+        VirtioBlkDeviceTest.dwz(d, -4L, 8, 0);
+        assertEquals(VirtioBlk.S_IOERR, d.request(VirtioBlk.T_DISCARD, 0, 16, 1, false, 1));
+        lastError(BlkRequestError.SECTOR_OUT_OF_RANGE);
+        VirtioBlkDeviceTest.dwz(d, -4L, 8, 0);
+        assertEquals(VirtioBlk.S_IOERR, d.request(VirtioBlk.T_WRITE_ZEROES, 0, 16, 1, false, 1));
+        lastError(BlkRequestError.SECTOR_OUT_OF_RANGE);
+        diskUntouched();
+        queueStillServes();
+    }
+
+    @Test
+    void discardOrWriteZeroesWithMoreSegmentsThanTheDeviceTakesIsUnsupported() {
+        // max_discard_seg and max_write_zeroes_seg are 1: two 16-byte segments.
+        VirtioBlkDeviceTest.dwz(d, 0, 8, 0);
+        assertEquals(VirtioBlk.S_UNSUPP, d.request(VirtioBlk.T_DISCARD, 0, 32, 1, false, 1));
+        lastError(BlkRequestError.DWZ_TOO_MANY_SEGMENTS);
+        assertEquals(VirtioBlk.S_UNSUPP, d.request(VirtioBlk.T_WRITE_ZEROES, 0, 32, 1, false, 1));
+        diskUntouched();
+        queueStillServes();
+    }
+
+    @Test
+    void discardOrWriteZeroesWithATruncatedSegmentOrTooManySectorsIsAnIoError() {
+        VirtioBlkDeviceTest.dwz(d, 0, 8, 0);
+        assertEquals(VirtioBlk.S_IOERR, d.request(VirtioBlk.T_WRITE_ZEROES, 0, 12, 1, false, 1));
+        lastError(BlkRequestError.DWZ_MALFORMED);
+        // More than max_write_zeroes_sectors (4 Mi sectors here) in one segment.
+        VirtioBlkDeviceTest.dwz(d, 0, (1 << 22) + 1, 0);
+        assertEquals(VirtioBlk.S_IOERR, d.request(VirtioBlk.T_WRITE_ZEROES, 0, 16, 1, false, 1));
+        lastError(BlkRequestError.DWZ_TOO_LARGE);
         diskUntouched();
         queueStillServes();
     }

@@ -175,6 +175,7 @@ final class QemuGuest {
         private int cpus = 1;
         private final List<String> append = new ArrayList<>();
         private boolean reconnect;
+        private boolean packed;
         private Duration timeout = Duration.ofSeconds(120);
         private Process process;
 
@@ -198,6 +199,12 @@ final class QemuGuest {
             return this;
         }
 
+        /** The disk's virtqueues use the packed layout (packed=on: QEMU offers VIRTIO_F_RING_PACKED). */
+        Launch packed() {
+            this.packed = true;
+            return this;
+        }
+
         /** QEMU reconnects to the socket (every second) when the back-end goes away. */
         Launch reconnect() {
             this.reconnect = true;
@@ -214,7 +221,7 @@ final class QemuGuest {
             List<String> c = new ArrayList<>(List.of(QEMU, "-M", "q35", "-accel", "tcg", "-smp", Integer.toString(cpus),
                     "-m", "512", "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
                     "-chardev", "socket,id=c0,path=" + socket + (reconnect ? ",reconnect=1" : ""),
-                    "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + queues,
+                    "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + queues + (packed ? ",packed=on" : ""),
                     "-nic", "none", "-nographic", "-no-reboot", "-kernel", "/boot/vmlinuz-" + kver, "-initrd", initrd.toString()));
             StringBuilder a = new StringBuilder("console=ttyS0 quiet panic=-1 peers.run=blkverify");
             append.forEach(p -> a.append(' ').append(p));

@@ -110,6 +110,18 @@ class QemuVhostUserBlkTest {
     }
 
     @Test
+    void guestWritesAndVerifiesAPatternOverAPackedRing(TestInfo info) throws Exception {
+        try (MallocBlockDevice bdev = new MallocBlockDevice("m0", DISK, 512, false);
+             VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).queues(1).build()) {
+            QemuGuest.Run run = boot(device, new QemuGuest.Launch(dir.resolve("blk.sock")).packed()
+                    .param("peers.mode=verify").param("peers.mb=" + REGION_MB), info);
+            assertVerified(run, device, 1);
+            assertTrue(VirtioFeatures.has(device.negotiatedFeatures(), VirtioFeatures.RING_PACKED),
+                    "the guest driver did not negotiate VIRTIO_F_RING_PACKED");
+        }
+    }
+
+    @Test
     void guestWritesAndVerifiesAPatternOnAFileDisk(TestInfo info) throws Exception {
         Path image = dir.resolve("disk.img");
         try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
@@ -197,6 +209,16 @@ class QemuVhostUserBlkTest {
      */
     @Test
     void guestIoSurvivesABackendKilledMidWrite(TestInfo info) throws Exception {
+        killBackendMidWrite(info, false);
+    }
+
+    /** The same over packed rings (packed=on): the packed layout of the in-flight area. */
+    @Test
+    void guestIoOverAPackedRingSurvivesABackendKilledMidWrite(TestInfo info) throws Exception {
+        killBackendMidWrite(info, true);
+    }
+
+    private void killBackendMidWrite(TestInfo info, boolean packed) throws Exception {
         int mb = 64;
         Path image = dir.resolve("restart.img");
         try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
@@ -204,13 +226,17 @@ class QemuVhostUserBlkTest {
         }
         Path socket = dir.resolve("blk.sock");
         Path logs = consoleLog(info).getParent();
-        Path log1 = logs.resolve("restart-backend-1.log");
-        Path log2 = logs.resolve("restart-backend-2.log");
+        String name = packed ? "restart-packed" : "restart";
+        Path log1 = logs.resolve(name + "-backend-1.log");
+        Path log2 = logs.resolve(name + "-backend-2.log");
         Process first = startChildBackend(socket, image, log1);
         Process second = null;
         Path console = consoleLog(info);
         QemuGuest.Launch launch = new QemuGuest.Launch(socket).reconnect().timeout(java.time.Duration.ofSeconds(90))
                 .param("peers.mode=verify").param("peers.mb=" + mb);
+        if (packed) {
+            launch.packed();
+        }
         try {
             long t0 = System.nanoTime();
             launch.start(console);
@@ -233,6 +259,10 @@ class QemuVhostUserBlkTest {
                     + secondStats + "; " + run.summary());
             assertEquals("0", run.find("RINGWAY_RESULT mode=verify fio_rc=(\\d+)"),
                     () -> "fio --verify=crc32c failed after the restart; " + run.summary());
+            String resumed = Files.readAllLines(log2, java.nio.charset.StandardCharsets.ISO_8859_1).stream()
+                    .filter(l -> l.contains("resubmitting")).findFirst().orElse("(no resume line)");
+            assertTrue(resumed.matches(".*resubmitting [1-9]\\d* in-flight.*"),
+                    "the restarted back-end resubmitted nothing, so the restart proved little: " + resumed);
         } finally {
             launch.kill();
             first.destroyForcibly();
@@ -251,7 +281,8 @@ class QemuVhostUserBlkTest {
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"),
-                BlkBackendMain.class.getName(), socket.toString(), image.toString(), "1")
+                // Each request held 2 ms: with fio at iodepth 16 the kill always finds some in flight.
+                BlkBackendMain.class.getName(), socket.toString(), image.toString(), "1", "fixed:2ms")
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         waitFor(log, "READY", 30_000);
         return p;

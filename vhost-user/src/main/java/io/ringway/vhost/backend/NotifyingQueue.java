@@ -2,9 +2,11 @@ package io.ringway.vhost.backend;
 
 import io.ringway.runtime.sys.Errno;
 import io.ringway.runtime.sys.LibC;
+import io.ringway.vhost.inflight.PackedInflightQueue;
 import io.ringway.vhost.inflight.SplitInflightQueue;
 import io.ringway.vhost.virtio.DescriptorChain;
 import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.PackedQueue;
 import io.ringway.vhost.virtio.QueueConfig;
 import io.ringway.vhost.virtio.SplitQueue;
 import io.ringway.vhost.virtio.VirtqueueError;
@@ -23,9 +25,11 @@ import java.lang.foreign.ValueLayout;
  * nothing when the device already asked.
  *
  * <p>With in-flight tracking ({@link #track}), every head popped, pushed and published is recorded
- * in the in-flight area in the order vhost-user.rst gives, and the heads a previous back-end left
- * in flight are handed out by {@link #pop} before any new available entry. The device does not
- * see the difference.
+ * in the in-flight area in the order vhost-user.rst gives (split or packed layout), and the
+ * requests a previous back-end left in flight are handed out by {@link #pop} before any new
+ * available entry. The device does not see the difference, except that {@link #activationCount()}
+ * changes with every restart of the ring, so that a device never completes a request of an
+ * earlier run on the restarted ring (the ring's requests in flight were resubmitted).
  *
  * <p>Lcore-owned: the delegate and the call fd change only before the vring's poller is added, or
  * on the lcore through {@code Lcore.execute}.
@@ -36,7 +40,9 @@ final class NotifyingQueue implements Virtqueue {
     private int callFd = -1;
     private long calls;
     private SplitInflightQueue inflight;
+    private PackedInflightQueue packedInflight;
     private int[] resubmit = new int[0];
+    private int activations;
     private int resubmitAt;
 
     NotifyingQueue() {
@@ -57,7 +63,19 @@ final class NotifyingQueue implements Virtqueue {
      */
     void track(SplitInflightQueue tracker, int[] heads) {
         this.inflight = tracker;
+        this.packedInflight = null;
         this.resubmit = heads;
+        this.resubmitAt = 0;
+    }
+
+    /**
+     * Starts in-flight tracking on this (packed, activated) queue: the head entries {@code entries}
+     * are resubmitted first, oldest first. Before the vring's poller is added.
+     */
+    void track(PackedInflightQueue tracker, int[] entries) {
+        this.packedInflight = tracker;
+        this.inflight = null;
+        this.resubmit = entries;
         this.resubmitAt = 0;
     }
 
@@ -97,7 +115,10 @@ final class NotifyingQueue implements Virtqueue {
 
     @Override
     public void reset() {
+        // Every (re)start of the ring goes through here: a new run of the ring.
+        activations++;
         inflight = null;
+        packedInflight = null;
         resubmit = new int[0];
         resubmitAt = 0;
         if (delegate != null) {
@@ -132,7 +153,8 @@ final class NotifyingQueue implements Virtqueue {
         }
         SplitInflightQueue t = inflight;
         if (t == null) {
-            return delegate.pop(chain);
+            PackedInflightQueue p = packedInflight;
+            return p == null ? delegate.pop(chain) : popPacked(p, chain);
         }
         if (resubmitAt < resubmit.length) {
             // vhost-user.rst, "When reconnecting": resubmit in-flight entries in counter order,
@@ -147,12 +169,26 @@ final class NotifyingQueue implements Virtqueue {
         return true;
     }
 
+    private boolean popPacked(PackedInflightQueue p, DescriptorChain chain) {
+        PackedQueue q = (PackedQueue) delegate;
+        if (resubmitAt < resubmit.length) {
+            return p.resubmit(q, chain, resubmit[resubmitAt++]);
+        }
+        if (!q.pop(chain)) {
+            return false;
+        }
+        p.taken(q, chain);
+        return true;
+    }
+
     @Override
     public void pushUsed(int head, int ringSlots, int len) {
         delegate.pushUsed(head, ringSlots, len);
         SplitInflightQueue t = inflight;
         if (t != null) {
             t.used(head);
+        } else if (packedInflight != null) {
+            packedInflight.used(head, ringSlots);
         }
     }
 
@@ -161,10 +197,16 @@ final class NotifyingQueue implements Virtqueue {
         if (delegate == null) {
             return 0;
         }
+        PackedInflightQueue p = packedInflight;
+        if (p != null) {
+            p.beforePublish();
+        }
         int n = delegate.publishUsed();
         SplitInflightQueue t = inflight;
         if (n > 0 && t != null) {
             t.published(delegate.usedIdx());
+        } else if (p != null) {
+            p.published();
         }
         return n;
     }
@@ -188,6 +230,16 @@ final class NotifyingQueue implements Virtqueue {
         if (delegate != null) {
             delegate.disableNotifications();
         }
+    }
+
+    @Override
+    public int activationCount() {
+        return activations;
+    }
+
+    @Override
+    public boolean resubmitsEarlierRuns() {
+        return inflight != null || packedInflight != null;
     }
 
     @Override

@@ -59,8 +59,6 @@ public enum SessionRule {
      * the session ends.
      */
     INFLIGHT_AREA_CORRUPT(true, "inflight area contents are invalid"),
-    /** SET_INFLIGHT_FD after VIRTIO_F_RING_PACKED was negotiated: packed tracking is not implemented. */
-    INFLIGHT_PACKED_UNSUPPORTED(false, "inflight tracking of packed rings is not supported"),
     /** SET_CONFIG rejected by the device, or a config range it does not have. */
     CONFIG_ACCESS_INVALID(false, "config space access rejected"),
     /** The data-plane thread did not take a change (stopped, or no answer within the timeout). */

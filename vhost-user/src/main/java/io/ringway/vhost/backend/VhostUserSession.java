@@ -5,6 +5,7 @@ import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.LibC;
 import io.ringway.runtime.sys.LinuxException;
 import io.ringway.vhost.inflight.InflightAreaException;
+import io.ringway.vhost.inflight.PackedInflightQueue;
 import io.ringway.vhost.inflight.SplitInflightQueue;
 import io.ringway.vhost.protocol.MemoryRegion;
 import io.ringway.vhost.protocol.VhostUserMessage;
@@ -82,7 +83,6 @@ final class VhostUserSession implements AutoCloseable {
     private MemorySegment inflightArea;
     private int inflightQueues;
     private int inflightQueueSize;
-    private boolean packedInflightWarned;
 
     /** One memory table entry and its mapping. */
     private record Mapped(MemoryRegion region, FdMapping mapping) {
@@ -521,14 +521,17 @@ final class VhostUserSession implements AutoCloseable {
         Vring v = vring(state.index());
         requireStopped(v, "SET_VRING_BASE");
         int base = state.num();
-        if (Integer.compareUnsigned(base, 0xffff) > 0) {
+        // vhost-user.rst, SET_VRING_BASE: a packed ring gets both indices: bits 0-14 the next
+        // available position, bit 15 the avail wrap counter, bits 16-30 the next used position,
+        // bit 31 the used wrap counter (QEMU sends them so). A split ring gets 16 bits.
+        if (!packed() && Integer.compareUnsigned(base, 0xffff) > 0) {
             throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": base "
                     + Integer.toUnsignedString(base) + " does not fit in 16 bits");
         }
-        // Packed: bits 0-14 are the next descriptor position, bit 15 the avail wrap counter.
-        if (packed() && v.num != 0 && (base & 0x7fff) >= v.num) {
-            throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": position "
-                    + (base & 0x7fff) + " is not below the queue size " + v.num);
+        if (packed() && v.num != 0 && ((base & 0x7fff) >= v.num || ((base >>> 16) & 0x7fff) >= v.num)) {
+            throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": avail position "
+                    + (base & 0x7fff) + " or used position " + ((base >>> 16) & 0x7fff) + " is not below the queue size "
+                    + v.num);
         }
         v.base = base;
         v.baseSet = true;
@@ -538,7 +541,8 @@ final class VhostUserSession implements AutoCloseable {
         Vring v = vring(index);
         stopPolling(v);
         if (v.activated) {
-            v.base = v.queue.lastAvailIdx();
+            // Packed: the used position and wrap counter go in the upper 16 bits (GET_VRING_BASE).
+            v.base = packed() ? v.queue.lastAvailIdx() | (v.queue.usedIdx() << 16) : v.queue.lastAvailIdx();
             v.baseSet = true;
             v.queue.reset();
             v.activated = false;
@@ -651,7 +655,12 @@ final class VhostUserSession implements AutoCloseable {
         v.queue.delegate(q);
         v.queue.reset();
         // A packed ring that never got SET_VRING_BASE starts with both wrap counters at 1 (virtio 1.2, 2.8.1).
-        v.queue.setLastAvailIdx(v.baseSet || !packed() ? v.base : 1 << 15);
+        v.queue.setLastAvailIdx(v.baseSet || !packed() ? v.base & 0xFFFF : 1 << 15);
+        if (packed() && v.baseSet && (v.base >>> 16) != 0) {
+            // Upper half 0 (position 0, wrap 0) is taken as "not given" (a front-end that sends 16
+            // bits, as Ringway's own did): the used position is then the avail one.
+            v.queue.setUsedIdx(v.base >>> 16);
+        }
         VhostUserPayload.VringAddress a = v.addr;
         v.config = new QueueConfig(v.num, a.descUserAddr(), a.availUserAddr(), a.usedUserAddr(),
                 QueueConfig.AddressSpace.FRONTEND_USER, features);
@@ -671,14 +680,15 @@ final class VhostUserSession implements AutoCloseable {
         }
         if (hooks.tracksInflight() && inflightArea != null && v.index < inflightQueues) {
             if (packed()) {
-                if (!packedInflightWarned) {
-                    packedInflightWarned = true;
-                    LOG.log(System.Logger.Level.WARNING, settings.name() + ": packed rings run without in-flight"
-                            + " tracking; a back-end crash can leave requests unanswered");
-                }
+                startPackedTracking(v);
             } else {
                 startTracking(v);
             }
+        } else if (!packed()) {
+            // vhost-user.rst, SET_VRING_BASE: for a split ring "the device is supposed to read the
+            // next index in the Used Ring from the respective vring structure in guest memory". A
+            // ring restarted with requests still in the device completes them after that index.
+            v.split.setUsedIdx(v.split.usedRingIdx());
         }
         v.activated = true;
         v.queue.callFd(v.callFd);
@@ -719,6 +729,35 @@ final class VhostUserSession implements AutoCloseable {
         }
     }
 
+    /**
+     * The packed form of {@link #startTracking}: the region says where the device was (used
+     * position and wrap counter, after rolling back or committing an unfinished used batch) and
+     * which requests it held; the ring resumes reading after them, whatever SET_VRING_BASE said.
+     */
+    private void startPackedTracking(Vring v) {
+        PackedQueue q = v.packed;
+        try {
+            PackedInflightQueue tracker = PackedInflightQueue.attach(inflightArea, v.index, inflightQueueSize, v.num);
+            int[] entries = tracker.recover(q.usedIdx(), q::ringDescriptorFlags);
+            int avail = tracker.resumeAvailIdx();
+            int used = tracker.resumeUsedIdx();
+            if (entries.length > 0 || (v.baseSet && avail != (v.base & 0xFFFF))) {
+                LOG.log(System.Logger.Level.INFO, settings.name() + ": vring " + v.index + " resumes at avail "
+                        + (avail & 0x7FFF) + " wrap " + (avail >>> 15) + " (SET_VRING_BASE said " + (v.base & 0x7FFF)
+                        + " wrap " + ((v.base >>> 15) & 1) + "), used " + (used & 0x7FFF) + " wrap " + (used >>> 15)
+                        + ", resubmitting " + entries.length + " in-flight requests");
+            }
+            q.resume(avail, used);
+            v.queue.track(tracker, entries);
+        } catch (InflightAreaException e) {
+            q.reset();
+            throw new SessionException(SessionRule.INFLIGHT_AREA_CORRUPT, "vring " + v.index + ": " + e.getMessage(), e);
+        } catch (VirtqueueException e) {
+            q.reset();
+            throw new SessionException(SessionRule.VRING_BASE_OUT_OF_RANGE, "vring " + v.index + ": " + e.getMessage(), e);
+        }
+    }
+
     private void startPolling(Vring v) {
         if (v.poller != null) {
             return;
@@ -754,7 +793,11 @@ final class VhostUserSession implements AutoCloseable {
 
     private VhostUserMessage getInflightFd(VhostUserPayload.Inflight request) {
         checkInflight(request);
-        long size = InflightDescriptor.areaSize(packed(), request.numQueues(), request.queueSize());
+        // QEMU asks before SET_FEATURES: then size the area for the larger (packed) layout if the
+        // device offers packed rings, so that it fits whichever layout the rings start with.
+        boolean packedFits = packed() || (features == 0
+                && (device.deviceFeatures() & VirtioFeatures.mask(VirtioFeatures.RING_PACKED)) != 0);
+        long size = InflightDescriptor.areaSize(packedFits, request.numQueues(), request.queueSize());
         SharedRegion area = SharedRegion.create("ringway-inflight", size);
         // A repeated GET_INFLIGHT_FD replaces the area: the old one is unmapped and its fd closed
         // (CVE-2020-10726 was a back-end that leaked them).
@@ -780,11 +823,6 @@ final class VhostUserSession implements AutoCloseable {
         } catch (SessionException e) {
             LibC.closeQuietly(fd);
             throw e;
-        }
-        if (packed()) {
-            LibC.closeQuietly(fd);
-            throw new SessionException(SessionRule.INFLIGHT_PACKED_UNSUPPORTED, "VIRTIO_F_RING_PACKED was negotiated;"
-                    + " the area is not used and the rings run without in-flight tracking");
         }
         FdMapping mapping = FdMapping.map("inflight area", fd, inflight.mmapOffset(), inflight.mmapSize());
         releaseInflight();

@@ -23,6 +23,12 @@ public final class InflightAreaException extends RuntimeException {
         BATCH_NEXT_OUT_OF_RANGE,
         /** An inflight byte is neither 0 nor 1. */
         INFLIGHT_FLAG_INVALID,
+        /** Packed: a free-list link or a position is not an entry of the queue, or the free list loops. */
+        FREE_LIST_INVALID,
+        /** Packed: a wrap counter is neither 0 nor 1. */
+        WRAP_COUNTER_INVALID,
+        /** Packed: an in-flight head entry's num, chain links or last entry are not ones a device wrote. */
+        CHAIN_INVALID,
     }
 
     private final Rule rule;

@@ -15,7 +15,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 
 /**
  * One split queue's region of the in-flight area (vhost-user.rst, "Inflight I/O tracking"): the
@@ -70,37 +69,16 @@ public final class SplitInflightQueue {
      * @throws InflightAreaException if the area is too small, misaligned, or holds another layout
      */
     public static SplitInflightQueue attach(MemorySegment area, int queueIndex, int regionQueueSize, int ringSize) {
-        long stride = SplitInflightDescriptor.queueRegionSize(regionQueueSize);
-        long start = stride * queueIndex;
-        if (ringSize < 1 || ringSize > regionQueueSize) {
-            throw new InflightAreaException(InflightAreaException.Rule.DESC_NUM_MISMATCH, "ring size " + ringSize
-                    + " does not fit a region sized for " + regionQueueSize + " descriptors");
-        }
-        if (queueIndex < 0 || start + stride > area.byteSize()) {
-            throw new InflightAreaException(InflightAreaException.Rule.AREA_TOO_SMALL, "queue " + queueIndex
-                    + " needs bytes " + start + " to " + (start + stride) + ", the area has " + area.byteSize());
-        }
-        MemorySegment region = area.asSlice(start, stride);
-        if ((region.address() & 7) != 0) {
-            throw new InflightAreaException(InflightAreaException.Rule.AREA_MISALIGNED, "queue " + queueIndex
-                    + " region at address 0x" + Long.toHexString(region.address()));
-        }
-        // Copy each front-end-controlled header field once and check the copy.
-        int version = Short.toUnsignedInt(region.get(U16, VERSION_OFFSET));
-        int descNum = Short.toUnsignedInt(region.get(U16, DESC_NUM_OFFSET));
-        if (version == 0) {
+        MemorySegment region = InflightRegions.slice(area, queueIndex,
+                SplitInflightDescriptor.queueRegionSize(regionQueueSize), regionQueueSize, ringSize);
+        boolean fresh = InflightRegions.isFresh(region, queueIndex, ringSize);
+        if (fresh) {
             region.fill((byte) 0);
             region.set(U16, DESC_NUM_OFFSET, (short) ringSize);
             region.set(U64, FEATURES_OFFSET, 0L);
             U16_ATOMIC.setRelease(region, VERSION_OFFSET, (short) VERSION);
-        } else if (version != VERSION) {
-            throw new InflightAreaException(InflightAreaException.Rule.UNKNOWN_VERSION, "queue " + queueIndex
-                    + ": version " + version + ", only " + VERSION + " is defined");
-        } else if (descNum != ringSize) {
-            throw new InflightAreaException(InflightAreaException.Rule.DESC_NUM_MISMATCH, "queue " + queueIndex
-                    + ": desc_num " + descNum + ", the ring has " + ringSize + " descriptors");
         }
-        return new SplitInflightQueue(region, ringSize, version == 0);
+        return new SplitInflightQueue(region, ringSize, fresh);
     }
 
     /** @return the number of descriptors tracked */
@@ -167,18 +145,7 @@ public final class SplitInflightQueue {
                 max = c;
             }
         }
-        Integer[] order = new Integer[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> {
-            int c = Long.compareUnsigned(found[a], found[b]);
-            return c != 0 ? c : Integer.compare(heads[a], heads[b]);
-        });
-        int[] result = new int[n];
-        for (int i = 0; i < n; i++) {
-            result[i] = heads[order[i]];
-        }
+        int[] result = InflightRegions.inCounterOrder(heads, found, n);
         counter = n == 0 ? 0 : max + 1;
         lastBatchHead = Short.toUnsignedInt(region.get(U16, LAST_BATCH_HEAD_OFFSET));
         batchCount = 0;

@@ -118,6 +118,11 @@ public final class DriverPackedQueue {
         return nextAvail;
     }
 
+    /** @return the next position the driver reads a used descriptor from, its used wrap counter in bit 15 */
+    public int nextUsedIdx() {
+        return nextUsed | (usedWrap << 15);
+    }
+
     /**
      * Writes a chain into the ring (virtio 1.2, 2.8.21.1); visible after {@link #publish()}.
      *

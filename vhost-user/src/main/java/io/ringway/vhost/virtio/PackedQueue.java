@@ -166,6 +166,98 @@ public final class PackedQueue extends AbstractVirtqueue {
         return true;
     }
 
+    /**
+     * Walks a chain from descriptors recorded earlier instead of from the ring: the in-flight
+     * resubmission after a back-end restart (vhost-user.rst, "Inflight I/O tracking", packed),
+     * where the ring slots of a request still in flight may already hold used descriptors of
+     * others. Every element is validated as {@link #pop} validates it; the ring positions do not
+     * move.
+     *
+     * @param chain reusable chain, capacity at least {@link #size()}
+     * @param addrs recorded descriptor addresses, in chain order
+     * @param lens recorded descriptor lengths
+     * @param flags recorded descriptor flags
+     * @param count number of ring descriptors the request took (1 to {@link #size()})
+     * @param id the buffer id to answer with
+     * @return true if the chain is valid; false (queue broken) otherwise
+     */
+    public boolean popRecorded(DescriptorChain chain, long[] addrs, int[] lens, int[] flags, int count, int id) {
+        if (!ready) {
+            return false;
+        }
+        checkChainCapacity(chain);
+        if (count < 1 || count > size || count > addrs.length) {
+            return fail(VirtqueueError.Rule.DESCRIPTOR_CHAIN_TOO_LONG, size);
+        }
+        beginWalk(chain);
+        for (int i = 0; i < count; i++) {
+            int f = flags[i];
+            if ((f & PackedRing.F_INDIRECT) != 0) {
+                if (i != count - 1 || !walkIndirect(chain, i, addrs[i], lens[i], f, i + 1)) {
+                    chain.reset(memory);
+                    return i != count - 1 ? fail(VirtqueueError.Rule.INDIRECT_WITH_NEXT, i, f) : false;
+                }
+                break;
+            }
+            if (!addElement(chain, addrs[i], lens[i], (f & PackedRing.F_WRITE) != 0)) {
+                chain.reset(memory);
+                return false;
+            }
+        }
+        chain.finish(id, count);
+        return true;
+    }
+
+    /**
+     * Restarts an activated queue at the given positions (in-flight recovery: where the in-flight
+     * area says the device was, not what SET_VRING_BASE said). Nothing may be pending.
+     *
+     * @param lastAvailIdx next position to read, avail wrap counter in bit 15
+     * @param usedIdx next used position, used wrap counter in bit 15
+     * @throws VirtqueueException if a position is not below the queue size
+     */
+    public void resume(int lastAvailIdx, int usedIdx) {
+        int avail = lastAvailIdx & 0x7FFF;
+        int used = usedIdx & 0x7FFF;
+        if (avail >= size) {
+            throw activationError(VirtqueueError.Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, avail, size);
+        }
+        if (used >= size) {
+            throw activationError(VirtqueueError.Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, used, size);
+        }
+        lastAvail = avail;
+        availWrap = (lastAvailIdx >>> 15) & 1;
+        usedPos = used;
+        usedWrap = (usedIdx >>> 15) & 1;
+        usedSet = true;
+        pending = 0;
+        publishedPos = usedPos;
+        publishedWrap = usedWrap;
+        notifiedPos = usedPos;
+        publishedSinceCheck = false;
+        writeNotificationState();
+    }
+
+    /** Address field of ring descriptor {@code pos}, as the ring holds it now (in-flight tracking). */
+    public long ringDescriptorAddr(int pos) {
+        return desc.get(U64, (long) pos * 16 + PackedRing.DESC_ADDR);
+    }
+
+    /** Length field of ring descriptor {@code pos}, as the ring holds it now (in-flight tracking). */
+    public int ringDescriptorLen(int pos) {
+        return desc.get(U32, (long) pos * 16 + PackedRing.DESC_LEN);
+    }
+
+    /** Buffer id field of ring descriptor {@code pos}, as the ring holds it now (in-flight tracking). */
+    public int ringDescriptorId(int pos) {
+        return Short.toUnsignedInt(desc.get(U16, (long) pos * 16 + PackedRing.DESC_ID));
+    }
+
+    /** Flags of ring descriptor {@code pos}, read with acquire (in-flight tracking and recovery). */
+    public int ringDescriptorFlags(int pos) {
+        return Short.toUnsignedInt((short) U16_ATOMIC.getAcquire(desc, (long) pos * 16 + PackedRing.DESC_FLAGS));
+    }
+
     private boolean walkIndirect(DescriptorChain chain, int ringPos, long addr, int len, int flags, int slots) {
         if (!indirectDesc) {
             return fail(VirtqueueError.Rule.INDIRECT_NOT_NEGOTIATED, ringPos);

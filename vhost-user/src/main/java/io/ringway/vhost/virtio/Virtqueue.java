@@ -89,6 +89,30 @@ public interface Virtqueue {
     /** Tells the driver that kicks are not needed (the thread is polling). */
     void disableNotifications();
 
+    /**
+     * A number that changes each time the transport (re)starts the ring. A request popped under an
+     * earlier value belongs to an earlier run of the ring: with in-flight tracking the restarted
+     * ring resubmits it, so the device must not complete the old copy on the new run (it would
+     * complete the request twice) and must not touch its buffers once the new run uses them.
+     *
+     * @return the ring's run number; the default, 0, for a queue that is never restarted under a device
+     */
+    default int activationCount() {
+        return 0;
+    }
+
+    /**
+     * Whether the current run of the ring hands out again, through {@link #pop}, every request an
+     * earlier run took and did not complete (in-flight tracking). If so, a device drops the
+     * earlier run's copies when the run changes ({@link #activationCount()}); if not, it completes
+     * them on the new run, as the front-end still waits for them there.
+     *
+     * @return true if requests of earlier runs are resubmitted
+     */
+    default boolean resubmitsEarlierRuns() {
+        return false;
+    }
+
     /** @return the device's next available index (vhost-user GET_VRING_BASE) */
     int lastAvailIdx();
 

@@ -331,6 +331,12 @@ class VhostUserBackendBadInputTest {
             f.setVringNum(0, 100);
             f.setVringBase(0, 100 | (1 << 15));
         });
+        expectClosed(SessionRule.VRING_BASE_OUT_OF_RANGE, f -> {
+            f.negotiate(EchoDevice.FEATURES, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES); // packed
+            f.setVringNum(0, 100);
+            // vhost-user.rst: packed rings get the used position in bits 16-30.
+            f.setVringBase(0, 5 | (1 << 15) | (100 << 16));
+        });
         nextFrontendWorks();
     }
 

@@ -111,10 +111,15 @@ class VhostUserBackendTest {
             assertTrue(VirtioFeatures.has(f.features(), VirtioFeatures.RING_PACKED));
             d.transfer(100_000, 30_000);
             int base = f.stopVring(0);
-            // Packed: position in bits 0-14, avail wrap counter in bit 15. 100000 chains of 2 descriptors.
+            // Packed (vhost-user.rst, GET_VRING_BASE): avail position in bits 0-14, avail wrap counter
+            // in bit 15, used position in bits 16-30, used wrap counter in bit 31. 100000 chains of 2
+            // descriptors, all used.
             long positions = 200_000L;
+            int wrap = (positions / 256) % 2 == 0 ? 1 : 0;
             assertEquals(positions % 256, base & 0x7fff);
-            assertEquals((positions / 256) % 2 == 0 ? 1 : 0, base >>> 15, "avail wrap counter");
+            assertEquals(wrap, (base >>> 15) & 1, "avail wrap counter");
+            assertEquals(positions % 256, (base >>> 16) & 0x7fff, "used position");
+            assertEquals(wrap, base >>> 31, "used wrap counter");
         }
     }
 
@@ -346,6 +351,26 @@ class VhostUserBackendTest {
             assertTrue(e.getMessage().contains("SET_STATUS failed"), e.getMessage());
             // The session goes on.
             assertEquals(SPLIT | (1L << 30), f.getFeatures() & (SPLIT | (1L << 30)));
+        }
+    }
+
+    @Test
+    void inflightAreaAskedForBeforeSetFeaturesFitsThePackedLayout() {
+        EchoDevice device = new EchoDevice(2, 1024);
+        Path socket = dir.resolve("inflight-early.sock");
+        try (VhostUserBackend backend = VhostUserBackend.builder(device, lcore).listen(socket);
+             VhostUserFrontend f = VhostUserFrontend.connect(socket, Duration.ofSeconds(5))) {
+            // QEMU's order: protocol features, then GET_INFLIGHT_FD, then SET_FEATURES.
+            f.setOwner();
+            f.getFeatures();
+            f.setProtocolFeatures(f.getProtocolFeatures() & ALL_PROTOCOL);
+            VhostUserFrontend.Inflight inflight = f.getInflightFd(2, 128);
+            try {
+                // Packed: 32-byte header + 32 bytes per descriptor, each queue rounded to 64.
+                assertEquals(2 * (32 + 32 * 128 + 32), inflight.description().mmapSize());
+            } finally {
+                io.ringway.runtime.sys.LibC.closeQuietly(inflight.fd());
+            }
         }
     }
 
