@@ -485,6 +485,12 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
      */
     private void fail(String why) {
         stopPolling();
+        for (QueueRegisters q : queues) {
+            if (q.ready) {
+                q.ready = false;
+                q.queue.reset();
+            }
+        }
         markNeedsReset(why);
     }
 
@@ -516,6 +522,9 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
 
         @Override
         public int doWork() {
+            if ((status & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0) {
+                return 0; // a failed device serves no queue until the driver resets it
+            }
             int work = 0;
             for (int i = 0; i < queues.length; i++) {
                 InterruptingQueue q = queues[i].queue;
