@@ -22,8 +22,8 @@ import picocli.CommandLine.Option;
 
 /** {@code ringway vm}: the KVM vCPU engine. */
 @Command(name = "vm", mixinStandardHelpOptions = true,
-        description = "KVM micro-guests: exit costs (more to come: vm run).",
-        subcommands = {VmCommand.Exits.class})
+        description = "KVM micro-guests: exit costs, guest driver loops against Ringway devices.",
+        subcommands = {VmCommand.Exits.class, VmRunCommand.class})
 final class VmCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -9,6 +9,7 @@ import org.HdrHistogram.Histogram;
 
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
+import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.storage.bdev.BlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
 import io.ringway.vcpu.bench.KvmFlavour;
@@ -50,9 +51,10 @@ public final class BlkDriverWorkload {
      * @param idle        the device lcore's idle policy
      * @param lcoreCpu    CPU to pin the device lcore to, -1 for none
      * @param stallMillis give up after this long without a completion
+     * @param hugepages   back guest memory with 2 MiB huge pages (falls back with a warning when none are free)
      */
     public record Options(long requests, long durationMillis, long memoryBytes, int dataBytes, boolean verify,
-                          IdlePolicy idle, int lcoreCpu, long stallMillis) {
+                          IdlePolicy idle, int lcoreCpu, long stallMillis, boolean hugepages) {
         public Options {
             if (requests < 0 || durationMillis < 0 || (requests == 0) == (durationMillis == 0)) {
                 throw new IllegalArgumentException("give either a request count or a duration, got requests=" + requests
@@ -66,7 +68,7 @@ public final class BlkDriverWorkload {
 
         /** {@code requests} requests of 512 bytes with data checks, adaptive idle, 16 MiB. */
         public static Options requests(long requests) {
-            return new Options(requests, 0, 16L << 20, 512, true, IdlePolicy.adaptive(), -1, 5_000);
+            return new Options(requests, 0, 16L << 20, 512, true, IdlePolicy.adaptive(), -1, 5_000, false);
         }
     }
 
@@ -118,7 +120,8 @@ public final class BlkDriverWorkload {
         long seed = 0x5157_4e47_0000_0000L ^ System.nanoTime() << 16;
 
         BlkDriverProgram program = BlkDriverProgram.build(MicroGuest.MMIO_BASE, o.dataBytes());
-        try (MicroGuest guest = MicroGuest.create(kvm, o.memoryBytes())) {
+        try (MicroGuest guest = MicroGuest.create(kvm, o.memoryBytes(),
+                SharedRegion.Options.defaults().hugepages(o.hugepages()))) {
             guest.vm().createIrqchip();
             MemorySegment mem = guest.memory();
             guest.load(MicroGuest.CODE, program.code());

@@ -40,7 +40,7 @@ class BlkDriverWorkloadTest {
         try (Kvm kvm = KvmTestSupport.openOrSkip();
              NullBlockDevice bdev = new NullBlockDevice("null0", 64L << 20, 512, false)) {
             BlkDriverWorkload.Options o = new BlkDriverWorkload.Options(0, 300, 16L << 20, 4096, false,
-                io.ringway.runtime.poll.IdlePolicy.adaptive(), -1, 5_000);
+                io.ringway.runtime.poll.IdlePolicy.adaptive(), -1, 5_000, false);
             BlkDriverWorkload.Result r = BlkDriverWorkload.run(kvm, bdev, o);
 
             assertNull(r.error(), r.error());
