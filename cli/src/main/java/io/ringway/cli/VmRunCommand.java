@@ -20,6 +20,8 @@ import io.ringway.storage.blk.VirtioBlkDevice;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
 import io.ringway.vcpu.workload.BlkDriverWorkload;
+import io.ringway.vcpu.workload.DriverLoop;
+import io.ringway.vcpu.workload.NetLoopWorkload;
 import io.ringway.vhost.backend.VhostUserBackend;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,11 +30,12 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Run a named micro-guest workload: a CPL-3 guest drives a Ringway device over virtio-mmio, kicks",
             "through an ioeventfd (no exit), completions through an irqfd; the device has its own lcore.",
-            "Guests: blk-driver (write a pattern, read it back, compare; one request in flight).",
+            "Guests: blk-driver (write a pattern, read it back, compare; one request in flight);",
+            "net-loop (send a frame, get it back through a net device in loopback, compare; one frame in flight).",
             "Prints requests/s and latency percentiles from the guest's rdtsc, the exits, and the KVM flavour;",
             "--vs host also drives the same kind of device from the host-side vhost-user frontend."})
 final class VmRunCommand implements Callable<Integer> {
-    @Option(names = "--guest", required = true, paramLabel = "NAME", description = "Workload: blk-driver.")
+    @Option(names = "--guest", required = true, paramLabel = "NAME", description = "Workload: blk-driver or net-loop.")
     String guest;
 
     @Option(names = "--cpus", paramLabel = "N", description = "vCPUs (blk-driver runs on 1; default: ${DEFAULT-VALUE}).")
@@ -47,7 +50,7 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--blk", paramLabel = "BDEV-SPEC", description = "Block device: malloc:SIZE, null:SIZE or file:PATH[,direct] (default: malloc:16M).")
     List<String> blk = new ArrayList<>();
 
-    @Option(names = "--net", paramLabel = "loop", description = "Net device (not yet: the net-loop guest is still to come).")
+    @Option(names = "--net", paramLabel = "loop", description = "Net device for net-loop: loop (the only one so far; the default).")
     List<String> net = new ArrayList<>();
 
     @Option(names = "--requests", paramLabel = "N", description = "Requests to run (default: run for --duration).")
@@ -56,8 +59,9 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--duration", paramLabel = "S", description = "Seconds to run when --requests is not given (default: ${DEFAULT-VALUE}).")
     double duration = 5;
 
-    @Option(names = "--bs", paramLabel = "BYTES", description = "Bytes per request, a power of 2 in [512, 8192] (default: ${DEFAULT-VALUE}).")
-    int bs = 512;
+    @Option(names = "--bs", paramLabel = "BYTES", description = "Bytes per request: blk-driver a power of 2 in [512, 8192] (default 512);"
+        + " net-loop the frame length, a multiple of 8 in [64, 1512] (default 64).")
+    Integer bs;
 
     @Option(names = "--idle", paramLabel = "POLICY", description = "Device lcore idle policy: busy, backoff, adaptive (default: ${DEFAULT-VALUE}).")
     String idle = "adaptive";
@@ -76,53 +80,66 @@ final class VmRunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!guest.equals("blk-driver")) {
-            System.err.println("unknown guest '" + guest + "' (known: blk-driver; net-loop is not written yet)");
+        boolean isNet = guest.equals("net-loop");
+        if (!isNet && !guest.equals("blk-driver")) {
+            System.err.println("unknown guest '" + guest + "' (known: blk-driver, net-loop)");
             return 2;
         }
         if (cpus != 1) {
-            System.err.println("--cpus " + cpus + ": the blk-driver guest runs on 1 vCPU");
+            System.err.println("--cpus " + cpus + ": the " + guest + " guest runs on 1 vCPU");
             return 2;
         }
-        if (!net.isEmpty()) {
-            System.err.println("--net: the blk-driver guest drives one block device; net devices are not wired to micro-guests yet");
+        if (isNet ? !blk.isEmpty() : !net.isEmpty()) {
+            System.err.println(isNet ? "--blk: the net-loop guest drives one net device" : "--net: the blk-driver guest drives one block device");
             return 2;
         }
-        if (blk.size() > 1) {
-            System.err.println("--blk given " + blk.size() + " times: the blk-driver guest drives one block device");
+        if (blk.size() > 1 || net.size() > 1) {
+            System.err.println("--blk/--net given more than once: a driver-loop guest drives one device");
             return 2;
         }
-        if (vs != null && !vs.equals("host")) {
-            System.err.println("--vs " + vs + ": only 'host' (the host-side vhost-user frontend) is known");
+        if (!net.isEmpty() && !net.get(0).equals("loop")) {
+            System.err.println("--net " + net.get(0) + ": only 'loop' is known (vhost:SOCK is not wired to micro-guests yet)");
             return 2;
+        }
+        if (vs != null && (!vs.equals("host") || isNet)) {
+            System.err.println("--vs " + vs + ": only 'host' (the host-side vhost-user frontend), and only for blk-driver so far");
+            return 2;
+        }
+        if (bs == null) {
+            bs = isNet ? 64 : 512;
         }
         if (duration <= 0 || duration > 3600) {
             System.err.println("--duration must be in (0, 3600] seconds, got " + duration);
             return 2;
         }
         String spec = blk.isEmpty() ? "malloc:16M" : blk.get(0);
-        BlkDriverWorkload.Options o;
+        DriverLoop.Options o;
         IdlePolicy policy;
         long memoryBytes;
         try {
             policy = IdlePolicy.parse(idle);
             memoryBytes = BlockDeviceSpec.parseSize(memory);
             boolean verify = !noVerify && !spec.startsWith("null:");
-            o = new BlkDriverWorkload.Options(requests, requests > 0 ? 0 : (long) (duration * 1000), memoryBytes, bs, verify,
+            o = new DriverLoop.Options(requests, requests > 0 ? 0 : (long) (duration * 1000), memoryBytes, bs, verify,
                 policy, lcoreCpu, 5_000, hugepages);
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             return 2;
         }
 
-        BlkDriverWorkload.Result r;
+        DriverLoop.Result r;
         String hostCheck = null;
         String bdevDescription;
-        try (Kvm kvm = Kvm.open(); BlockDevice bdev = BlockDeviceSpec.open(spec, 512, false, null)) {
-            bdevDescription = bdev.describe();
-            r = BlkDriverWorkload.run(kvm, bdev, o);
-            if (bdev instanceof MallocBlockDevice m && o.verify()) {
-                hostCheck = BlkDriverWorkload.checkMallocContents(m.memory(), r);
+        try (Kvm kvm = Kvm.open(); BlockDevice bdev = isNet ? null : BlockDeviceSpec.open(spec, 512, false, null)) {
+            if (bdev == null) {
+                bdevDescription = null;
+                r = NetLoopWorkload.run(kvm, o);
+            } else {
+                bdevDescription = bdev.describe();
+                r = BlkDriverWorkload.run(kvm, bdev, o);
+                if (bdev instanceof MallocBlockDevice m && o.verify()) {
+                    hostCheck = BlkDriverWorkload.checkMallocContents(m.memory(), r);
+                }
             }
         } catch (KvmUnavailableException e) {
             System.err.println(e.getMessage());
@@ -136,11 +153,13 @@ final class VmRunCommand implements Callable<Integer> {
         }
 
         Histogram g = r.guestNanos();
-        System.out.printf(Locale.ROOT, "KVM flavour: %s; guest blk-driver at CPL 3 on 1 vCPU (native under PVM), %d MiB%s;"
-                + " device virtio-blk over virtio-mmio on %s, lcore idle %s%n",
-            r.flavour(), memoryBytes >> 20, hugepages ? " hugepages" : "", bdevDescription, idle);
-        System.out.printf(Locale.ROOT, "guest driver loop: %,d requests of %d B in %.2f s: %,.0f requests/s (host wall %.2f s)%n",
-            r.completed(), bs, r.guestSeconds(), r.requestsPerSecond(), r.hostSeconds());
+        System.out.printf(Locale.ROOT, "KVM flavour: %s; guest %s at CPL 3 on 1 vCPU (native under PVM), %d MiB%s;"
+                + " device %s over virtio-mmio, lcore idle %s%n",
+            r.flavour(), guest, memoryBytes >> 20, hugepages ? " hugepages" : "",
+            isNet ? "virtio-net in loopback" : "virtio-blk on " + bdevDescription, idle);
+        System.out.printf(Locale.ROOT, "guest driver loop: %,d %s of %d B in %.2f s: %,.0f %s/s (host wall %.2f s)%n",
+            r.completed(), isNet ? "frames" : "requests", bs, r.guestSeconds(), r.requestsPerSecond(),
+            isNet ? "round trips" : "requests", r.hostSeconds());
         System.out.printf(Locale.ROOT, "  latency (guest rdtsc, TSC %s kHz): p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us%n",
             r.tscKhz() > 0 ? Long.toString(r.tscKhz()) : "unknown, 1 GHz assumed",
             us(g, 50), us(g, 90), us(g, 99), us(g, 99.9), g.getMaxValue() / 1e3);
@@ -148,7 +167,7 @@ final class VmRunCommand implements Callable<Integer> {
                 + " %d reached userspace; %,d irqfd interrupts%n",
             r.mmioExits(), r.negotiationMmioAccesses(), r.kicks(), r.notifyExits(), r.interrupts());
         if (o.verify()) {
-            System.out.println("  data: every read compared in the guest" + (hostCheck == null && spec.startsWith("malloc:")
+            System.out.println("  data: every " + (isNet ? "frame received" : "read") + " compared in the guest" + (hostCheck == null && !isNet && spec.startsWith("malloc:")
                 ? "; bdev contents checked by the host: ok" : hostCheck != null ? "; HOST CHECK FAILED: " + hostCheck : ""));
         }
         BlkLoadGenerator.Result host = null;
@@ -210,14 +229,14 @@ final class VmRunCommand implements Callable<Integer> {
         }
     }
 
-    private void writeJson(BlkDriverWorkload.Result r, BlkLoadGenerator.Result host, String spec) throws IOException {
+    private void writeJson(DriverLoop.Result r, BlkLoadGenerator.Result host, String spec) throws IOException {
         Histogram g = r.guestNanos();
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "{\n  \"kvm_flavour\": \"%s\",\n  \"guest\": \"blk-driver\",\n  \"guest_cpl\": 3,\n"
+        sb.append(String.format(Locale.ROOT, "{\n  \"kvm_flavour\": \"%s\",\n  \"guest\": \"%s\",\n  \"guest_cpl\": 3,\n"
                 + "  \"bdev\": \"%s\",\n  \"bs\": %d,\n  \"idle\": \"%s\",\n  \"requests\": %d,\n  \"seconds\": %.3f,\n"
                 + "  \"requests_per_s\": %.1f,\n  \"guest_p50_ns\": %d,\n  \"guest_p99_ns\": %d,\n  \"guest_p999_ns\": %d,\n"
                 + "  \"mmio_exits\": %d,\n  \"kicks\": %d,\n  \"notify_exits\": %d,\n  \"interrupts\": %d,\n  \"tsc_khz\": %d",
-            r.flavour().name(), spec.replace("\"", "\\\""), bs, idle, r.completed(), r.guestSeconds(), r.requestsPerSecond(),
+            r.flavour().name(), guest, guest.equals("net-loop") ? "none" : spec.replace("\"", "\\\""), bs, idle, r.completed(), r.guestSeconds(), r.requestsPerSecond(),
             g.getValueAtPercentile(50), g.getValueAtPercentile(99), g.getValueAtPercentile(99.9),
             r.mmioExits(), r.kicks(), r.notifyExits(), r.interrupts(), r.tscKhz()));
         if (host != null) {

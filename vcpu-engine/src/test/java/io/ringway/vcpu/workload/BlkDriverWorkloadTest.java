@@ -1,6 +1,15 @@
 package io.ringway.vcpu.workload;
 
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
+
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.vcpu.guest.MicroGuest;
+import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.VirtioDevice;
+import io.ringway.vhost.virtio.VirtioFeatures;
+import io.ringway.vhost.virtio.Virtqueue;
 
 import io.ringway.storage.bdev.MallocBlockDevice;
 import io.ringway.storage.bdev.NullBlockDevice;
@@ -20,7 +29,7 @@ class BlkDriverWorkloadTest {
         int requests = 100_000;
         try (Kvm kvm = KvmTestSupport.openOrSkip();
              MallocBlockDevice bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false)) {
-            BlkDriverWorkload.Result r = BlkDriverWorkload.run(kvm, bdev, BlkDriverWorkload.Options.requests(requests));
+            DriverLoop.Result r = BlkDriverWorkload.run(kvm, bdev, DriverLoop.Options.requests(requests, 512));
 
             assertNull(r.error(), r.error());
             assertEquals(RunResult.Outcome.FINISHED, r.run().outcome(), r.run().report());
@@ -32,6 +41,47 @@ class BlkDriverWorkloadTest {
             assertTrue(r.interrupts() > 0, "completions raised the irqfd");
             assertEquals(Math.min(requests, 1 << 20), r.guestNanos().getTotalCount(), "a latency sample per request");
             assertNull(BlkDriverWorkload.checkMallocContents(bdev.memory(), r), "bdev contents");
+            bdev.memory().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 512 + 7, (byte) 0x5a);
+            String corrupted = BlkDriverWorkload.checkMallocContents(bdev.memory(), r);
+            assertTrue(corrupted != null && corrupted.startsWith("block 5 qword 0:"), "the host check sees a changed byte: " + corrupted);
+        }
+    }
+
+    @Test
+    void aReadThatDoesNotReturnTheWrittenDataIsReportedByTheGuest() {
+        // the null bdev drops writes and leaves read buffers alone: the first read-back must fail
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             NullBlockDevice bdev = new NullBlockDevice("null0", 1 << 20, 512, false)) {
+            DriverLoop.Result r = BlkDriverWorkload.run(kvm, bdev, DriverLoop.Options.requests(1_000, 512));
+
+            assertEquals(RunResult.Outcome.FINISHED, r.run().outcome(), r.run().report());
+            assertEquals(1, r.completed(), "the write completed, the read did not pass");
+            assertTrue(r.error() != null && r.error().contains("data read back differs"), r.error());
+        }
+    }
+
+    @Test
+    void aDeviceThatNeverCompletesEndsTheRunWithAReportNotAHang() {
+        VirtioDevice silent = new VirtioDevice() {
+            @Override public int deviceType() { return 2; }
+            @Override public long deviceFeatures() { return VirtioFeatures.mask(VirtioFeatures.VERSION_1); }
+            @Override public int queueCount() { return 1; }
+            @Override public int maxQueueSize() { return 256; }
+            @Override public byte[] readConfig(int offset, int length) { return new byte[length]; }
+            @Override public void writeConfig(int offset, byte[] data) { }
+            @Override public void activate(long features, GuestMemory memory, List<Virtqueue> queues) { }
+            @Override public void reset() { }
+            @Override public int process(int queueIndex) { return 0; }
+        };
+        try (Kvm kvm = KvmTestSupport.openOrSkip()) {
+            DriverLoop.Options o = new DriverLoop.Options(10, 0, 16L << 20, 512, true, IdlePolicy.adaptive(), -1, 300, false);
+            long t0 = System.nanoTime();
+            DriverLoop.Result r = DriverLoop.run(kvm, silent, BlkDriverProgram.build(MicroGuest.MMIO_BASE, 512), o, 0);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+
+            assertEquals(0, r.completed());
+            assertTrue(r.error() != null && r.error().contains("stopped by the host while waiting for a completion"), r.error());
+            assertTrue(ms < 10_000, "ended after " + ms + " ms");
         }
     }
 
@@ -39,9 +89,9 @@ class BlkDriverWorkloadTest {
     void aNullBdevRunsForADurationWithoutDataChecks() {
         try (Kvm kvm = KvmTestSupport.openOrSkip();
              NullBlockDevice bdev = new NullBlockDevice("null0", 64L << 20, 512, false)) {
-            BlkDriverWorkload.Options o = new BlkDriverWorkload.Options(0, 300, 16L << 20, 4096, false,
-                io.ringway.runtime.poll.IdlePolicy.adaptive(), -1, 5_000, false);
-            BlkDriverWorkload.Result r = BlkDriverWorkload.run(kvm, bdev, o);
+            DriverLoop.Options o = new DriverLoop.Options(0, 300, 16L << 20, 4096, false,
+                IdlePolicy.adaptive(), -1, 5_000, false);
+            DriverLoop.Result r = BlkDriverWorkload.run(kvm, bdev, o);
 
             assertNull(r.error(), r.error());
             assertTrue(r.completed() > 0, "requests completed in 300 ms: " + r.completed());
