@@ -83,6 +83,7 @@ public final class BlkDriverProgram {
         a.mov(RAX, STATUS).store(Mem.at(RBX, 32), RAX).store32(Mem.at(RBX, 40), 1).store32(Mem.at(RBX, 44), DriverAsm.F_WRITE);
 
         // ---- R12 requests, R11 seed, RSI latency mask, RBP latency array; R13 i, R8 kicks
+        d.interruptFlag(AVAIL);
         d.loopParameters();
         Label loop = a.newLabel("loop");
         Label isRead = a.newLabel("isRead");

@@ -154,6 +154,17 @@ final class DriverAsm {
         a.store(Mem.at(R14, GuestResults.TSC_START), RAX);
     }
 
+    /**
+     * virtio 1.2, 2.7.7: when the host asked for it (NO_INTERRUPTS), sets VRING_AVAIL_F_NO_INTERRUPT
+     * in the avail ring's flags: the driver polls the used ring, so the device need not signal.
+     */
+    void interruptFlag(long avail) {
+        Label keep = a.newLabel("keep");
+        a.load(RAX, Mem.at(R14, GuestResults.NO_INTERRUPTS)).test(RAX, RAX).jcc(Cond.Z, keep);
+        a.mov(RBX, avail).mov(RAX, 1).store16(Mem.at(RBX, 0), RAX);
+        a.bind(keep);
+    }
+
     /** Binds {@code loop}: ends at {@code done} after R12 requests (R12 = 0: when the host sets STOP). */
     void loopHead(Label loop, Label done) {
         Label go = a.newLabel("go");

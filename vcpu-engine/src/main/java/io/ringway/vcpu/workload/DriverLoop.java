@@ -51,9 +51,11 @@ public final class DriverLoop {
      * @param lcoreCpu    CPU to pin the device lcore to, -1 for none
      * @param stallMillis give up after this long without a completion
      * @param hugepages   back guest memory with 2 MiB huge pages (falls back with a warning when none are free)
+     * @param interrupts  whether the driver wants used buffer notifications (irqfd) although it polls;
+     *                    false sets VRING_AVAIL_F_NO_INTERRUPT, so completions cost no eventfd write
      */
     public record Options(long requests, long durationMillis, long memoryBytes, int dataBytes, boolean verify,
-                          IdlePolicy idle, int lcoreCpu, long stallMillis, boolean hugepages) {
+                          IdlePolicy idle, int lcoreCpu, long stallMillis, boolean hugepages, boolean interrupts) {
         public Options {
             if (requests < 0 || durationMillis < 0 || (requests == 0) == (durationMillis == 0)) {
                 throw new IllegalArgumentException("give either a request count or a duration, got requests=" + requests
@@ -67,7 +69,7 @@ public final class DriverLoop {
 
         /** {@code requests} requests of {@code dataBytes} with data checks, adaptive idle, 16 MiB. */
         public static Options requests(long requests, int dataBytes) {
-            return new Options(requests, 0, 16L << 20, dataBytes, true, IdlePolicy.adaptive(), -1, 5_000, false);
+            return new Options(requests, 0, 16L << 20, dataBytes, true, IdlePolicy.adaptive(), -1, 5_000, false, true);
         }
     }
 
@@ -130,6 +132,7 @@ public final class DriverLoop {
             mem.set(JAVA_LONG, r + GuestResults.SEED, seed);
             mem.set(JAVA_LONG, r + GuestResults.VERIFY, o.verify() ? 1 : 0);
             mem.set(JAVA_LONG, r + GuestResults.LATENCY_MASK, latencyEntries - 1);
+            mem.set(JAVA_LONG, r + GuestResults.NO_INTERRUPTS, o.interrupts() ? 0 : 1);
 
             Lcore lcore = Lcore.builder("vm-" + program.name()).idlePolicy(o.idle()).cpu(o.lcoreCpu()).start();
             try {

@@ -11,6 +11,7 @@ package io.ringway.vcpu.workload;
  *  0x10 seed          (host) data pattern seed
  *  0x18 verify        (host) 1: compare read data in the guest
  *  0x20 latency mask  (host) latency array entries - 1 (a power of 2 minus 1)
+ *  0x28 no interrupts (host) 1: the driver sets VRING_AVAIL_F_NO_INTERRUPT (it polls anyway)
  *  0x40 stop          (host) 1 (STOP_AFTER_REQUEST): finish the current request and stop;
  *                     2 (STOP_NOW): stop waiting for a completion that does not come
  *  0x80 completed     (guest) requests completed, updated after each
@@ -32,6 +33,7 @@ public final class GuestResults {
     public static final int SEED = 0x10;
     public static final int VERIFY = 0x18;
     public static final int LATENCY_MASK = 0x20;
+    public static final int NO_INTERRUPTS = 0x28;
     public static final int STOP = 0x40;
     /** STOP value: end after the request in flight completes (a duration is over). */
     public static final long STOP_AFTER_REQUEST = 1;

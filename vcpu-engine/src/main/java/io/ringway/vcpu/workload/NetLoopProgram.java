@@ -76,6 +76,8 @@ public final class NetLoopProgram {
         // the transmit header: all zero (no offloads negotiated)
         a.mov(RBX, TX_BUFFER).xor32(RAX, RAX).store(Mem.at(RBX, 0), RAX).store32(Mem.at(RBX, 8), RAX);
 
+        d.interruptFlag(RX_AVAIL);
+        d.interruptFlag(TX_AVAIL);
         d.loopParameters();
         Label loop = a.newLabel("loop");
         Label checked = a.newLabel("checked");
