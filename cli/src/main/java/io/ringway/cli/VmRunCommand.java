@@ -19,8 +19,10 @@ import io.ringway.storage.bdev.MallocBlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
+import io.ringway.vcpu.workload.BlkDriverProgram;
 import io.ringway.vcpu.workload.BlkDriverWorkload;
 import io.ringway.vcpu.workload.DriverLoop;
+import io.ringway.vcpu.workload.NetLoopProgram;
 import io.ringway.vcpu.workload.NetLoopWorkload;
 import io.ringway.vhost.backend.VhostUserBackend;
 import picocli.CommandLine.Command;
@@ -121,6 +123,11 @@ final class VmRunCommand implements Callable<Integer> {
         long memoryBytes;
         try {
             policy = IdlePolicy.parse(idle);
+            if (isNet) {
+                NetLoopProgram.checkFrameBytes(bs);
+            } else {
+                BlkDriverProgram.checkDataBytes(bs);
+            }
             memoryBytes = BlockDeviceSpec.parseSize(memory);
             boolean verify = !noVerify && !spec.startsWith("null:");
             o = new DriverLoop.Options(requests, requests > 0 ? 0 : (long) (duration * 1000), memoryBytes, bs, verify,

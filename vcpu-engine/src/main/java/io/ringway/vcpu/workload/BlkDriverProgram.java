@@ -55,15 +55,20 @@ public final class BlkDriverProgram {
     private BlkDriverProgram() {
     }
 
+    /** Rejects a request size the program cannot use, naming the rule. */
+    public static void checkDataBytes(int dataBytes) {
+        if (dataBytes < 512 || dataBytes > MAX_DATA_BYTES || Integer.bitCount(dataBytes) != 1) {
+            throw new IllegalArgumentException("data bytes per request must be a power of 2 in [512, " + MAX_DATA_BYTES + "], got " + dataBytes);
+        }
+    }
+
     /**
      * Builds the program for the device at {@code mmioBase}.
      *
      * @param dataBytes bytes per request: a power of 2 in [512, {@link #MAX_DATA_BYTES}]
      */
     public static DriverProgram build(long mmioBase, int dataBytes) {
-        if (dataBytes < 512 || dataBytes > MAX_DATA_BYTES || Integer.bitCount(dataBytes) != 1) {
-            throw new IllegalArgumentException("data bytes per request must be a power of 2 in [512, " + MAX_DATA_BYTES + "], got " + dataBytes);
-        }
+        checkDataBytes(dataBytes);
         int sectorShift = Integer.numberOfTrailingZeros(dataBytes / 512);
         DriverAsm d = new DriverAsm();
         X86Assembler a = d.a;

@@ -49,15 +49,20 @@ public final class NetLoopProgram {
     private NetLoopProgram() {
     }
 
+    /** Rejects a frame length the program cannot use, naming the rule. */
+    public static void checkFrameBytes(int frameBytes) {
+        if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME || frameBytes % 8 != 0) {
+            throw new IllegalArgumentException("frame bytes must be a multiple of 8 in [" + MIN_FRAME + ", " + MAX_FRAME + "], got " + frameBytes);
+        }
+    }
+
     /**
      * Builds the program for the device at {@code mmioBase}.
      *
      * @param frameBytes frame length: a multiple of 8 in [{@link #MIN_FRAME}, {@link #MAX_FRAME}]
      */
     public static DriverProgram build(long mmioBase, int frameBytes) {
-        if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME || frameBytes % 8 != 0) {
-            throw new IllegalArgumentException("frame bytes must be a multiple of 8 in [" + MIN_FRAME + ", " + MAX_FRAME + "], got " + frameBytes);
-        }
+        checkFrameBytes(frameBytes);
         DriverAsm d = new DriverAsm();
         X86Assembler a = d.a;
         Label done = a.newLabel("done");
