@@ -71,6 +71,9 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--lcore-cpu", paramLabel = "CPU", description = "Pin the device lcore to this CPU (default: unpinned).")
     int lcoreCpu = -1;
 
+    @Option(names = "--vcpu-cpu", paramLabel = "CPU", description = "Pin the vCPU thread to this CPU (default: unpinned).")
+    int vcpuCpu = -1;
+
     @Option(names = "--no-interrupts", description = "The guest sets VRING_AVAIL_F_NO_INTERRUPT: completions raise no irqfd (it polls anyway).")
     boolean noInterrupts;
 
@@ -131,7 +134,7 @@ final class VmRunCommand implements Callable<Integer> {
             memoryBytes = BlockDeviceSpec.parseSize(memory);
             boolean verify = !noVerify && !spec.startsWith("null:");
             o = new DriverLoop.Options(requests, requests > 0 ? 0 : (long) (duration * 1000), memoryBytes, bs, verify,
-                policy, lcoreCpu, 5_000, hugepages, !noInterrupts);
+                policy, lcoreCpu, vcpuCpu, 5_000, hugepages, !noInterrupts);
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             return 2;

@@ -10,6 +10,7 @@ import org.HdrHistogram.Histogram;
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
+import io.ringway.runtime.sys.Cpu;
 import io.ringway.vcpu.bench.KvmFlavour;
 import io.ringway.vcpu.exit.BusDevice;
 import io.ringway.vcpu.exit.ExitStats;
@@ -49,13 +50,14 @@ public final class DriverLoop {
      * @param verify      compare data in the guest (blk: needs a bdev that keeps data: malloc, file)
      * @param idle        the device lcore's idle policy
      * @param lcoreCpu    CPU to pin the device lcore to, -1 for none
+     * @param vcpuCpu     CPU to pin the vCPU thread to, -1 for none
      * @param stallMillis give up after this long without a completion
      * @param hugepages   back guest memory with 2 MiB huge pages (falls back with a warning when none are free)
      * @param interrupts  whether the driver wants used buffer notifications (irqfd) although it polls;
      *                    false sets VRING_AVAIL_F_NO_INTERRUPT, so completions cost no eventfd write
      */
     public record Options(long requests, long durationMillis, long memoryBytes, int dataBytes, boolean verify,
-                          IdlePolicy idle, int lcoreCpu, long stallMillis, boolean hugepages, boolean interrupts) {
+                          IdlePolicy idle, int lcoreCpu, int vcpuCpu, long stallMillis, boolean hugepages, boolean interrupts) {
         public Options {
             if (requests < 0 || durationMillis < 0 || (requests == 0) == (durationMillis == 0)) {
                 throw new IllegalArgumentException("give either a request count or a duration, got requests=" + requests
@@ -69,7 +71,7 @@ public final class DriverLoop {
 
         /** {@code requests} requests of {@code dataBytes} with data checks, adaptive idle, 16 MiB. */
         public static Options requests(long requests, int dataBytes) {
-            return new Options(requests, 0, 16L << 20, dataBytes, true, IdlePolicy.adaptive(), -1, 5_000, false, true);
+            return new Options(requests, 0, 16L << 20, dataBytes, true, IdlePolicy.adaptive(), -1, -1, 5_000, false, true);
         }
     }
 
@@ -156,7 +158,7 @@ public final class DriverLoop {
                         }
                     });
                     long t0 = System.nanoTime();
-                    CompletableFuture<RunResult> done = runner.start("vcpu-0 " + program.name());
+                    CompletableFuture<RunResult> done = start(runner, "vcpu-0 " + program.name(), o.vcpuCpu());
                     RunResult run = watch(done, runner, mem, o, t0);
                     double hostSeconds = (System.nanoTime() - t0) / 1e9;
                     return result(mem, program, runner, transport, run, tscKhz, latencyEntries, hostSeconds, seed, sectorMask);
@@ -167,6 +169,23 @@ public final class DriverLoop {
                 lcore.close();
             }
         }
+    }
+
+    /** Runs the vCPU on a new platform thread, pinned to {@code cpu} unless it is -1. */
+    private static CompletableFuture<RunResult> start(VcpuRunner runner, String name, int cpu) {
+        if (cpu < 0) {
+            return runner.start(name);
+        }
+        CompletableFuture<RunResult> done = new CompletableFuture<>();
+        Thread.ofPlatform().name(name).daemon(true).start(() -> {
+            try {
+                Cpu.pinCurrentThread(cpu);
+                done.complete(runner.run());
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        return done;
     }
 
     /**

@@ -74,7 +74,7 @@ class BlkDriverWorkloadTest {
             @Override public int process(int queueIndex) { return 0; }
         };
         try (Kvm kvm = KvmTestSupport.openOrSkip()) {
-            DriverLoop.Options o = new DriverLoop.Options(10, 0, 16L << 20, 512, true, IdlePolicy.adaptive(), -1, 300, false, true);
+            DriverLoop.Options o = new DriverLoop.Options(10, 0, 16L << 20, 512, true, IdlePolicy.adaptive(), -1, -1, 300, false, true);
             long t0 = System.nanoTime();
             DriverLoop.Result r = DriverLoop.run(kvm, silent, BlkDriverProgram.build(MicroGuest.MMIO_BASE, 512), o, 0);
             long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -90,7 +90,7 @@ class BlkDriverWorkloadTest {
         try (Kvm kvm = KvmTestSupport.openOrSkip();
              NullBlockDevice bdev = new NullBlockDevice("null0", 64L << 20, 512, false)) {
             DriverLoop.Options o = new DriverLoop.Options(0, 300, 16L << 20, 4096, false,
-                IdlePolicy.adaptive(), -1, 5_000, false, false);
+                IdlePolicy.adaptive(), -1, -1, 5_000, false, false);
             DriverLoop.Result r = BlkDriverWorkload.run(kvm, bdev, o);
 
             assertNull(r.error(), r.error());
