@@ -7,7 +7,9 @@
  *   <li>{@code exit}: the run loop, exit dispatch to PIO/MMIO buses, exit statistics;</li>
  *   <li>{@code guest}: guest layout helpers (page tables, GDT, IDT, long-mode entry, GVA→GPA walker);</li>
  *   <li>{@code asm}: a small x86-64 code emitter for micro-guests;</li>
- *   <li>{@code bench}: the exit-cost suite behind {@code ringway vm exits}.</li>
+ *   <li>{@code bench}: the exit-cost suite behind {@code ringway vm exits};</li>
+ *   <li>{@code virtio}: the virtio-mmio transport of in-process devices (ioeventfd kicks, irqfd completions);</li>
+ *   <li>{@code workload}: CPL-3 guest driver loops behind {@code ringway vm run}.</li>
  * </ul>
  */
 package io.ringway.vcpu;
