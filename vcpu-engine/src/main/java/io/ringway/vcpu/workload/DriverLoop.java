@@ -10,6 +10,7 @@ import org.HdrHistogram.Histogram;
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
+import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.runtime.sys.Cpu;
 import io.ringway.vcpu.bench.KvmFlavour;
 import io.ringway.vcpu.exit.BusDevice;
@@ -145,7 +146,9 @@ public final class DriverLoop {
                     transport.attach(mmio);
                     Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
                     long tscKhz = vcpu.tscKhz();
-                    VcpuRunner runner = new VcpuRunner(vcpu, io, mmio, new ExitStats());
+                    // live in `ringway stats` while the run lasts: vcpu.0.exit.<reason>
+                    ExitStats stats = new ExitStats(StatsRegistry.process(), 0);
+                    VcpuRunner runner = new VcpuRunner(vcpu, io, mmio, stats);
                     io.register("done", DriverProgram.DONE_PORT, 1, new BusDevice() {
                         @Override
                         public long read(long offset, int size) {
@@ -157,11 +160,15 @@ public final class DriverLoop {
                             runner.finish();
                         }
                     });
-                    long t0 = System.nanoTime();
-                    CompletableFuture<RunResult> done = start(runner, "vcpu-0 " + program.name(), o.vcpuCpu());
-                    RunResult run = watch(done, runner, mem, o, t0);
-                    double hostSeconds = (System.nanoTime() - t0) / 1e9;
-                    return result(mem, program, runner, transport, run, tscKhz, latencyEntries, hostSeconds, seed, sectorMask);
+                    try {
+                        long t0 = System.nanoTime();
+                        CompletableFuture<RunResult> done = start(runner, "vcpu-0 " + program.name(), o.vcpuCpu());
+                        RunResult run = watch(done, runner, mem, o, t0);
+                        double hostSeconds = (System.nanoTime() - t0) / 1e9;
+                        return result(mem, program, runner, transport, run, tscKhz, latencyEntries, hostSeconds, seed, sectorMask);
+                    } finally {
+                        stats.close();
+                    }
                 } finally {
                     transport.close();
                 }
