@@ -99,6 +99,19 @@ class VirtioMmioTransportTest {
         set(VirtioMmio.QUEUE_READY, 1);
     }
 
+    /** Negotiated, queue 0 of 16 ready, DRIVER_OK. */
+    private void start() {
+        negotiate();
+        queue(16, DESC, AVAIL, USED);
+        set(VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+    }
+
+    /** Makes head 0 available: avail ring[0] = 0, avail idx = 1. */
+    private static void publishHead0(MemorySegment m) {
+        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
+        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
+    }
+
     private void assertNeedsReset(String expectedInFailure) {
         assertTrue((reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET set");
         assertTrue((reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_CONFIG_CHANGE) != 0, "config change interrupt");
@@ -216,18 +229,14 @@ class VirtioMmioTransportTest {
         assertEquals(0, reg(VirtioMmio.STATUS));
         assertEquals(0, reg(VirtioMmio.INTERRUPT_STATUS));
         assertNull(t.failure());
-        negotiate();
-        queue(16, DESC, AVAIL, USED);
-        set(VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+        start();
         assertEquals(FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK, reg(VirtioMmio.STATUS));
         assertEquals(1, reg(VirtioMmio.QUEUE_READY));
     }
 
     @Test
     void aCompletedRequestSetsInterruptStatusAndAckClearsIt() throws InterruptedException {
-        negotiate();
-        queue(16, DESC, AVAIL, USED);
-        set(VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+        start();
         MemorySegment m = guest.memory();
         long header = 0x10_3000;
         long data = 0x10_4000;
@@ -239,8 +248,7 @@ class VirtioMmioTransportTest {
         descriptor(m, 0, header, 16, 1, 1);
         descriptor(m, 1, data, 512, 1, 2);
         descriptor(m, 2, status, 1, 2, 0);
-        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
-        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
+        publishHead0(m);
         set(VirtioMmio.QUEUE_NOTIFY, 0); // as if the ioeventfd had let it through
 
         await(() -> m.get(JAVA_SHORT, USED + 2) == 1, "used idx 1");
@@ -255,13 +263,10 @@ class VirtioMmioTransportTest {
 
     @Test
     void aDescriptorOutsideGuestMemoryStopsTheQueueWithNeedsReset() throws InterruptedException {
-        negotiate();
-        queue(16, DESC, AVAIL, USED);
-        set(VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+        start();
         MemorySegment m = guest.memory();
         descriptor(m, 0, 0x7fff_0000_0000L, 16, 0, 0);
-        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
-        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
+        publishHead0(m);
         set(VirtioMmio.QUEUE_NOTIFY, 0);
 
         await(() -> (reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
