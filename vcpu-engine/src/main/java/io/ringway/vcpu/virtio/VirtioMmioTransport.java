@@ -69,6 +69,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         long driver;
         long device;
         boolean ready;
+        QueueConfig config;
         final InterruptingQueue queue;
 
         QueueRegisters(InterruptingQueue queue) {
@@ -98,6 +99,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
     private long driverFeatures;
     private long negotiated;
     private boolean pollerAdded;
+    private boolean externalStarted;
     // Also written by the lcore (DEVICE_NEEDS_RESET, interrupts): atomic through the VarHandles.
     private volatile int status;
     private volatile int interruptStatus;
@@ -344,6 +346,10 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         }
         QueueRegisters q = queues[queueSel];
         if (v == 0) {
+            if (q.ready && externalStarted) {
+                fail("QueueReady cleared on queue " + queueSel + " of a running vhost-user device (not supported: reset the device)");
+                return;
+            }
             if (q.ready) {
                 stopPolling();
                 q.ready = false;
@@ -353,6 +359,10 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
             return;
         }
         if (q.ready) {
+            return;
+        }
+        if (externalStarted) {
+            fail("QueueReady set on queue " + queueSel + " after DRIVER_OK of a vhost-user device (not supported: set up queues first)");
             return;
         }
         int s = status;
@@ -369,8 +379,10 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         if (packed) {
             ring.setLastAvailIdx(1 << 15); // virtio 1.2, 2.8.1: both wrap counters start at 1
         }
+        QueueConfig config = QueueConfig.guestPhysical(q.num, q.desc, q.driver, q.device, negotiated);
         try {
-            ring.activate(memory, QueueConfig.guestPhysical(q.num, q.desc, q.driver, q.device, negotiated));
+            // validated here for every device; an external one then gets the same addresses
+            ring.activate(memory, config);
         } catch (VirtqueueException e) {
             fail("queue " + queueSel + ": " + e.getMessage() + " (size " + q.num + ", max " + max + ", desc 0x"
                 + Long.toHexString(q.desc) + ", driver 0x" + Long.toHexString(q.driver) + ", device 0x" + Long.toHexString(q.device) + ")");
@@ -378,6 +390,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         }
         stopPolling();
         q.queue.delegate(ring);
+        q.config = config;
         q.ready = true;
         resumePolling();
     }
@@ -424,8 +437,12 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         }
         status = driverBits | kept;
         if ((added & VirtioMmio.STATUS_DRIVER_OK) != 0) {
-            device.activate(negotiated, memory, deviceQueues);
-            resumePolling();
+            if (device instanceof ExternalRings external) {
+                startExternal(external);
+            } else {
+                device.activate(negotiated, memory, deviceQueues);
+                resumePolling();
+            }
         }
     }
 
@@ -437,6 +454,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
             q.queue.reset();
             q.queue.delegate(null);
             q.ready = false;
+            q.config = null;
             q.num = 0;
             q.desc = 0;
             q.driver = 0;
@@ -455,15 +473,43 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
 
     /** Takes the poller off the lcore (and waits) so that the queues can change under the lock. */
     private void stopPolling() {
+        if (externalStarted) {
+            externalStarted = false;
+            ((ExternalRings) device).stop();
+        }
         if (pollerAdded) {
             await(lcore.removePoller(poller), "remove the poller");
             pollerAdded = false;
         }
     }
 
+    /**
+     * Hands the rings to a device that serves them elsewhere (a vhost-user back-end): kicks reach it
+     * through the ioeventfd, its calls reach the guest through the irqfd, both without this process.
+     * The transport cannot tell which interrupts were used buffer notifications, so InterruptStatus
+     * shows bit 0 while the device runs (a driver that sees it just checks its used rings).
+     */
+    private void startExternal(ExternalRings external) {
+        List<QueueConfig> configs = new ArrayList<>();
+        for (QueueRegisters q : queues) {
+            configs.add(q.ready ? q.config : null);
+        }
+        try {
+            external.start(negotiated, vm.memorySlots(), configs, kick.fd(), irq.fd());
+        } catch (RuntimeException e) {
+            fail("the vhost-user back-end refused the rings: " + e.getMessage());
+            return;
+        }
+        externalStarted = true;
+        INTERRUPT_STATUS.getAndBitwiseOr(this, VirtioMmio.INTERRUPT_USED_BUFFER);
+    }
+
     /** Puts the poller back when the device runs (DRIVER_OK, not failed). */
     private void resumePolling() {
         int s = status;
+        if (device instanceof ExternalRings) {
+            return;
+        }
         if (!pollerAdded && (s & VirtioMmio.STATUS_DRIVER_OK) != 0
                 && (s & (VirtioMmio.STATUS_DEVICE_NEEDS_RESET | VirtioMmio.STATUS_FAILED)) == 0) {
             await(lcore.addPoller(poller), "add the poller");

@@ -1,19 +1,24 @@
 package io.ringway.vcpu.workload;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 
 import io.ringway.storage.bdev.BlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
 import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.virtio.VhostUserDevice;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
  * The {@code blk-driver} workload: {@link BlkDriverProgram} against a Ringway
- * {@link VirtioBlkDevice} over a {@link BlockDevice}, run by {@link DriverLoop}.
+ * {@link VirtioBlkDevice} over a {@link BlockDevice} in this process, or against any vhost-user-blk
+ * back-end ({@link #runVhost}), run by {@link DriverLoop}.
  */
 public final class BlkDriverWorkload {
+    private static final int VIRTIO_BLK_ID = 2;
     private BlkDriverWorkload() {
     }
 
@@ -24,9 +29,28 @@ public final class BlkDriverWorkload {
             throw new IllegalArgumentException("block device " + bdev.describe() + " is smaller than one request of " + o.dataBytes() + " bytes");
         }
         long sectorMask = Long.highestOneBit(Math.min(blocks, 1L << 16)) - 1;
+        // blocks used: a power of 2 (the guest masks the pair index), at most 65536
         DriverProgram program = BlkDriverProgram.build(MicroGuest.MMIO_BASE, o.dataBytes());
         try (VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-blk0").build()) {
             return DriverLoop.run(kvm, device, program, o, sectorMask);
+        }
+    }
+
+    /**
+     * Runs the workload against a virtio-blk device served by the vhost-user back-end listening on
+     * {@code socket}: kicks reach the back-end through the ioeventfd and its completions reach the
+     * guest through the irqfd, neither through this process.
+     */
+    public static DriverLoop.Result runVhost(Kvm kvm, Path socket, DriverLoop.Options o) {
+        DriverProgram program = BlkDriverProgram.build(MicroGuest.MMIO_BASE, o.dataBytes());
+        try (VhostUserDevice device = VhostUserDevice.connect(socket, VIRTIO_BLK_ID, 1, 256)) {
+            long capacityBytes = MemorySegment.ofArray(device.readConfig(0, 8)).get(JAVA_LONG_UNALIGNED, 0) * 512;
+            long blocks = capacityBytes / o.dataBytes();
+            if (blocks < 1) {
+                throw new IllegalArgumentException("the vhost-user device at " + socket + " reports " + capacityBytes
+                    + " bytes, less than one request of " + o.dataBytes() + " bytes (does it offer VHOST_USER_PROTOCOL_F_CONFIG?)");
+            }
+            return DriverLoop.run(kvm, device, program, o, Long.highestOneBit(Math.min(blocks, 1L << 16)) - 1);
         }
     }
 

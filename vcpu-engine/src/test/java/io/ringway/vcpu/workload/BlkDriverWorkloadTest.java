@@ -1,10 +1,15 @@
 package io.ringway.vcpu.workload;
 
+import java.nio.file.Path;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.storage.blk.VirtioBlkDevice;
+import io.ringway.vhost.backend.VhostUserBackend;
 import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.VirtioDevice;
@@ -44,6 +49,28 @@ class BlkDriverWorkloadTest {
             bdev.memory().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 512 + 7, (byte) 0x5a);
             String corrupted = BlkDriverWorkload.checkMallocContents(bdev.memory(), r);
             assertTrue(corrupted != null && corrupted.startsWith("block 5 qword 0:"), "the host check sees a changed byte: " + corrupted);
+        }
+    }
+
+    @Test
+    void aGuestDriverMovesCheckedRequestsThroughAVhostUserBackendWithoutKickExits(@TempDir Path dir) {
+        int requests = 20_000;
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             MallocBlockDevice bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
+             VirtioBlkDevice blk = VirtioBlkDevice.builder(bdev).name("vhost-test").build()) {
+            Lcore lcore = Lcore.builder("vhost-test").idlePolicy(IdlePolicy.adaptive()).start();
+            try (VhostUserBackend backend = VhostUserBackend.builder(blk, lcore).name("vhost-test").listen(dir.resolve("blk.sock"))) {
+                DriverLoop.Result r = BlkDriverWorkload.runVhost(kvm, dir.resolve("blk.sock"), DriverLoop.Options.requests(requests, 512));
+
+                assertNull(r.error(), r.error());
+                assertEquals(requests, r.completed());
+                assertEquals(requests, r.kicks());
+                assertEquals(r.negotiationMmioAccesses(), r.mmioExits(), "MMIO exits to userspace");
+                assertEquals(0, r.notifyExits());
+                assertNull(BlkDriverWorkload.checkMallocContents(bdev.memory(), r), "bdev contents");
+            } finally {
+                lcore.close();
+            }
         }
     }
 
