@@ -151,7 +151,7 @@ final class VmRunCommand implements Callable<Integer> {
                 bdevDescription = bdev.describe();
                 r = BlkDriverWorkload.run(kvm, bdev, o);
                 if (bdev instanceof MallocBlockDevice m && o.verify()) {
-                    hostCheck = BlkDriverWorkload.checkMallocContents(m.memory(), r);
+                    hostCheck = BlkDriverWorkload.checkDiskContents(m.memory(), r);
                 }
             }
         } catch (KvmUnavailableException e) {

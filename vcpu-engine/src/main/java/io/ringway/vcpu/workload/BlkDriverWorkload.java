@@ -9,7 +9,6 @@ import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.virtio.VhostUserDevice;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
@@ -55,10 +54,11 @@ public final class BlkDriverWorkload {
     }
 
     /**
-     * The host's check of a RAM disk after a run: every block the guest wrote holds the pattern of
-     * the last pair that wrote it. Returns null when all match, else the first difference.
+     * The host's check of a disk's bytes after a run (a malloc bdev's memory, a raw file read
+     * back): every block the guest wrote holds the pattern of the last pair that wrote it. Returns
+     * null when all match, else the first difference.
      */
-    public static String checkMallocContents(MemorySegment disk, DriverLoop.Result result) {
+    public static String checkDiskContents(MemorySegment disk, DriverLoop.Result result) {
         long seed = result.seed();
         long blocks = result.sectorMask() + 1;
         int dataBytes = result.program().dataBytes();
@@ -68,7 +68,7 @@ public final class BlkDriverWorkload {
             long lastPair = block + ((writes - 1 - block) / blocks) * blocks;
             long base = seed + (lastPair << 12);
             for (int k = 0; k < dataBytes / 8; k++) {
-                long got = disk.get(JAVA_LONG, block * dataBytes + 8L * k);
+                long got = disk.get(JAVA_LONG_UNALIGNED, block * dataBytes + 8L * k);
                 if (got != base + k) {
                     return "block " + block + " qword " + k + ": 0x" + Long.toHexString(got) + ", expected 0x"
                         + Long.toHexString(base + k) + " (pair " + lastPair + ")";

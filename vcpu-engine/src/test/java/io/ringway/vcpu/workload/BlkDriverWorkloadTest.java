@@ -45,9 +45,9 @@ class BlkDriverWorkloadTest {
             assertEquals(0, r.notifyExits(), "QueueNotify writes that reached userspace");
             assertTrue(r.interrupts() > 0, "completions raised the irqfd");
             assertEquals(Math.min(requests, 1 << 20), r.guestNanos().getTotalCount(), "a latency sample per request");
-            assertNull(BlkDriverWorkload.checkMallocContents(bdev.memory(), r), "bdev contents");
+            assertNull(BlkDriverWorkload.checkDiskContents(bdev.memory(), r), "bdev contents");
             bdev.memory().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 512 + 7, (byte) 0x5a);
-            String corrupted = BlkDriverWorkload.checkMallocContents(bdev.memory(), r);
+            String corrupted = BlkDriverWorkload.checkDiskContents(bdev.memory(), r);
             assertTrue(corrupted != null && corrupted.startsWith("block 5 qword 0:"), "the host check sees a changed byte: " + corrupted);
         }
     }
@@ -67,7 +67,7 @@ class BlkDriverWorkloadTest {
                 assertEquals(requests, r.kicks());
                 assertEquals(r.negotiationMmioAccesses(), r.mmioExits(), "MMIO exits to userspace");
                 assertEquals(0, r.notifyExits());
-                assertNull(BlkDriverWorkload.checkMallocContents(bdev.memory(), r), "bdev contents");
+                assertNull(BlkDriverWorkload.checkDiskContents(bdev.memory(), r), "bdev contents");
             } finally {
                 lcore.close();
             }
