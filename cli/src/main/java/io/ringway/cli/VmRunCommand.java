@@ -49,7 +49,8 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--hugepages", description = "Back guest memory with 2 MiB huge pages.")
     boolean hugepages;
 
-    @Option(names = "--blk", paramLabel = "BDEV-SPEC", description = "Block device: malloc:SIZE, null:SIZE or file:PATH[,direct] (default: malloc:16M).")
+    @Option(names = "--blk", paramLabel = "BDEV-SPEC", description = "Block device: malloc:SIZE, null:SIZE, file:PATH[,direct] (in this process) or vhost:SOCK"
+        + " (a vhost-user-blk back-end: ringway blk, qemu-storage-daemon; kicks and interrupts bypass this process) (default: malloc:16M).")
     List<String> blk = new ArrayList<>();
 
     @Option(names = "--net", paramLabel = "loop", description = "Net device for net-loop: loop (the only one so far; the default).")
@@ -143,8 +144,16 @@ final class VmRunCommand implements Callable<Integer> {
         DriverLoop.Result r;
         String hostCheck = null;
         String bdevDescription;
-        try (Kvm kvm = Kvm.open(); BlockDevice bdev = isNet ? null : BlockDeviceSpec.open(spec, 512, false, null)) {
-            if (bdev == null) {
+        boolean vhost = spec.startsWith("vhost:");
+        if (vhost && vs != null) {
+            System.err.println("--vs host compares a bdev in this process; with --blk vhost:SOCK run the host frontend against that back-end instead");
+            return 2;
+        }
+        try (Kvm kvm = Kvm.open(); BlockDevice bdev = isNet || vhost ? null : BlockDeviceSpec.open(spec, 512, false, null)) {
+            if (vhost) {
+                bdevDescription = "the vhost-user back-end at " + spec.substring(6);
+                r = BlkDriverWorkload.runVhost(kvm, Path.of(spec.substring(6)), o);
+            } else if (bdev == null) {
                 bdevDescription = null;
                 r = NetLoopWorkload.run(kvm, o);
             } else {
@@ -169,7 +178,7 @@ final class VmRunCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "KVM flavour: %s; guest %s at CPL 3 on 1 vCPU (native under PVM), %d MiB%s;"
                 + " device %s over virtio-mmio, lcore idle %s%n",
             r.flavour(), guest, memoryBytes >> 20, hugepages ? " hugepages" : "",
-            isNet ? "virtio-net in loopback" : "virtio-blk on " + bdevDescription, idle);
+            isNet ? "virtio-net in loopback" : "virtio-blk on " + bdevDescription, vhost ? "(the back-end's)" : idle);
         System.out.printf(Locale.ROOT, "guest driver loop: %,d %s of %d B in %.2f s: %,.0f %s/s (host wall %.2f s)%n",
             r.completed(), isNet ? "frames" : "requests", bs, r.guestSeconds(), r.requestsPerSecond(),
             isNet ? "round trips" : "requests", r.hostSeconds());
@@ -177,8 +186,10 @@ final class VmRunCommand implements Callable<Integer> {
             r.tscKhz() > 0 ? Long.toString(r.tscKhz()) : "unknown, 1 GHz assumed",
             us(g, 50), us(g, 90), us(g, 99), us(g, 99.9), g.getMaxValue() / 1e3);
         System.out.printf(Locale.ROOT, "  exits: %d MMIO to userspace (negotiation: %d register accesses); %,d kicks through the ioeventfd,"
-                + " %d reached userspace; %,d irqfd interrupts%n",
-            r.mmioExits(), r.negotiationMmioAccesses(), r.kicks(), r.notifyExits(), r.interrupts());
+                + " %d reached userspace; %s%n",
+            r.mmioExits(), r.negotiationMmioAccesses(), r.kicks(), r.notifyExits(),
+            vhost ? "completions signalled by the back-end straight into the irqfd (not counted here)"
+                : String.format(Locale.ROOT, "%,d irqfd interrupts", r.interrupts()));
         if (o.verify()) {
             System.out.println("  data: every " + (isNet ? "frame received" : "read") + " compared in the guest" + (hostCheck == null && !isNet && spec.startsWith("malloc:")
                 ? "; bdev contents checked by the host: ok" : hostCheck != null ? "; HOST CHECK FAILED: " + hostCheck : ""));
