@@ -81,7 +81,8 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--no-verify", description = "Do not compare read data in the guest (implied for null bdevs).")
     boolean noVerify;
 
-    @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50% reads) on the same kind of bdev.")
+    @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50% reads) on the same kind of bdev"
+        + " (with --blk vhost:SOCK: against the same back-end, after the guest).")
     String vs;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
@@ -145,10 +146,6 @@ final class VmRunCommand implements Callable<Integer> {
         String hostCheck = null;
         String bdevDescription;
         boolean vhost = spec.startsWith("vhost:");
-        if (vhost && vs != null) {
-            System.err.println("--vs host compares a bdev in this process; with --blk vhost:SOCK run the host frontend against that back-end instead");
-            return 2;
-        }
         try (Kvm kvm = Kvm.open(); BlockDevice bdev = isNet || vhost ? null : BlockDeviceSpec.open(spec, 512, false, null)) {
             if (vhost) {
                 bdevDescription = "the vhost-user back-end at " + spec.substring(6);
@@ -198,14 +195,15 @@ final class VmRunCommand implements Callable<Integer> {
         if (vs != null) {
             double seconds = Math.max(1, Math.min(20, r.guestSeconds()));
             try {
-                host = hostFrontend(spec, seconds);
+                host = vhost ? BlkLoadGenerator.run(new BlkLoadGenerator.Options(Path.of(spec.substring(6)), 1, 1, bs, "randrw", 50,
+                    seconds, 0.2, hugepages, false)) : hostFrontend(spec, seconds);
             } catch (RuntimeException e) {
                 System.err.println("host frontend run failed: " + e.getMessage());
                 return 1;
             }
-            System.out.printf(Locale.ROOT, "host frontend (vhost-user in-process, qd 1, 50%% reads, %d B): %,.0f requests/s;"
+            System.out.printf(Locale.ROOT, "host frontend (vhost-user, %s, qd 1, 50%% reads, %d B): %,.0f requests/s;"
                     + " p50 %.1f us  p99 %.1f us  p99.9 %.1f us%n",
-                bs, host.iops(), us(host.latency(), 50), us(host.latency(), 99), us(host.latency(), 99.9));
+                vhost ? "the same back-end" : "a back-end in this process", bs, host.iops(), us(host.latency(), 50), us(host.latency(), 99), us(host.latency(), 99.9));
             System.out.printf(Locale.ROOT, "guest driver loop / host frontend: %.2f (requests/s)%n", r.requestsPerSecond() / host.iops());
         }
         if (json != null) {
