@@ -1,6 +1,8 @@
 package io.ringway.vcpu.virtio;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.AfterEach;
@@ -15,7 +17,12 @@ import io.ringway.vcpu.exit.MmioBus;
 import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmTestSupport;
+import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
+import io.ringway.vhost.virtio.Virtqueue;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -275,6 +282,82 @@ class VirtioMmioTransportTest {
         await(() -> (reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_CONFIG_CHANGE) != 0, "config change interrupt");
         assertEquals(0, m.get(JAVA_SHORT, USED + 2), "nothing was completed");
         assertTrue(lcore.isRunning(), "the lcore goes on");
+    }
+
+    /** A device whose rings are served elsewhere: records what the transport hands over. */
+    private static final class RecordingExternal implements VirtioDevice, ExternalRings {
+        final List<String> calls = new ArrayList<>();
+        List<QueueConfig> queues;
+        int kickFd = -1;
+        int callFd = -1;
+
+        @Override public int deviceType() { return 2; }
+        @Override public long deviceFeatures() { return VirtioFeatures.mask(VirtioFeatures.VERSION_1) | 1L << 30; }
+        @Override public int queueCount() { return 2; }
+        @Override public int maxQueueSize() { return 64; }
+        @Override public byte[] readConfig(int offset, int length) { return new byte[length]; }
+        @Override public void writeConfig(int offset, byte[] data) { }
+        @Override public void activate(long f, GuestMemory m, List<Virtqueue> q) {
+            calls.add("activate");
+        }
+        @Override public void reset() { calls.add("reset"); }
+        @Override public int process(int queueIndex) { calls.add("process"); return 0; }
+
+        @Override
+        public void start(long features, List<Vm.MemorySlot> memory,
+                          List<QueueConfig> queues, int kickFd, int callFd) {
+            calls.add("start features=0x" + Long.toHexString(features) + " slots=" + memory.size());
+            this.queues = queues;
+            this.kickFd = kickFd;
+            this.callFd = callFd;
+        }
+
+        @Override public void stop() { calls.add("stop"); }
+    }
+
+    @Test
+    void anExternalDeviceGetsTheRingsAndBothEventfdsAtDriverOkAndIsNeverPolled() throws InterruptedException {
+        RecordingExternal ext = new RecordingExternal();
+        VirtioMmioTransport x = new VirtioMmioTransport("ext", ext, guest.vm(), BASE + VirtioMmio.WINDOW, 17, lcore);
+        try {
+            x.attach(new MmioBus());
+            set(x, VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+            set(x, VirtioMmio.DEVICE_FEATURES_SEL, 0);
+            assertEquals(0, x.read(VirtioMmio.DEVICE_FEATURES, 4) & 1L << 30, "the vhost-user protocol bit is not a virtio feature");
+            set(x, VirtioMmio.DRIVER_FEATURES_SEL, 1);
+            set(x, VirtioMmio.DRIVER_FEATURES, 1);
+            set(x, VirtioMmio.STATUS, FEATURES_OK);
+            set(x, VirtioMmio.QUEUE_SEL, 0);
+            set(x, VirtioMmio.QUEUE_NUM, 16);
+            set(x, VirtioMmio.QUEUE_DESC_LOW, DESC);
+            set(x, VirtioMmio.QUEUE_DRIVER_LOW, AVAIL);
+            set(x, VirtioMmio.QUEUE_DEVICE_LOW, USED);
+            set(x, VirtioMmio.QUEUE_READY, 1);
+            set(x, VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+
+            assertEquals(List.of("start features=0x100000000 slots=1"), ext.calls);
+            assertEquals(2, ext.queues.size());
+            assertEquals(QueueConfig.guestPhysical(16, DESC, AVAIL, USED, 1L << 32), ext.queues.get(0));
+            assertNull(ext.queues.get(1), "queue 1 was left unused");
+            assertTrue(ext.kickFd >= 0 && ext.callFd >= 0 && ext.kickFd != ext.callFd);
+            Thread.sleep(50);
+            assertTrue(ext.calls.stream().noneMatch(c -> c.equals("process") || c.equals("activate")), ext.calls.toString());
+
+            set(x, VirtioMmio.QUEUE_SEL, 1);
+            set(x, VirtioMmio.QUEUE_NUM, 16);
+            set(x, VirtioMmio.QUEUE_READY, 1);
+            assertTrue(x.failure().contains("after DRIVER_OK of a vhost-user device"), x.failure());
+            assertEquals("stop", ext.calls.get(1), "a failure stops the back-end's rings");
+
+            set(x, VirtioMmio.STATUS, 0);
+            assertEquals(0, x.status());
+        } finally {
+            x.close();
+        }
+    }
+
+    private static void set(VirtioMmioTransport x, int offset, long value) {
+        x.write(offset, 4, value);
     }
 
     private static void descriptor(MemorySegment m, int index, long addr, int len, int flags, int next) {
