@@ -69,11 +69,15 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--idle", paramLabel = "POLICY", description = "Device lcore idle policy: busy, backoff, adaptive (default: ${DEFAULT-VALUE}).")
     String idle = "adaptive";
 
-    @Option(names = "--lcore-cpu", paramLabel = "CPU", description = "Pin the device lcore to this CPU (default: unpinned).")
-    int lcoreCpu = -1;
+    private static final boolean TWO_CPUS = Runtime.getRuntime().availableProcessors() >= 2;
 
-    @Option(names = "--vcpu-cpu", paramLabel = "CPU", description = "Pin the vCPU thread to this CPU (default: unpinned).")
-    int vcpuCpu = -1;
+    // Apart by default: unpinned, the kick wakes the lcore on the vCPU's own CPU (wake-affine), it
+    // spins there for its idle time while the vCPU waits, then sleeps: one sleep per request.
+    @Option(names = "--lcore-cpu", paramLabel = "CPU", description = "Pin the device lcore to this CPU; -1: unpinned (default: 1 with two CPUs or more).")
+    int lcoreCpu = TWO_CPUS ? 1 : -1;
+
+    @Option(names = "--vcpu-cpu", paramLabel = "CPU", description = "Pin the vCPU thread to this CPU; -1: unpinned (default: 0 with two CPUs or more).")
+    int vcpuCpu = TWO_CPUS ? 0 : -1;
 
     @Option(names = "--no-interrupts", description = "The guest sets VRING_AVAIL_F_NO_INTERRUPT: completions raise no irqfd (it polls anyway).")
     boolean noInterrupts;
@@ -81,7 +85,7 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--no-verify", description = "Do not compare read data in the guest (implied for null bdevs).")
     boolean noVerify;
 
-    @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50% reads) on the same kind of bdev"
+    @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50% reads, its driver on the vCPU's CPU) on the same kind of bdev"
         + " (with --blk vhost:SOCK: against the same back-end, after the guest).")
     String vs;
 
@@ -187,6 +191,10 @@ final class VmRunCommand implements Callable<Integer> {
             r.mmioExits(), r.negotiationMmioAccesses(), r.kicks(), r.notifyExits(),
             vhost ? "completions signalled by the back-end straight into the irqfd (not counted here)"
                 : String.format(Locale.ROOT, "%,d irqfd interrupts", r.interrupts()));
+        if (r.lcoreSleeps() >= 0) {
+            System.out.printf(Locale.ROOT, "  device lcore: %,d sleeps in epoll on the kick for %,d requests (idle %s)%n",
+                r.lcoreSleeps(), r.completed(), idle);
+        }
         if (o.verify()) {
             System.out.println("  data: every " + (isNet ? "frame received" : "read") + " compared in the guest" + (hostCheck == null && !isNet && spec.startsWith("malloc:")
                 ? "; bdev contents checked by the host: ok" : hostCheck != null ? "; HOST CHECK FAILED: " + hostCheck : ""));
@@ -196,7 +204,7 @@ final class VmRunCommand implements Callable<Integer> {
             double seconds = Math.max(1, Math.min(20, r.guestSeconds()));
             try {
                 host = vhost ? BlkLoadGenerator.run(new BlkLoadGenerator.Options(Path.of(spec.substring(6)), 1, 1, bs, "randrw", 50,
-                    seconds, 0.2, hugepages, false)) : hostFrontend(spec, seconds);
+                    seconds, 0.2, hugepages, false, vcpuCpu, null)) : hostFrontend(spec, seconds);
             } catch (RuntimeException e) {
                 System.err.println("host frontend run failed: " + e.getMessage());
                 return 1;
@@ -235,7 +243,7 @@ final class VmRunCommand implements Callable<Integer> {
             Lcore lcore = Lcore.builder("vm-run-host").idlePolicy(IdlePolicy.parse(idle)).cpu(lcoreCpu).start();
             try (VhostUserBackend backend = VhostUserBackend.builder(device, lcore).name("vm-run-host").listen(socket)) {
                 return BlkLoadGenerator.run(new BlkLoadGenerator.Options(socket, 1, 1, bs, "randrw", 50, seconds, 0.2,
-                    hugepages, false));
+                    hugepages, false, vcpuCpu, null));
             } finally {
                 lcore.close();
             }

@@ -23,6 +23,7 @@ import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmApi;
 import io.ringway.vcpu.kvm.Vcpu;
+import io.ringway.vcpu.virtio.ExternalRings;
 import io.ringway.vcpu.virtio.VirtioMmioTransport;
 import io.ringway.vhost.virtio.VirtioDevice;
 
@@ -94,10 +95,11 @@ public final class DriverLoop {
      * @param error          null, or what the guest (or the transport) reported
      * @param seed           the data pattern seed
      * @param sectorMask     blk: pair j used block (j &amp; sectorMask)
+     * @param lcoreSleeps    times the device lcore slept in epoll waiting for a kick (adaptive idle), -1 for an external device
      */
     public record Result(DriverProgram program, long completed, long kicks, long mmioExits, long notifyExits,
                          long interrupts, Histogram guestNanos, double guestSeconds, double hostSeconds, long tscKhz,
-                         KvmFlavour flavour, RunResult run, String error, long seed, long sectorMask) {
+                         KvmFlavour flavour, RunResult run, String error, long seed, long sectorMask, long lcoreSleeps) {
         /** Requests per second over the guest's loop. */
         public double requestsPerSecond() {
             return guestSeconds > 0 ? completed / guestSeconds : 0;
@@ -160,12 +162,14 @@ public final class DriverLoop {
                             runner.finish();
                         }
                     });
+                    long sleepsBefore = lcore.sleeps();
                     try {
                         long t0 = System.nanoTime();
                         CompletableFuture<RunResult> done = start(runner, "vcpu-0 " + program.name(), o.vcpuCpu());
                         RunResult run = watch(done, runner, mem, o, t0);
                         double hostSeconds = (System.nanoTime() - t0) / 1e9;
-                        return result(mem, program, runner, transport, run, tscKhz, latencyEntries, hostSeconds, seed, sectorMask);
+                        long sleeps = device instanceof ExternalRings ? -1 : lcore.sleeps() - sleepsBefore;
+                        return result(mem, program, runner, transport, run, tscKhz, latencyEntries, hostSeconds, seed, sectorMask, sleeps);
                     } finally {
                         stats.close();
                     }
@@ -244,7 +248,8 @@ public final class DriverLoop {
     }
 
     private static Result result(MemorySegment mem, DriverProgram program, VcpuRunner runner, VirtioMmioTransport transport,
-                                 RunResult run, long tscKhz, long latencyEntries, double hostSeconds, long seed, long sectorMask) {
+                                 RunResult run, long tscKhz, long latencyEntries, double hostSeconds, long seed, long sectorMask,
+                                 long lcoreSleeps) {
         long r = DriverProgram.RESULTS;
         long completed = mem.get(JAVA_LONG, r + GuestResults.COMPLETED);
         long kicks = mem.get(JAVA_LONG, r + GuestResults.KICKS);
@@ -269,6 +274,6 @@ public final class DriverLoop {
             why = (why == null ? "" : why + "; ") + "device: " + transport.failure();
         }
         return new Result(program, completed, kicks, runner.stats().count(KvmApi.KVM_EXIT_MMIO), transport.notifyExits(),
-            transport.interrupts(), h, tscSpan * 1e-3 / khz, hostSeconds, tscKhz, KvmFlavour.detect(), run, why, seed, sectorMask);
+            transport.interrupts(), h, tscSpan * 1e-3 / khz, hostSeconds, tscKhz, KvmFlavour.detect(), run, why, seed, sectorMask, lcoreSleeps);
     }
 }
