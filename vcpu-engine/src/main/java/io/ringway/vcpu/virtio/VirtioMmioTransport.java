@@ -466,6 +466,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         driverFeatures = 0;
         negotiated = 0;
         failure = null;
+        poller.brokenSeen = false; // the poller is off the lcore here
         interruptStatus = 0;
         status = 0;
         kick.read(); // stale kicks of the old rings
