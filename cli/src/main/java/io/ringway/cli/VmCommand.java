@@ -22,8 +22,8 @@ import picocli.CommandLine.Option;
 
 /** {@code ringway vm}: the KVM vCPU engine. */
 @Command(name = "vm", mixinStandardHelpOptions = true,
-        description = "KVM micro-guests: exit costs (more to come: vm run).",
-        subcommands = {VmCommand.Exits.class, VmBootCommand.class})
+        description = "KVM guests: exit costs, guest driver loops against Ringway devices, Linux boot.",
+        subcommands = {VmCommand.Exits.class, VmRunCommand.class, VmBootCommand.class})
 final class VmCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -11,7 +11,9 @@
  *   <li>{@code boot}: booting Linux — bzImage setup header, boot_params and e820, vmlinux ELF with the PVH
  *       note, hvm_start_info, ACPI tables, {@link io.ringway.vcpu.boot.LinuxLoader} (memory) and
  *       {@link io.ringway.vcpu.boot.LinuxVm} (KVM) behind {@code ringway vm boot};</li>
- *   <li>{@code devices}: legacy PC devices — the 8250 UART, power-off/reset/debug-exit ports, the boot timer.</li>
+ *   <li>{@code devices}: legacy PC devices — the 8250 UART, power-off/reset/debug-exit ports, the boot timer;</li>
+ *   <li>{@code virtio}: the virtio-mmio transport of in-process devices (ioeventfd kicks, irqfd completions);</li>
+ *   <li>{@code workload}: CPL-3 guest driver loops behind {@code ringway vm run}.</li>
  * </ul>
  */
 package io.ringway.vcpu;

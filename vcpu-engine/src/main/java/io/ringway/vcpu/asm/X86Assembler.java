@@ -120,6 +120,30 @@ public final class X86Assembler {
         return regMem(false, 0x89, src.code(), m);
     }
 
+    /** {@code movzx dst32, word [m]} (zero-extends to 64 bits). */
+    public X86Assembler load16(Reg dst, Mem m) {
+        return regMem(false, 0x0FB7, dst.code(), m);
+    }
+
+    /** {@code movzx dst32, byte [m]} (zero-extends to 64 bits). */
+    public X86Assembler load8(Reg dst, Mem m) {
+        return regMem(false, 0x0FB6, dst.code(), m);
+    }
+
+    /** {@code mov word [m], src16}. */
+    public X86Assembler store16(Mem m, Reg src) {
+        emit(0x66); // operand-size prefix, before any REX
+        return regMem(false, 0x89, src.code(), m);
+    }
+
+    /** {@code mov byte [m], src8}; only AL, CL, DL and BL (no REX byte registers). */
+    public X86Assembler store8(Mem m, Reg src) {
+        if (src.code() > 3) {
+            throw new IllegalArgumentException("store8 takes al, cl, dl or bl, got " + src);
+        }
+        return regMem(false, 0x88, src.code(), m);
+    }
+
     /** {@code mov dword [m], imm32}. */
     public X86Assembler store32(Mem m, int imm) {
         regMem(false, 0xC7, 0, m, 4);
@@ -443,7 +467,10 @@ public final class X86Assembler {
     private X86Assembler regMem(boolean w, int opcode, int reg, Mem m, int immAfter) {
         int base = m.base == null ? 0 : m.base.ext();
         rex(w, reg >> 3, base);
-        emit(opcode);
+        if (opcode > 0xff) {
+            emit(opcode >>> 8); // a two-byte opcode (0F xx)
+        }
+        emit(opcode & 0xff);
         int r = (reg & 7) << 3;
         if (m.label != null) {
             emit(0x05 | r); // mod=00 rm=101: [rip + disp32]

@@ -56,11 +56,19 @@ public final class MicroGuest implements AutoCloseable {
 
     /** Creates the VM with {@code memorySize} bytes (rounded up to 2 MiB, at least 2 MiB) of guest memory. */
     public static MicroGuest create(Kvm kvm, long memorySize) {
+        return create(kvm, memorySize, SharedRegion.Options.DEFAULTS);
+    }
+
+    /**
+     * Creates the VM with {@code memorySize} bytes (rounded up to 2 MiB, at least 2 MiB) of guest
+     * memory backed as {@code backing} says (huge pages, pre-faulted).
+     */
+    public static MicroGuest create(Kvm kvm, long memorySize, SharedRegion.Options backing) {
         long size = Math.max(PageTables.PAGE_2M, (memorySize + PageTables.PAGE_2M - 1) & -PageTables.PAGE_2M);
         if (size > MMIO_BASE) {
             throw new IllegalArgumentException("micro-guest memory must end below the MMIO window 0x" + Long.toHexString(MMIO_BASE) + ", got " + size);
         }
-        SharedRegion region = SharedRegion.create("ringway-microguest", size);
+        SharedRegion region = SharedRegion.create("ringway-microguest", size, backing);
         Vm vm = null;
         try {
             vm = kvm.createVm();

@@ -46,6 +46,18 @@ class X86AssemblerTest {
     }
 
     @Test
+    void narrowLoadsZeroExtendAndNarrowStoresTakeTheirPrefix() {
+        encodes("0f b7 03", a -> a.load16(RAX, Mem.at(RBX)));                  // movzx eax, word [rbx]
+        encodes("45 0f b7 46 02", a -> a.load16(R8, Mem.at(R14, 2)));           // movzx r8d, word [r14+2]
+        encodes("0f b6 8f 00 01 00 00", a -> a.load8(RCX, Mem.at(RDI, 0x100))); // movzx ecx, byte [rdi+0x100]
+        encodes("66 89 03", a -> a.store16(Mem.at(RBX), RAX));                  // mov word [rbx], ax
+        encodes("66 45 89 4d 04", a -> a.store16(Mem.at(R13, 4), R9));         // mov word [r13+4], r9w
+        encodes("88 03", a -> a.store8(Mem.at(RBX), RAX));                      // mov byte [rbx], al
+        encodes("41 88 4c 24 01", a -> a.store8(Mem.at(R12, 1), RCX));          // mov byte [r12+1], cl
+        assertThrows(IllegalArgumentException.class, () -> new X86Assembler().store8(Mem.at(RBX), RSI));
+    }
+
+    @Test
     void pushAndPop() {
         encodes("53", a -> a.push(RBX));
         encodes("41 54", a -> a.push(R12));

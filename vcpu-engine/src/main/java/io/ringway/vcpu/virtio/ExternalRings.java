@@ -1,0 +1,30 @@
+package io.ringway.vcpu.virtio;
+
+import java.util.List;
+
+import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vhost.virtio.QueueConfig;
+
+/**
+ * A {@code VirtioDevice} whose rings are served outside the transport, by a vhost-user back-end in
+ * another process or thread: at DRIVER_OK the {@link VirtioMmioTransport} hands it guest memory
+ * (the VM's memory slots, whose fds the back-end maps), the ring addresses the driver wrote, the
+ * kick eventfd (the QueueNotify ioeventfd: the guest's write reaches the back-end without any
+ * userspace exit) and the call eventfd (the irqfd: the back-end's completion interrupts the guest
+ * without passing through this process). The transport polls nothing for such a device.
+ */
+public interface ExternalRings {
+    /**
+     * Starts the rings.
+     *
+     * @param features the features the driver accepted
+     * @param memory   the VM's memory slots
+     * @param queues   per queue index, its configuration (guest-physical addresses), or null when the driver left it unused
+     * @param kickFd   the kick eventfd, shared by the device's queues
+     * @param callFd   the call eventfd, shared by the device's queues
+     */
+    void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int kickFd, int callFd);
+
+    /** Stops the rings (a reset, a failure, the end). Does nothing when they are not running. */
+    void stop();
+}

@@ -1,0 +1,159 @@
+package io.ringway.vcpu.virtio;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vhost.frontend.FrontendMemory;
+import io.ringway.vhost.frontend.VhostUserFrontend;
+import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.VirtioDevice;
+import io.ringway.vhost.virtio.VirtioFeatures;
+import io.ringway.vhost.virtio.Virtqueue;
+
+/**
+ * A virtio device served by a vhost-user back-end (Ringway's {@code ringway blk}, qemu-storage-daemon,
+ * DPDK's vhost PMD), put behind the {@link VirtioMmioTransport} through {@link ExternalRings}: this
+ * process only relays the control plane (features, configuration space, memory table, ring
+ * addresses, the two eventfds); the guest's kicks and the back-end's interrupts go straight
+ * through KVM.
+ *
+ * <p>vhost-user does not say which kind of device it serves, so the caller names the device type
+ * and the queue count.
+ */
+public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoCloseable {
+    private static final long PROTOCOL_FEATURES_BIT = 1L << 30;
+    private static final long PROTOCOL_MQ = 1L << 0;
+    private static final long PROTOCOL_REPLY_ACK = 1L << 3;
+    private static final long PROTOCOL_CONFIG = 1L << 9;
+
+    private final VhostUserFrontend frontend;
+    private final int deviceType;
+    private final int queueCount;
+    private final int maxQueueSize;
+    private final long offered;
+    private final boolean config;
+    private final List<Integer> started = new ArrayList<>();
+    private FrontendMemory memory;
+
+    private VhostUserDevice(VhostUserFrontend frontend, int deviceType, int queueCount, int maxQueueSize) {
+        this.frontend = frontend;
+        this.deviceType = deviceType;
+        this.queueCount = queueCount;
+        this.maxQueueSize = maxQueueSize;
+        frontend.setOwner();
+        long features = frontend.getFeatures();
+        boolean cfg = false;
+        if ((features & PROTOCOL_FEATURES_BIT) != 0) {
+            long protocol = frontend.getProtocolFeatures() & (PROTOCOL_MQ | PROTOCOL_REPLY_ACK | PROTOCOL_CONFIG);
+            frontend.setProtocolFeatures(protocol);
+            cfg = (protocol & PROTOCOL_CONFIG) != 0;
+        }
+        this.offered = features;
+        this.config = cfg;
+    }
+
+    /**
+     * Connects to the back-end listening on {@code socket} (waits up to 10 s for it).
+     *
+     * @param deviceType   the virtio device ID (1 net, 2 block)
+     * @param queueCount   how many queues the driver may use
+     * @param maxQueueSize QueueNumMax to report
+     */
+    public static VhostUserDevice connect(Path socket, int deviceType, int queueCount, int maxQueueSize) {
+        VhostUserFrontend f = VhostUserFrontend.connect(socket, Duration.ofSeconds(10));
+        try {
+            return new VhostUserDevice(f, deviceType, queueCount, maxQueueSize);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public int deviceType() {
+        return deviceType;
+    }
+
+    /** What the back-end offers, without the vhost-user protocol bit (not a virtio feature). */
+    @Override
+    public long deviceFeatures() {
+        return offered & ~PROTOCOL_FEATURES_BIT;
+    }
+
+    @Override
+    public int queueCount() {
+        return queueCount;
+    }
+
+    @Override
+    public int maxQueueSize() {
+        return maxQueueSize;
+    }
+
+    /** GET_CONFIG when the back-end has VHOST_USER_PROTOCOL_F_CONFIG, else zeros. */
+    @Override
+    public synchronized byte[] readConfig(int offset, int length) {
+        return config ? frontend.getConfig(offset, length) : new byte[length];
+    }
+
+    @Override
+    public synchronized void writeConfig(int offset, byte[] data) {
+        if (config) {
+            frontend.setConfig(offset, data);
+        }
+    }
+
+    @Override
+    public synchronized void start(long features, List<Vm.MemorySlot> slots, List<QueueConfig> queues, int kickFd, int callFd) {
+        frontend.setFeatures(features | (offered & PROTOCOL_FEATURES_BIT));
+        List<FrontendMemory.Region> regions = new ArrayList<>();
+        for (Vm.MemorySlot s : slots) {
+            regions.add(new FrontendMemory.Region(s.region(), s.gpa()));
+        }
+        memory = FrontendMemory.of(regions);
+        frontend.setMemTable(memory);
+        boolean packed = VirtioFeatures.has(features, VirtioFeatures.RING_PACKED);
+        for (int i = 0; i < queues.size(); i++) {
+            QueueConfig q = queues.get(i);
+            if (q != null) {
+                frontend.startVring(i, memory, q, packed ? VhostUserFrontend.FRESH_PACKED_BASE : 0, kickFd, callFd);
+                started.add(i);
+            }
+        }
+    }
+
+    @Override
+    public synchronized void stop() {
+        for (int i : started) {
+            frontend.stopVring(i);
+        }
+        started.clear();
+        memory = null; // not owning: the VM's regions stay with the VM
+    }
+
+    /** Nothing to do: the back-end activates its device when its rings start. */
+    @Override
+    public void activate(long negotiatedFeatures, GuestMemory memory, List<Virtqueue> queues) {
+    }
+
+    @Override
+    public void reset() {
+        stop();
+    }
+
+    /** Never called for an {@link ExternalRings} device: the back-end polls. */
+    @Override
+    public int process(int queueIndex) {
+        return 0;
+    }
+
+    /** Closes the connection (the back-end resets its device). */
+    @Override
+    public synchronized void close() {
+        frontend.close();
+    }
+}

@@ -1,0 +1,370 @@
+package io.ringway.vcpu.virtio;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.storage.bdev.MallocBlockDevice;
+import io.ringway.storage.blk.VirtioBlkDevice;
+import io.ringway.vcpu.exit.MmioBus;
+import io.ringway.vcpu.guest.MicroGuest;
+import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.kvm.KvmTestSupport;
+import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.VirtioDevice;
+import io.ringway.vhost.virtio.VirtioFeatures;
+import io.ringway.vhost.virtio.Virtqueue;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The virtio-mmio registers as the driver sees them (virtio 1.2, 4.2.2 and 4.2.3), driven the way
+ * MMIO exits drive them, one rule per test. The VM is real (memory slots, ioeventfd, irqfd), so
+ * these need /dev/kvm.
+ */
+class VirtioMmioTransportTest {
+    private static final long BASE = MicroGuest.MMIO_BASE;
+    private static final long DESC = 0x10_0000;
+    private static final long AVAIL = 0x10_1000;
+    private static final long USED = 0x10_2000;
+    private static final int FEATURES_OK = VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER | VirtioMmio.STATUS_FEATURES_OK;
+
+    private Kvm kvm;
+    private MicroGuest guest;
+    private Lcore lcore;
+    private MallocBlockDevice bdev;
+    private VirtioBlkDevice device;
+    private VirtioMmioTransport t;
+
+    @BeforeEach
+    void setUp() {
+        kvm = KvmTestSupport.openOrSkip();
+        guest = MicroGuest.create(kvm, 4 << 20);
+        guest.vm().createIrqchip();
+        lcore = Lcore.builder("mmio-test").idlePolicy(IdlePolicy.adaptive()).start();
+        bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
+        device = VirtioBlkDevice.builder(bdev).name("mmio-test").queueSize(128).build();
+        t = new VirtioMmioTransport("blk-test", device, guest.vm(), BASE, 16, lcore);
+        t.attach(new MmioBus());
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (t != null) {
+            t.close();
+            device.close();
+            bdev.close();
+            lcore.close();
+            guest.close();
+            kvm.close();
+        }
+    }
+
+    private int reg(int offset) {
+        return (int) t.read(offset, 4);
+    }
+
+    private void set(int offset, long value) {
+        t.write(offset, 4, value);
+    }
+
+    /** virtio 1.2, 3.1.1 steps 1-6, accepting VERSION_1 only. */
+    private void negotiate() {
+        set(VirtioMmio.STATUS, 0);
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE);
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+        set(VirtioMmio.DRIVER_FEATURES_SEL, 1);
+        set(VirtioMmio.DRIVER_FEATURES, 1);
+        set(VirtioMmio.STATUS, FEATURES_OK);
+    }
+
+    private void queue(int num, long desc, long avail, long used) {
+        set(VirtioMmio.QUEUE_SEL, 0);
+        set(VirtioMmio.QUEUE_NUM, num);
+        set(VirtioMmio.QUEUE_DESC_LOW, desc);
+        set(VirtioMmio.QUEUE_DESC_HIGH, desc >>> 32);
+        set(VirtioMmio.QUEUE_DRIVER_LOW, avail);
+        set(VirtioMmio.QUEUE_DRIVER_HIGH, avail >>> 32);
+        set(VirtioMmio.QUEUE_DEVICE_LOW, used);
+        set(VirtioMmio.QUEUE_DEVICE_HIGH, used >>> 32);
+        set(VirtioMmio.QUEUE_READY, 1);
+    }
+
+    /** Negotiated, queue 0 of 16 ready, DRIVER_OK. */
+    private void start() {
+        negotiate();
+        queue(16, DESC, AVAIL, USED);
+        set(VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+    }
+
+    /** Makes head 0 available: avail ring[0] = 0, avail idx = 1. */
+    private static void publishHead0(MemorySegment m) {
+        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
+        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
+    }
+
+    private void assertNeedsReset(String expectedInFailure) {
+        assertTrue((reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET set");
+        assertTrue((reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_CONFIG_CHANGE) != 0, "config change interrupt");
+        assertNotNull(t.failure());
+        assertTrue(t.failure().contains(expectedInFailure), t.failure());
+        assertEquals(0, reg(VirtioMmio.QUEUE_READY), "the queue is not ready");
+        assertTrue(lcore.isRunning(), "the lcore goes on");
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 10 s: " + what);
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void theRegistersIdentifyAVersion2BlockDeviceThatOffersVersion1() {
+        assertEquals(0x74726976, reg(VirtioMmio.MAGIC_VALUE));
+        assertEquals(2, reg(VirtioMmio.VERSION));
+        assertEquals(2, reg(VirtioMmio.DEVICE_ID));
+        assertEquals(VirtioMmio.VENDOR_RINGWAY, reg(VirtioMmio.VENDOR_ID));
+        set(VirtioMmio.DEVICE_FEATURES_SEL, 1);
+        assertEquals(1, reg(VirtioMmio.DEVICE_FEATURES) & 1, "VERSION_1 (bit 32)");
+        set(VirtioMmio.QUEUE_SEL, 0);
+        assertEquals(128, reg(VirtioMmio.QUEUE_NUM_MAX));
+        set(VirtioMmio.QUEUE_SEL, 1);
+        assertEquals(0, reg(VirtioMmio.QUEUE_NUM_MAX), "a queue the device does not have");
+        // virtio-blk capacity in sectors, little-endian at config offset 0
+        assertEquals((1 << 20) / 512, t.read(VirtioMmio.CONFIG, 8));
+    }
+
+    @Test
+    void aQueueSizeThatIsNotAPowerOf2PutsTheDeviceInNeedsReset() {
+        negotiate();
+        queue(100, DESC, AVAIL, USED);
+        assertNeedsReset("power of 2");
+    }
+
+    @Test
+    void aQueueSizeAboveQueueNumMaxPutsTheDeviceInNeedsReset() {
+        negotiate();
+        queue(256, DESC, AVAIL, USED);
+        assertNeedsReset("larger than the maximum");
+    }
+
+    @Test
+    void ringAddressesOutsideGuestMemoryPutTheDeviceInNeedsReset() {
+        negotiate();
+        queue(16, 0x1_0000_0000L, AVAIL, USED);
+        assertNeedsReset("outside guest memory");
+    }
+
+    @Test
+    void queueReadyBeforeFeaturesOkPutsTheDeviceInNeedsReset() {
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+        queue(16, DESC, AVAIL, USED);
+        assertNeedsReset("before FEATURES_OK");
+    }
+
+    @Test
+    void featuresTheDeviceDoesNotOfferLeaveFeaturesOkClear() {
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+        set(VirtioMmio.DRIVER_FEATURES_SEL, 1);
+        set(VirtioMmio.DRIVER_FEATURES, 1 | 1 << (VirtioFeatures.SR_IOV - 32));
+        set(VirtioMmio.STATUS, FEATURES_OK);
+        assertEquals(0, reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_FEATURES_OK);
+        assertNull(t.failure(), "a refused subset is not a failure: the driver may try another");
+    }
+
+    @Test
+    void featuresWithoutVersion1LeaveFeaturesOkClear() {
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+        set(VirtioMmio.STATUS, FEATURES_OK);
+        assertEquals(0, reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_FEATURES_OK);
+    }
+
+    @Test
+    void driverOkWithoutFeaturesOkPutsTheDeviceInNeedsReset() {
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER | VirtioMmio.STATUS_DRIVER_OK);
+        assertNeedsReset("DRIVER_OK set without FEATURES_OK");
+    }
+
+    @Test
+    void clearingStatusBitsWithoutAResetPutsTheDeviceInNeedsReset() {
+        negotiate();
+        set(VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE);
+        assertNeedsReset("clears bits");
+    }
+
+    @Test
+    void aRegisterAccessThatIsNot32BitsWidePutsTheDeviceInNeedsReset() {
+        t.write(VirtioMmio.QUEUE_NUM, 2, 16);
+        assertNeedsReset("aligned 32-bit words");
+    }
+
+    @Test
+    void changingAReadyQueuePutsTheDeviceInNeedsReset() {
+        negotiate();
+        queue(16, DESC, AVAIL, USED);
+        assertEquals(1, reg(VirtioMmio.QUEUE_READY));
+        set(VirtioMmio.QUEUE_NUM, 8);
+        assertNeedsReset("while queue 0 is ready");
+    }
+
+    @Test
+    void aResetClearsNeedsResetAndTheDriverCanStartAgain() {
+        negotiate();
+        queue(100, DESC, AVAIL, USED);
+        assertNotNull(t.failure());
+        set(VirtioMmio.STATUS, 0);
+        assertEquals(0, reg(VirtioMmio.STATUS));
+        assertEquals(0, reg(VirtioMmio.INTERRUPT_STATUS));
+        assertNull(t.failure());
+        start();
+        assertEquals(FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK, reg(VirtioMmio.STATUS));
+        assertEquals(1, reg(VirtioMmio.QUEUE_READY));
+    }
+
+    @Test
+    void aCompletedRequestSetsInterruptStatusAndAckClearsIt() throws InterruptedException {
+        start();
+        MemorySegment m = guest.memory();
+        long header = 0x10_3000;
+        long data = 0x10_4000;
+        long status = 0x10_3100;
+        m.set(JAVA_INT, header, 1);              // VIRTIO_BLK_T_OUT
+        m.set(JAVA_LONG, header + 8, 3);         // sector 3
+        m.set(JAVA_LONG, data, 0x1122_3344_5566_7788L);
+        m.set(JAVA_BYTE, status, (byte) 0xff);
+        descriptor(m, 0, header, 16, 1, 1);
+        descriptor(m, 1, data, 512, 1, 2);
+        descriptor(m, 2, status, 1, 2, 0);
+        publishHead0(m);
+        set(VirtioMmio.QUEUE_NOTIFY, 0); // as if the ioeventfd had let it through
+
+        await(() -> m.get(JAVA_SHORT, USED + 2) == 1, "used idx 1");
+        assertEquals(0, m.get(JAVA_BYTE, status), "VIRTIO_BLK_S_OK");
+        assertEquals(0x1122_3344_5566_7788L, bdev.memory().get(JAVA_LONG, 3 * 512));
+        await(() -> (reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_USED_BUFFER) != 0, "InterruptStatus bit 0");
+        assertTrue(t.interrupts() >= 1);
+        assertEquals(1, t.notifyExits());
+        set(VirtioMmio.INTERRUPT_ACK, VirtioMmio.INTERRUPT_USED_BUFFER);
+        assertEquals(0, reg(VirtioMmio.INTERRUPT_STATUS));
+    }
+
+    @Test
+    void aDescriptorOutsideGuestMemoryStopsTheQueueWithNeedsReset() throws InterruptedException {
+        start();
+        MemorySegment m = guest.memory();
+        descriptor(m, 0, 0x7fff_0000_0000L, 16, 0, 0);
+        publishHead0(m);
+        set(VirtioMmio.QUEUE_NOTIFY, 0);
+
+        await(() -> (reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
+        assertTrue(t.failure().startsWith("queue 0 stopped: DESCRIPTOR_OUTSIDE_MEMORY"), t.failure());
+        // the lcore sets the status bit, then raises the interrupt
+        await(() -> (reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_CONFIG_CHANGE) != 0, "config change interrupt");
+        assertEquals(0, m.get(JAVA_SHORT, USED + 2), "nothing was completed");
+        assertTrue(lcore.isRunning(), "the lcore goes on");
+    }
+
+    /** A device whose rings are served elsewhere: records what the transport hands over. */
+    private static final class RecordingExternal implements VirtioDevice, ExternalRings {
+        final List<String> calls = new ArrayList<>();
+        List<QueueConfig> queues;
+        int kickFd = -1;
+        int callFd = -1;
+
+        @Override public int deviceType() { return 2; }
+        @Override public long deviceFeatures() { return VirtioFeatures.mask(VirtioFeatures.VERSION_1) | 1L << 30; }
+        @Override public int queueCount() { return 2; }
+        @Override public int maxQueueSize() { return 64; }
+        @Override public byte[] readConfig(int offset, int length) { return new byte[length]; }
+        @Override public void writeConfig(int offset, byte[] data) { }
+        @Override public void activate(long f, GuestMemory m, List<Virtqueue> q) {
+            calls.add("activate");
+        }
+        @Override public void reset() { calls.add("reset"); }
+        @Override public int process(int queueIndex) { calls.add("process"); return 0; }
+
+        @Override
+        public void start(long features, List<Vm.MemorySlot> memory,
+                          List<QueueConfig> queues, int kickFd, int callFd) {
+            calls.add("start features=0x" + Long.toHexString(features) + " slots=" + memory.size());
+            this.queues = queues;
+            this.kickFd = kickFd;
+            this.callFd = callFd;
+        }
+
+        @Override public void stop() { calls.add("stop"); }
+    }
+
+    @Test
+    void anExternalDeviceGetsTheRingsAndBothEventfdsAtDriverOkAndIsNeverPolled() throws InterruptedException {
+        RecordingExternal ext = new RecordingExternal();
+        VirtioMmioTransport x = new VirtioMmioTransport("ext", ext, guest.vm(), BASE + VirtioMmio.WINDOW, 17, lcore);
+        try {
+            x.attach(new MmioBus());
+            set(x, VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+            set(x, VirtioMmio.DEVICE_FEATURES_SEL, 0);
+            assertEquals(0, x.read(VirtioMmio.DEVICE_FEATURES, 4) & 1L << 30, "the vhost-user protocol bit is not a virtio feature");
+            set(x, VirtioMmio.DRIVER_FEATURES_SEL, 1);
+            set(x, VirtioMmio.DRIVER_FEATURES, 1);
+            set(x, VirtioMmio.STATUS, FEATURES_OK);
+            set(x, VirtioMmio.QUEUE_SEL, 0);
+            set(x, VirtioMmio.QUEUE_NUM, 16);
+            set(x, VirtioMmio.QUEUE_DESC_LOW, DESC);
+            set(x, VirtioMmio.QUEUE_DRIVER_LOW, AVAIL);
+            set(x, VirtioMmio.QUEUE_DEVICE_LOW, USED);
+            set(x, VirtioMmio.QUEUE_READY, 1);
+            set(x, VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+
+            assertEquals(List.of("start features=0x100000000 slots=1"), ext.calls);
+            assertEquals(2, ext.queues.size());
+            assertEquals(QueueConfig.guestPhysical(16, DESC, AVAIL, USED, 1L << 32), ext.queues.get(0));
+            assertNull(ext.queues.get(1), "queue 1 was left unused");
+            assertTrue(ext.kickFd >= 0 && ext.callFd >= 0 && ext.kickFd != ext.callFd);
+            Thread.sleep(50);
+            assertTrue(ext.calls.stream().noneMatch(c -> c.equals("process") || c.equals("activate")), ext.calls.toString());
+
+            set(x, VirtioMmio.QUEUE_SEL, 1);
+            set(x, VirtioMmio.QUEUE_NUM, 16);
+            set(x, VirtioMmio.QUEUE_READY, 1);
+            assertTrue(x.failure().contains("after DRIVER_OK of a vhost-user device"), x.failure());
+            assertEquals("stop", ext.calls.get(1), "a failure stops the back-end's rings");
+
+            set(x, VirtioMmio.STATUS, 0);
+            assertEquals(0, x.status());
+        } finally {
+            x.close();
+        }
+    }
+
+    private static void set(VirtioMmioTransport x, int offset, long value) {
+        x.write(offset, 4, value);
+    }
+
+    private static void descriptor(MemorySegment m, int index, long addr, int len, int flags, int next) {
+        long at = DESC + 16L * index;
+        m.set(JAVA_LONG, at, addr);
+        m.set(JAVA_INT, at + 8, len);
+        m.set(JAVA_SHORT, at + 12, (short) flags);
+        m.set(JAVA_SHORT, at + 14, (short) next);
+    }
+}
