@@ -26,7 +26,9 @@ public final class SharedRegion implements AutoCloseable {
     /** The huge page size used for hugepage regions, 2 MiB. */
     public static final long HUGE_PAGE_SIZE = 2L * 1024 * 1024;
 
-    static final Path NR_HUGEPAGES = Path.of("/proc/sys/vm/nr_hugepages");
+    // Not /proc/sys/vm/nr_hugepages: a sysctl file answers a second read() at a non-zero offset with
+    // end-of-file, and the JDK reads it in more than one call ("1" for 1024 here). sysfs reads whole.
+    static final Path NR_HUGEPAGES = Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
     static final Path FREE_HUGEPAGES = Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
 
     private static final System.Logger LOG = System.getLogger(SharedRegion.class.getName());
