@@ -36,7 +36,7 @@ public final class Testpmd implements AutoCloseable {
         Assumptions.assumeTrue(Files.isExecutable(BINARY), "dpdk-testpmd is not installed (apt-get install dpdk)");
         long pages;
         try {
-            pages = Long.parseLong(Files.readString(Path.of("/proc/sys/vm/nr_hugepages")).trim());
+            pages = Long.parseLong(Files.readString(Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages")).trim());
         } catch (IOException | NumberFormatException e) {
             pages = 0;
         }

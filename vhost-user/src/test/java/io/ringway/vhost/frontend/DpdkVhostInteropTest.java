@@ -38,7 +38,7 @@ class DpdkVhostInteropTest {
 
     static long hugepages() {
         try {
-            return Long.parseLong(Files.readString(Path.of("/proc/sys/vm/nr_hugepages")).trim());
+            return Long.parseLong(Files.readString(Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages")).trim());
         } catch (IOException | NumberFormatException e) {
             return 0;
         }
