@@ -1,5 +1,7 @@
 package io.ringway.control;
 
+import static io.ringway.control.ServeBed.m;
+import static io.ringway.control.ServeBed.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -39,19 +41,6 @@ class ServeRpcTest {
     @AfterEach
     void stop() {
         bed.close();
-    }
-
-    private static Map<String, Object> m(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
-
-    private static void assertError(Map<String, Object> error, int code, String part) {
-        assertEquals((long) code, error.get("code"), "code of " + error);
-        assertTrue(((String) error.get("message")).contains(part), "'" + error.get("message") + "' does not say " + part);
     }
 
     @Test
