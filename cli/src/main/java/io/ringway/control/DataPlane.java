@@ -707,7 +707,8 @@ public final class DataPlane implements AutoCloseable {
     /**
      * Starts mirroring a port into a capture journal in {@code dir} (created if needed, appended to if
      * it holds one). If the port is attached, the switch is swapped for one that polls the mirror in
-     * its place (through the lcore's command queue); a port not attached is captured once attached.
+     * its place (through the lcore's command queue, as an attach is: the MAC table is relearned, so
+     * the next few frames are flooded); a port not attached is captured once attached.
      */
     synchronized Map<String, Object> startCapture(CaptureSpec s) {
         checkOpen();
@@ -766,7 +767,12 @@ public final class DataPlane implements AutoCloseable {
         }
         captures.remove(port);
         if (switchPorts.contains(port)) {
-            rebuildSwitch(); // once the lcore took it, nothing captures into the journal any more
+            try {
+                rebuildSwitch(); // once the lcore took it, nothing captures into the journal any more
+            } catch (RuntimeException e) {
+                captures.put(port, c); // still polled by the switch: still running
+                throw e;
+            }
         }
         return finishCapture(c);
     }
@@ -815,7 +821,7 @@ public final class DataPlane implements AutoCloseable {
         if (parent == null) {
             throw RpcException.params(what + " " + text + " has no parent directory");
         }
-        return allowedExisting(what + " (its parent)", parent).resolve(p.getFileName());
+        return allowedExisting(what + " " + text + ": its parent", parent).resolve(p.getFileName());
     }
 
     /**
