@@ -18,6 +18,8 @@ import io.ringway.net.capture.CaptureDescriptor;
 import io.ringway.net.capture.CaptureJournal;
 import io.ringway.net.capture.CaptureRecord;
 import io.ringway.net.capture.PcapWriter;
+import io.ringway.net.port.Port;
+import io.ringway.runtime.mem.Mempool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -92,6 +94,40 @@ class ServeCaptureTest {
             assertEquals(PcapWriter.FILE_HEADER + (long) records.size() * (PcapWriter.RECORD_HEADER + 60), Files.size(pcap));
             ByteBuffer header = ByteBuffer.wrap(Files.readAllBytes(pcap), 0, PcapWriter.FILE_HEADER).order(ByteOrder.LITTLE_ENDIAN);
             assertEquals(PcapWriter.MAGIC_NANOSECONDS, header.getInt(0));
+        }
+    }
+
+    @Test
+    void aCaptureStartedBeforeTheAttachHoldsExactlyTheFramesSentAfterIt() throws Exception {
+        try (ServeBed bed = new ServeBed(dir, 1)) {
+            bed.ok("net_port_create", m("name", "r0", "type", "ring"));
+            bed.ok("net_port_create", m("name", "r1", "type", "ring"));
+            Path journal = dir.resolve("early");
+            bed.ok("capture_start", m("port", "r0", "dir", journal.toString(), "direction", "rx"));
+            bed.ok("net_switch_attach", m("port", "r0"));
+            bed.ok("net_switch_attach", m("port", "r1"));
+            Port a = bed.plane.ringPeer("r0");
+            Port b = bed.plane.ringPeer("r1");
+            Mempool pool = a.pool();
+            for (int seq = 0; seq < 5; seq++) {
+                ServeTrafficTest.NetTraffic.send(pool, a, ServeTrafficTest.NetTraffic.B, ServeTrafficTest.NetTraffic.A, seq);
+            }
+            long[] burst = new long[8];
+            int[] received = new int[1];
+            ServeRpcTest.awaitTrue(() -> {
+                int n = b.rxBurst(0, burst, 0, burst.length);
+                pool.freeBulk(null, burst, 0, n);
+                received[0] += n;
+                return received[0] >= 5;
+            }, "5 frames across the switch");
+            Map<?, ?> stopped = (Map<?, ?>) bed.ok("capture_stop", m("port", "r0"));
+            assertEquals(5L, stopped.get("captured"), "capture_stop: " + stopped);
+            assertEquals(5L, stopped.get("written"), "capture_stop: " + stopped);
+            assertEquals(0L, stopped.get("dropped"), "capture_stop: " + stopped);
+            List<CaptureRecord> records = read(journal);
+            assertEquals(5, checkFrames(records, (Long) stopped.get("port_id"), CaptureDescriptor.RX, ServeTrafficTest.NetTraffic.B,
+                    ServeTrafficTest.NetTraffic.A, 60).size(), "the 5 frames, in order");
+            assertEquals(5, records.size(), "nothing else");
         }
     }
 

@@ -194,7 +194,8 @@ class ServeTrafficTest {
             }
         }
 
-        private static void send(Mempool pool, Port from, byte[] dst, byte[] src, int seq) {
+        /** Sends one 60-byte frame {@code src} to {@code dst} numbered {@code seq} into {@code from} (dropped if the pool or ring is full). */
+        static void send(Mempool pool, Port from, byte[] dst, byte[] src, int seq) {
             long h = pool.alloc(null);
             if (h == Mempool.NO_HANDLE) {
                 return;
