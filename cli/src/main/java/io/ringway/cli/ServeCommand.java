@@ -22,8 +22,10 @@ import sun.misc.Signal;
 
 /** {@code ringway serve}: the long-running data-plane daemon, managed over JSON-RPC. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Run one data-plane daemon owning the lcores, bdevs, vhost-user-blk controllers, net ports and the"
-                + " switch; create and delete them at run time with `ringway rpc` (JSON-RPC 2.0 on a unix socket).",
+        description = {"Run one data-plane daemon owning the lcores, bdevs, vhost-user-blk controllers, net ports (vhost-user,"
+                + " tap, ring) and the switch; create and delete them at run time with `ringway rpc` (JSON-RPC 2.0 on a unix socket).",
+            "capture_start/capture_stop mirror a port into a capture journal (`ringway capture export DIR --pcap FILE`);"
+                + " captures are runtime-only: framework_get_config does not list them.",
             "SIGTERM/SIGINT: stop taking RPCs, disconnect the front-ends, exit 0. SIGHUP: re-read --config and apply it as a diff."})
 final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "JSON config to create at start (framework_get_config prints one).")
@@ -43,7 +45,7 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     int mbufs;
 
     @Option(names = "--allow-dir", paramLabel = "DIR",
-            description = "Directory under which sockets and backing files may be (repeat; default: the RPC socket's directory,"
+            description = "Directory under which sockets, backing files and capture journals may be (repeat; default: the RPC socket's directory,"
                     + " $XDG_RUNTIME_DIR, /tmp, /dev/shm).")
     List<Path> allowDirs = new ArrayList<>();
 

@@ -21,10 +21,17 @@ import java.util.Set;
  *   "lcores": "0-1",
  *   "bdevs": [ {"name": "Malloc0", "type": "malloc", "size": 67108864, "block_size": 512, "readonly": false} ],
  *   "vhost_controllers": [ {"ctrlr": "vhost.0", "socket": "/run/ringway/vhost.0", "bdev": "Malloc0", "queues": 1} ],
- *   "net_ports": [ {"name": "vhost0", "type": "vhost-user", "socket": "/run/ringway/net0", "queues": 1} ],
- *   "switch_ports": ["vhost0"]
+ *   "net_ports": [ {"name": "vhost0", "type": "vhost-user", "socket": "/run/ringway/net0", "queues": 1},
+ *                  {"name": "tap0", "type": "tap"} ],
+ *   "switch_ports": ["vhost0", "tap0"]
  * }
  * }</pre>
+ *
+ * <p>Captures ({@code capture_start}) are runtime-only, as a {@code dpdk-pdump} session is: the config
+ * does not list them, a reload leaves a running capture alone unless its port is deleted or
+ * recreated (which stops it), and a restarted daemon captures nothing until asked again.
+ * {@code stats_get} lists the running captures with their counters; {@code capture_stop} answers with
+ * the final ones.
  */
 public final class ControlService {
     /** Config file members. */
@@ -81,8 +88,8 @@ public final class ControlService {
                 yield true;
             }
             case "net_get_ports" -> plane.getPorts(p.only("name").string("name", null));
-            case "capture_start", "capture_stop" -> throw new RpcException(RpcException.NOT_WIRED, method
-                    + " is not wired into ringway serve yet (packet capture lands with the capture slice of issue 4)");
+            case "capture_start" -> plane.startCapture(DataPlane.captureSpec(p));
+            case "capture_stop" -> plane.stopCapture(p.only("port").string("port"));
             case "stats_get" -> {
                 p.only();
                 yield plane.stats();

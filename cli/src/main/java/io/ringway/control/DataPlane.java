@@ -12,6 +12,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
+import io.ringway.net.capture.CaptureJournal;
+import io.ringway.net.capture.CapturePort;
 import io.ringway.net.device.VirtioNetDevice;
 import io.ringway.net.l2switch.L2Switch;
 import io.ringway.net.l2switch.SwitchPortCounters;
@@ -19,6 +21,8 @@ import io.ringway.net.packet.Mbuf;
 import io.ringway.net.port.Port;
 import io.ringway.net.port.PortCounters;
 import io.ringway.net.port.RingPort;
+import io.ringway.net.port.TapException;
+import io.ringway.net.port.TapPort;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.IdlePolicy;
@@ -36,16 +40,20 @@ import io.ringway.vhost.backend.VhostUserBackend;
 
 /**
  * What {@code ringway serve} runs: a fixed set of lcores and, created and deleted at run time, block
- * devices (bdevs), vhost-user-blk controllers over them, net ports (vhost-user, ring) and one L2
- * switch over the ports attached to it.
+ * devices (bdevs), vhost-user-blk controllers over them, net ports (vhost-user, tap, ring), one L2
+ * switch over the ports attached to it, and packet captures of ports.
  *
  * <p>Every method is control plane and runs under this object's monitor; the data plane never takes
  * it. A device reaches the lcores through their command queues (the back-end adds its queue pollers
  * when a front-end starts a ring; the switch is swapped with a remove + add pair of commands), so
  * creating or deleting one never stops the lcores serving the others.
  *
- * <p>Paths given by a client (sockets, backing files) must lie under one of the allowed directories
- * once symbolic links are resolved.
+ * <p>Paths given by a client (sockets, backing files, capture directories) must lie under one of the
+ * allowed directories once symbolic links are resolved.
+ *
+ * <p>A capture mirrors a port into a {@link CaptureJournal} by putting a {@link CapturePort} in the
+ * port's place in the switch (a switch swap, as for an attach); it is runtime state, like a
+ * {@code dpdk-pdump} session: {@link #config()} does not list it, and deleting the port stops it.
  */
 public final class DataPlane implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DataPlane.class.getName());
@@ -61,7 +69,12 @@ public final class DataPlane implements AutoCloseable {
     record Controller(ControllerSpec spec, VirtioBlkDevice device, VhostUserBackend backend) {
     }
 
-    record NetPort(PortSpec spec, Port port, VirtioNetDevice device, VhostUserBackend backend, RingPort far) {
+    /** A net port; {@code id} is the input port id of its packets and the port id of its capture records. */
+    record NetPort(PortSpec spec, int id, Port port, VirtioNetDevice device, VhostUserBackend backend, RingPort far) {
+    }
+
+    /** A capture of {@code port}: the journal and the wrapper that stands for the port in the switch. */
+    record Capture(String port, int portId, Path dir, String direction, CaptureJournal journal, CapturePort mirror) {
     }
 
     private final List<Lcore> lcores;
@@ -73,6 +86,7 @@ public final class DataPlane implements AutoCloseable {
     private final Map<String, Controller> controllers = new LinkedHashMap<>();
     private final Map<String, NetPort> ports = new LinkedHashMap<>();
     private final List<String> switchPorts = new ArrayList<>();
+    private final Map<String, Capture> captures = new LinkedHashMap<>();
     private Mempool pool;
     private final List<Mempool.Cache> caches = new ArrayList<>();
     private L2Switch l2switch;
@@ -459,7 +473,9 @@ public final class DataPlane implements AutoCloseable {
                 m.put("socket", socket);
                 m.put("client", client);
             }
-            m.put("queues", queues);
+            if (!type.equals("tap")) {
+                m.put("queues", queues);
+            }
             return m;
         }
     }
@@ -476,9 +492,18 @@ public final class DataPlane implements AutoCloseable {
                 p.only("name", "type", "queues");
                 return new PortSpec(name(p, "name"), type, null, p.integer("queues", 1, 1, 16), false);
             }
-            case "tap" -> throw new RpcException(RpcException.NOT_WIRED,
-                    "net port type tap is not wired into ringway serve yet (TapPort lands with the tap slice of issue 4)");
-            default -> throw RpcException.params("unknown net port type '" + type + "' (known: vhost-user, ring; tap not wired yet)");
+            case "tap" -> {
+                // The port's name is the tap device's name: one queue, no socket.
+                p.only("name", "type");
+                String name = name(p, "name");
+                try {
+                    TapPort.checkName(name);
+                } catch (IllegalArgumentException e) {
+                    throw RpcException.params("net port " + name + ": " + e.getMessage());
+                }
+                return new PortSpec(name, type, null, 1, false);
+            }
+            default -> throw RpcException.params("unknown net port type '" + type + "' (known: vhost-user, tap, ring)");
         }
     }
 
@@ -491,11 +516,31 @@ public final class DataPlane implements AutoCloseable {
         int index = placements++ % lcores.size();
         if (s.type().equals("ring")) {
             RingPort[] pair = RingPort.pair(s.name(), s.name() + ".far", s.queues(), RING_PORT_CAPACITY, pool, stats);
-            ports.put(s.name(), new NetPort(s, pair[0], null, null, pair[1]));
+            ports.put(s.name(), new NetPort(s, nextPortId++ & 0xffff, pair[0], null, null, pair[1]));
+            return portInfo(ports.get(s.name()));
+        }
+        if (s.type().equals("tap")) {
+            int id = nextPortId & 0xffff;
+            TapPort tap;
+            try {
+                tap = TapPort.open(s.name(), pool, stats, id);
+            } catch (TapException e) {
+                int code = switch (e.reason()) {
+                    case BUSY -> RpcException.IN_USE;
+                    case NOT_A_TAP -> RpcException.ALREADY_EXISTS;
+                    default -> RpcException.INTERNAL_ERROR;
+                };
+                throw new RpcException(code, "net port " + s.name() + ": " + e.getMessage());
+            } catch (IllegalArgumentException e) {
+                throw RpcException.params("net port " + s.name() + ": " + e.getMessage());
+            }
+            nextPortId++;
+            ports.put(s.name(), new NetPort(s, id, tap, null, null, null));
             return portInfo(ports.get(s.name()));
         }
         Path socket = socketPath("net port " + s.name(), s.socket(), s.client());
-        VirtioNetDevice device = VirtioNetDevice.builder(pool).name(s.name()).queuePairs(s.queues()).portId(nextPortId++ & 0xffff)
+        int id = nextPortId++ & 0xffff;
+        VirtioNetDevice device = VirtioNetDevice.builder(pool).name(s.name()).queuePairs(s.queues()).portId(id)
                 .stats(stats).cache(caches.get(index)).build();
         VhostUserPort port = new VhostUserPort(s.name(), device, stats);
         VhostUserBackend backend;
@@ -508,7 +553,7 @@ public final class DataPlane implements AutoCloseable {
             throw new RpcException(RpcException.INTERNAL_ERROR, "net port " + s.name() + ": cannot serve " + socket + ": "
                     + e.getMessage());
         }
-        ports.put(s.name(), new NetPort(s, port, device, backend, null));
+        ports.put(s.name(), new NetPort(s, id, port, device, backend, null));
         return portInfo(ports.get(s.name()));
     }
 
@@ -520,6 +565,10 @@ public final class DataPlane implements AutoCloseable {
         }
         if (switchPorts.remove(name)) {
             rebuildSwitch();
+        }
+        Capture c = captures.remove(name);
+        if (c != null) {
+            finishCapture(c);
         }
         ports.remove(name);
         closePort(p);
@@ -537,6 +586,8 @@ public final class DataPlane implements AutoCloseable {
                     LOG.log(System.Logger.Level.WARNING, "net port " + p.spec().name() + ": cannot remove its socket: " + e);
                 }
             }
+        } else if (p.port() instanceof TapPort tap) {
+            tap.close(); // the device is not persistent: closing its fd removes it
         } else {
             p.far().close();
             ((RingPort) p.port()).close();
@@ -575,7 +626,7 @@ public final class DataPlane implements AutoCloseable {
         L2Switch next = null;
         if (!switchPorts.isEmpty()) {
             L2Switch.Builder b = L2Switch.builder(stats).name("switch").cache(caches.get(lcores.size() - 1));
-            switchPorts.forEach(n -> b.port(ports.get(n).port()));
+            switchPorts.forEach(n -> b.port(switchSide(n)));
             next = b.build();
         }
         CompletableFuture<Void> removed = old == null ? CompletableFuture.completedFuture(null) : l.removePoller(old);
@@ -586,6 +637,12 @@ public final class DataPlane implements AutoCloseable {
         if (old != null) {
             old.close();
         }
+    }
+
+    /** What the switch polls for port {@code name}: the port, or its capture mirror. */
+    private Port switchSide(String name) {
+        Capture c = captures.get(name);
+        return c != null ? c.mirror() : ports.get(name).port();
     }
 
     synchronized List<Object> getPorts(String name) {
@@ -603,11 +660,18 @@ public final class DataPlane implements AutoCloseable {
 
     private Map<String, Object> portInfo(NetPort p) {
         Map<String, Object> m = new LinkedHashMap<>(p.spec().toMap());
+        m.put("port_id", p.id());
         m.put("attached", switchPorts.contains(p.spec().name()));
         if (p.backend() != null) {
             m.put("connected", p.backend().connected());
             m.put("active", p.device().isActive());
         }
+        if (p.port() instanceof TapPort tap) {
+            m.put("device", tap.name());
+            m.put("io_errors", tap.ioErrors());
+        }
+        Capture c = captures.get(p.spec().name());
+        m.put("capture", c == null ? null : c.dir().toString());
         m.putAll(counters(p.port().counters()));
         return m;
     }
@@ -619,7 +683,145 @@ public final class DataPlane implements AutoCloseable {
         m.put("tx_packets", c.txPackets.get());
         m.put("tx_bytes", c.txBytes.get());
         m.put("tx_drops", c.txDrops.get());
+        m.put("rx_drops", c.rxDrops.get());
         return m;
+    }
+
+    // ---------------------------------------------------------------- captures
+
+    /** What capture_start asks for. */
+    record CaptureSpec(String port, String dir, int snap, String direction) {
+    }
+
+    static CaptureSpec captureSpec(Params p) {
+        p.only("port", "dir", "snap", "direction");
+        String direction = p.string("direction", "both");
+        if (!direction.equals("rx") && !direction.equals("tx") && !direction.equals("both")) {
+            throw RpcException.params("direction must be rx, tx or both, got '"
+                    + (direction.length() > 16 ? direction.substring(0, 16) + "..." : direction) + "'");
+        }
+        return new CaptureSpec(p.string("port"), p.string("dir"), p.integer("snap", CaptureJournal.DEFAULT_SNAP_LENGTH, 1, 65535),
+                direction);
+    }
+
+    /**
+     * Starts mirroring a port into a capture journal in {@code dir} (created if needed, appended to if
+     * it holds one). If the port is attached, the switch is swapped for one that polls the mirror in
+     * its place (through the lcore's command queue, as an attach is: the MAC table is relearned, so
+     * the next few frames are flooded); a port not attached is captured once attached.
+     */
+    synchronized Map<String, Object> startCapture(CaptureSpec s) {
+        checkOpen();
+        NetPort p = ports.get(s.port());
+        if (p == null) {
+            throw new RpcException(RpcException.NOT_FOUND, "capture: net port " + s.port() + " does not exist");
+        }
+        Capture running = captures.get(s.port());
+        if (running != null) {
+            throw new RpcException(RpcException.ALREADY_EXISTS, "capture: net port " + s.port() + " is already captured into "
+                    + running.dir() + " (capture_stop it first)");
+        }
+        Path dir = captureDir("capture of " + s.port() + ": dir", s.dir());
+        for (Capture c : captures.values()) {
+            if (c.dir().equals(dir)) {
+                throw new RpcException(RpcException.IN_USE, "capture of " + s.port() + ": dir " + s.dir()
+                        + " is already the journal of the capture of " + c.port());
+            }
+        }
+        CaptureJournal journal;
+        try {
+            journal = CaptureJournal.builder(dir).name(s.port()).snapLength(s.snap()).stats(stats).start();
+        } catch (IOException | RuntimeException e) {
+            throw new RpcException(RpcException.INTERNAL_ERROR, "capture of " + s.port() + ": cannot start a journal in " + dir
+                    + ": " + e.getMessage());
+        }
+        boolean rx = !s.direction().equals("tx");
+        boolean tx = !s.direction().equals("rx");
+        Capture c = new Capture(s.port(), p.id(), dir, s.direction(), journal, new CapturePort(p.port(), p.id(), journal, rx, tx));
+        captures.put(s.port(), c);
+        if (switchPorts.contains(s.port())) {
+            try {
+                rebuildSwitch();
+            } catch (RuntimeException e) {
+                captures.remove(s.port());
+                journal.close();
+                throw e;
+            }
+        }
+        return captureInfo(c);
+    }
+
+    /**
+     * Stops the capture of a port: the switch goes back to polling the port itself, then the writer
+     * journals what the ring still holds and the journal is closed.
+     *
+     * @return the capture's final counts
+     */
+    synchronized Map<String, Object> stopCapture(String port) {
+        checkOpen();
+        Capture c = captures.get(port);
+        if (c == null) {
+            throw new RpcException(RpcException.NOT_FOUND, ports.containsKey(port)
+                    ? "capture: net port " + port + " is not being captured"
+                    : "capture: net port " + port + " does not exist");
+        }
+        captures.remove(port);
+        if (switchPorts.contains(port)) {
+            try {
+                rebuildSwitch(); // once the lcore took it, nothing captures into the journal any more
+            } catch (RuntimeException e) {
+                captures.put(port, c); // still polled by the switch: still running
+                throw e;
+            }
+        }
+        return finishCapture(c);
+    }
+
+    /** Waits for the writer to journal what was captured, then closes the journal; call once no lcore captures. */
+    private static Map<String, Object> finishCapture(Capture c) {
+        boolean complete = c.journal().awaitWritten(DRAIN_TIMEOUT_NANOS, TimeUnit.NANOSECONDS);
+        Map<String, Object> m = captureInfo(c);
+        m.put("complete", complete);
+        Throwable failure = c.journal().writerFailure();
+        if (failure != null) {
+            m.put("writer_error", String.valueOf(failure));
+        }
+        c.journal().close(); // frees the counters: read above
+        return m;
+    }
+
+    private static Map<String, Object> captureInfo(Capture c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("port", c.port());
+        m.put("port_id", c.portId());
+        m.put("dir", c.dir().toString());
+        m.put("direction", c.direction());
+        m.put("snap", c.journal().snapLength());
+        m.put("captured", c.journal().captured());
+        m.put("written", c.journal().written());
+        m.put("dropped", c.journal().dropped());
+        return m;
+    }
+
+    synchronized List<Object> getCaptures() {
+        return captures.values().stream().map(c -> (Object) captureInfo(c)).toList();
+    }
+
+    /** A capture directory: if it exists it must be an allowed directory; if not, its parent must be allowed. */
+    private Path captureDir(String what, String text) {
+        Path p = Path.of(text).toAbsolutePath().normalize();
+        if (Files.exists(p)) {
+            Path real = allowedExisting(what, p);
+            if (!Files.isDirectory(real)) {
+                throw RpcException.params(what + " " + text + " exists and is not a directory");
+            }
+            return real;
+        }
+        Path parent = p.getParent();
+        if (parent == null) {
+            throw RpcException.params(what + " " + text + " has no parent directory");
+        }
+        return allowedExisting(what + " " + text + ": its parent", parent).resolve(p.getFileName());
     }
 
     /**
@@ -678,9 +880,13 @@ public final class DataPlane implements AutoCloseable {
             Map<String, Object> x = new LinkedHashMap<>();
             x.put("name", p.spec().name());
             x.putAll(counters(p.port().counters()));
+            if (p.port() instanceof TapPort tap) {
+                x.put("io_errors", tap.ioErrors());
+            }
             ps.add(x);
         }
         m.put("net_ports", ps);
+        m.put("captures", getCaptures());
         if (l2switch != null) {
             List<Object> sw = new ArrayList<>();
             for (int i = 0; i < switchPorts.size(); i++) {
@@ -842,6 +1048,10 @@ public final class DataPlane implements AutoCloseable {
             l2switch.close();
             l2switch = null;
         }
+        for (Capture c : captures.values()) {
+            finishCapture(c);
+        }
+        captures.clear();
         for (NetPort p : ports.values()) {
             closePort(p);
         }

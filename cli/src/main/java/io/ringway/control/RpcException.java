@@ -18,8 +18,6 @@ public final class RpcException extends RuntimeException {
     public static final int NOT_FOUND = -32002;
     /** The object is in use by another (a bdev under a controller). */
     public static final int IN_USE = -32003;
-    /** The method exists in the API but is not wired in this build. */
-    public static final int NOT_WIRED = -32004;
 
     private final int code;
 

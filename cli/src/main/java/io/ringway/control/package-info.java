@@ -16,8 +16,8 @@
  *
  * <p>Methods: bdev_malloc_create, bdev_null_create, bdev_file_create, bdev_delay_create, bdev_delete,
  * bdev_get_bdevs, vhost_create_blk_controller, vhost_delete_controller, vhost_get_controllers,
- * net_port_create (vhost-user, ring), net_port_delete, net_switch_attach, net_switch_detach,
- * net_get_ports, stats_get, framework_get_config, framework_reload, rpc_get_methods. Not wired yet
- * (they answer error -32004): net_port_create type tap, capture_start, capture_stop.
+ * net_port_create (vhost-user, tap, ring), net_port_delete, net_switch_attach, net_switch_detach,
+ * net_get_ports, capture_start, capture_stop, stats_get, framework_get_config, framework_reload,
+ * rpc_get_methods. Captures are runtime-only: {@code framework_get_config} does not list them.
  */
 package io.ringway.control;

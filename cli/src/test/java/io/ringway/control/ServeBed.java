@@ -3,6 +3,7 @@ package io.ringway.control;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -23,6 +24,22 @@ final class ServeBed implements AutoCloseable {
         plane = new DataPlane(cpus, null, IdlePolicy.backoff(), List.of(dir), 4096, StatsRegistry.process());
         service = new ControlService(plane, null);
         server = RpcServer.start(dir.resolve("rpc.sock"), service);
+    }
+
+    /** RPC parameters from key, value pairs, in order. */
+    static Map<String, Object> m(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    /** Fails unless {@code error} has {@code code} and its message contains {@code part}. */
+    static void assertError(Map<String, Object> error, int code, String part) {
+        org.junit.jupiter.api.Assertions.assertEquals((long) code, error.get("code"), "code of " + error);
+        org.junit.jupiter.api.Assertions.assertTrue(((String) error.get("message")).contains(part),
+                "'" + error.get("message") + "' does not say " + part);
     }
 
     RpcClient client() throws IOException {

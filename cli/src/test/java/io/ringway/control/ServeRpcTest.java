@@ -1,5 +1,7 @@
 package io.ringway.control;
 
+import static io.ringway.control.ServeBed.m;
+import static io.ringway.control.ServeBed.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -39,19 +41,6 @@ class ServeRpcTest {
     @AfterEach
     void stop() {
         bed.close();
-    }
-
-    private static Map<String, Object> m(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
-
-    private static void assertError(Map<String, Object> error, int code, String part) {
-        assertEquals((long) code, error.get("code"), "code of " + error);
-        assertTrue(((String) error.get("message")).contains(part), "'" + error.get("message") + "' does not say " + part);
     }
 
     @Test
@@ -248,10 +237,66 @@ class ServeRpcTest {
     }
 
     @Test
-    void tapAndCaptureSayTheyAreNotWiredYet() throws IOException {
-        assertError(bed.error("net_port_create", m("name", "t0", "type", "tap")), RpcException.NOT_WIRED, "tap is not wired");
-        assertError(bed.error("capture_start", m("port", "x")), RpcException.NOT_WIRED, "capture_start is not wired");
-        assertError(bed.error("capture_stop", Map.of()), RpcException.NOT_WIRED, "capture_stop is not wired");
+    void tapParametersAreCheckedBeforeAnythingIsOpened() throws IOException {
+        assertError(bed.error("net_port_create", m("name", "tap0123456789abcd", "type", "tap")), RpcException.INVALID_PARAMS,
+                "tap name too long");
+        assertError(bed.error("net_port_create", m("name", "t:0", "type", "tap")), RpcException.INVALID_PARAMS,
+                "invalid character");
+        assertError(bed.error("net_port_create", m("name", "t0", "type", "tap", "queues", 2)), RpcException.INVALID_PARAMS,
+                "unknown parameter(s) [queues]");
+        assertError(bed.error("net_port_create", m("name", "t0", "type", "warp")), RpcException.INVALID_PARAMS,
+                "known: vhost-user, tap, ring");
+        assertEquals(List.of(), bed.ok("net_get_ports", Map.of()), "nothing was created");
+    }
+
+    @Test
+    void captureRefusesUnknownPortsSecondCapturesAndDirectoriesOutsideTheAllowedOnes() throws IOException {
+        bed.ok("net_port_create", m("name", "r0", "type", "ring"));
+        bed.ok("net_port_create", m("name", "r1", "type", "ring"));
+        String cap = dir.resolve("cap0").toString();
+        assertError(bed.error("capture_start", m("port", "nope", "dir", cap)), RpcException.NOT_FOUND,
+                "net port nope does not exist");
+        assertError(bed.error("capture_start", m("port", "r0", "dir", "/etc/ringway-capture")), RpcException.INVALID_PARAMS,
+                "outside the allowed directories");
+        Path link = Files.createSymbolicLink(dir.resolve("out"), Path.of("/etc"));
+        assertError(bed.error("capture_start", m("port", "r0", "dir", link.resolve("cap").toString())),
+                RpcException.INVALID_PARAMS, "outside the allowed directories");
+        assertError(bed.error("capture_start", m("port", "r0", "dir", cap, "direction", "sideways")),
+                RpcException.INVALID_PARAMS, "direction must be rx, tx or both, got 'sideways'");
+        assertError(bed.error("capture_start", m("port", "r0", "dir", cap, "snap", 0)), RpcException.INVALID_PARAMS,
+                "snap must be between 1 and 65535, got 0");
+        Files.writeString(dir.resolve("plain"), "x");
+        assertError(bed.error("capture_start", m("port", "r0", "dir", dir.resolve("plain").toString())),
+                RpcException.INVALID_PARAMS, "exists and is not a directory");
+        assertFalse(Files.exists(Path.of(cap)), "no journal was made by the refused requests");
+
+        Map<?, ?> started = (Map<?, ?>) bed.ok("capture_start", m("port", "r0", "dir", cap, "direction", "rx", "snap", 128));
+        assertEquals("rx", started.get("direction"));
+        assertEquals(128L, started.get("snap"));
+        assertError(bed.error("capture_start", m("port", "r0", "dir", dir.resolve("cap1").toString())),
+                RpcException.ALREADY_EXISTS, "net port r0 is already captured into " + Path.of(cap).toRealPath());
+        assertError(bed.error("capture_start", m("port", "r1", "dir", cap)), RpcException.IN_USE,
+                "is already the journal of the capture of r0");
+        assertError(bed.error("capture_stop", m("port", "r1")), RpcException.NOT_FOUND, "net port r1 is not being captured");
+        assertError(bed.error("capture_stop", m("port", "nope")), RpcException.NOT_FOUND, "net port nope does not exist");
+
+        // Runtime-only: listed by net_get_ports and stats_get, not by the config.
+        Map<?, ?> r0 = (Map<?, ?>) ((List<?>) bed.ok("net_get_ports", m("name", "r0"))).get(0);
+        assertEquals(Path.of(cap).toRealPath().toString(), r0.get("capture"));
+        assertEquals(1, ((List<?>) ((Map<?, ?>) bed.ok("stats_get", Map.of())).get("captures")).size());
+        Map<?, ?> config = (Map<?, ?>) bed.ok("framework_get_config", Map.of());
+        assertTrue(List.of(ControlService.CONFIG_KEYS).containsAll(config.keySet()), "config members: " + config.keySet());
+        assertFalse(Json.write(config).contains("cap0"), "the capture is not in the config: " + config);
+
+        Map<?, ?> stopped = (Map<?, ?>) bed.ok("capture_stop", m("port", "r0"));
+        assertEquals(0L, stopped.get("captured"), "nothing polls a port outside the switch: " + stopped);
+        assertEquals(true, stopped.get("complete"));
+        assertError(bed.error("capture_stop", m("port", "r0")), RpcException.NOT_FOUND, "net port r0 is not being captured");
+
+        // Deleting a captured port stops its capture.
+        bed.ok("capture_start", m("port", "r1", "dir", cap));
+        bed.ok("net_port_delete", m("name", "r1"));
+        assertEquals(List.of(), ((Map<?, ?>) bed.ok("stats_get", Map.of())).get("captures"));
     }
 
     @Test

@@ -1,10 +1,10 @@
 package io.ringway.control;
 
+import static io.ringway.control.ServeBed.m;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -25,14 +25,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ServeTestpmdTest {
     @TempDir
     Path dir;
-
-    private static Map<String, Object> m(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
 
     /** Drains a port, recording the longest time between two arrivals. */
     static final class Drain implements Runnable {

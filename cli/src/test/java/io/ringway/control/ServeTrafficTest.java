@@ -1,12 +1,12 @@
 package io.ringway.control;
 
+import static io.ringway.control.ServeBed.m;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -60,14 +60,6 @@ class ServeTrafficTest {
             last = done;
             count++;
         }
-    }
-
-    private static Map<String, Object> m(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
     }
 
     @Test
@@ -202,7 +194,8 @@ class ServeTrafficTest {
             }
         }
 
-        private static void send(Mempool pool, Port from, byte[] dst, byte[] src, int seq) {
+        /** Sends one 60-byte frame {@code src} to {@code dst} numbered {@code seq} into {@code from} (dropped if the pool or ring is full). */
+        static void send(Mempool pool, Port from, byte[] dst, byte[] src, int seq) {
             long h = pool.alloc(null);
             if (h == Mempool.NO_HANDLE) {
                 return;

@@ -146,8 +146,13 @@ public final class TapPort implements Port, AutoCloseable {
         return new TapPort(actual, fd, pool, stats, portId);
     }
 
-    /** The bytes of a valid interface name (as the kernel's dev_valid_name rules), or an exception naming the rule. */
-    static byte[] checkName(String name) {
+    /**
+     * Checks an interface name against the kernel's dev_valid_name rules without opening anything.
+     *
+     * @return the name's bytes
+     * @throws IllegalArgumentException naming the rule the name breaks
+     */
+    public static byte[] checkName(String name) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("a tap needs a name");
         }
