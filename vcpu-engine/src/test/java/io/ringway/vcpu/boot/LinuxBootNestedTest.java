@@ -63,7 +63,9 @@ class LinuxBootNestedTest {
             "console=ttyS0 quiet pci=off reboot=k panic=-1 peers.run=boot", kernel.get().toString(), vmlinux.toString()));
         Path log = WORK.resolve("nested-boot.log");
         long t0 = System.nanoTime();
-        int rc = run(cmd, TIMEOUT_S, log, "PEERS_DIR", WORK.resolve("peers").toString(), "NESTED_TIMEOUT", Long.toString(TIMEOUT_S));
+        // The project (classes, initramfs, vmlinux) must be seen inside L1 even when it lives under /tmp.
+        int rc = run(cmd, TIMEOUT_S, log, "PEERS_DIR", WORK.resolve("peers").toString(), "NESTED_TIMEOUT", Long.toString(TIMEOUT_S),
+            "NESTED_SHARE", MODULE.getParent().toString());
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
         String out = Files.readString(log, StandardCharsets.UTF_8);
         System.out.println("nested Linux boot: " + seconds + " s in all; log " + log);

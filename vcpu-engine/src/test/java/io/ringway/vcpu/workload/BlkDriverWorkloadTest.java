@@ -46,7 +46,9 @@ class BlkDriverWorkloadTest {
             assertTrue(r.interrupts() > 0, "completions raised the irqfd");
             assertEquals(Math.min(requests, 1 << 20), r.guestNanos().getTotalCount(), "a latency sample per request");
             assertNull(BlkDriverWorkload.checkDiskContents(bdev.memory(), r), "bdev contents");
-            bdev.memory().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 512 + 7, (byte) 0x5a);
+            // Flip the byte (a fixed value would match the random pattern one time in 256).
+            byte before = bdev.memory().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 512 + 7);
+            bdev.memory().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 512 + 7, (byte) ~before);
             String corrupted = BlkDriverWorkload.checkDiskContents(bdev.memory(), r);
             assertTrue(corrupted != null && corrupted.startsWith("block 5 qword 0:"), "the host check sees a changed byte: " + corrupted);
         }
