@@ -37,7 +37,7 @@ final class VmBootCommand implements Callable<Integer> {
                 "without it the early AGP/GART scans read config space through port exits: ~20 s under nested KVM)."})
     String cmdline;
 
-    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (only 1 for now; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs, 1..254, started by the guest through INIT/SIPI (default: ${DEFAULT-VALUE}).")
     int cpus;
 
     @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "512M", description = "Guest RAM, like 512M or 2G (default: ${DEFAULT-VALUE}).")

@@ -13,9 +13,9 @@ import io.ringway.vcpu.kvm.Kvm;
 
 /**
  * The program {@link LinuxBootNestedTest} runs inside nested-kvm.sh (the test's class path, a
- * hardware-style KVM): boots each KERNEL in turn with INITRD and CMDLINE on Ringway's VMM, console
- * on stdout, and prints one {@code RINGWAY_VM_RESULT} line per kernel; the exit status is the first
- * non-zero guest status. Args: INITRD MEMORY_MIB TIMEOUT_S CMDLINE KERNEL...
+ * hardware-style KVM): boots each KERNEL in turn with CPUS vCPUs, INITRD and CMDLINE on Ringway's VMM,
+ * console on stdout, and prints one {@code RINGWAY_VM_RESULT} line per kernel; the exit status is the
+ * first non-zero guest status. Args: INITRD MEMORY_MIB TIMEOUT_S CMDLINE CPUS:KERNEL...
  */
 public final class NestedBootGuest {
     private NestedBootGuest() {
@@ -30,14 +30,16 @@ public final class NestedBootGuest {
         int status = 0;
         try (Kvm kvm = Kvm.open()) {
             for (int i = 4; i < args.length; i++) {
-                Path kernel = Path.of(args[i]);
+                int colon = args[i].indexOf(':');
+                int cpus = Integer.parseInt(args[i].substring(0, colon));
+                Path kernel = Path.of(args[i].substring(colon + 1));
                 long start = System.nanoTime();
-                try (LinuxVm vm = LinuxVm.create(kvm, 1, memory, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
+                try (LinuxVm vm = LinuxVm.create(kvm, cpus, memory, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
                          MemorySegment.ofArray(Files.readAllBytes(initrd)), initrd.toString(), cmdline, console)) {
                     long created = System.nanoTime();
                     LinuxVm.Result result = vm.run(timeout);
-                    System.out.printf("RINGWAY_VM_RESULT kernel=%s entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
-                        kernel.getFileName(), vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
+                    System.out.printf("RINGWAY_VM_RESULT kernel=%s cpus=%d entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
+                        kernel.getFileName(), cpus, vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
                         (System.nanoTime() - created) / 1_000_000, result.bootTimerNanos() / 1_000_000, result.report());
                     System.out.flush();
                     if (status == 0) {
