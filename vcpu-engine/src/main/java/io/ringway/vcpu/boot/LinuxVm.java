@@ -33,11 +33,14 @@ import io.ringway.vcpu.kvm.KvmSregs.Segment;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
 import io.ringway.vcpu.kvm.Vcpu;
 import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vcpu.pci.PciBus;
+import io.ringway.vcpu.pci.PciHostBridge;
 
 /**
  * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
  * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
- * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, and the
+ * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, PCI bus 0
+ * with its host bridge behind configuration mechanism #1 ({@link PciBus}), and the
  * boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit entry, protected mode
  * for PVH).
  *
@@ -79,6 +82,7 @@ public final class LinuxVm implements AutoCloseable {
     private final Serial8250 serial;
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final GuestExit exit;
+    private final PciBus pci;
     private final BootEntry entry;
     private final BootTimer bootTimer = new BootTimer(System.nanoTime());
 
@@ -137,6 +141,9 @@ public final class LinuxVm implements AutoCloseable {
             }
             exit = new GuestExit(this::stopAll); // from any vCPU: every run loop ends after this exit
             new PlatformPorts(exit).register(io);
+            pci = new PciBus(io, mmio);
+            pci.add(0, new PciHostBridge());
+            pci.registerPorts();
             io.register("boot-timer", BootTimer.PORT, 1, bootTimer);
         } catch (RuntimeException e) {
             close();
@@ -157,6 +164,11 @@ public final class LinuxVm implements AutoCloseable {
     /** Where the loader put things. */
     public BootEntry entry() {
         return entry;
+    }
+
+    /** PCI bus 0 (configuration mechanism #1 at 0xCF8/0xCFC; the host bridge in slot 0): add functions before {@link #run}. */
+    public PciBus pci() {
+        return pci;
     }
 
     /** The number of vCPUs. */

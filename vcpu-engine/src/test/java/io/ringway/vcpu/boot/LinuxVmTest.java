@@ -10,6 +10,7 @@ import io.ringway.vcpu.devices.GuestExit;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmApi;
 import io.ringway.vcpu.kvm.KvmTestSupport;
+import io.ringway.vcpu.pci.PciHostBridge;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -52,6 +53,13 @@ class LinuxVmTest {
         (byte) 0xc7, 0x05, 0x00, 0x03, (byte) 0xe0, (byte) 0xfe, 0x00, 0x45, 0x00, 0x00, // ICR low: INIT, level assert
         (byte) 0xc7, 0x05, 0x00, 0x03, (byte) 0xe0, (byte) 0xfe, 0x10, 0x46, 0x00, 0x00, // ICR low: start-up, vector 0x10
         (byte) 0xeb, (byte) 0xfe}; // jmp $
+    /**
+     * 64-bit entry, configuration mechanism #1 as a guest uses it: mov eax, 0x80000000 (bus 0, device 0,
+     * register 0); mov dx, 0xcf8; out dx, eax; mov dx, 0xcfc; in eax, dx; then the low byte of the
+     * vendor id to the debug-exit port.
+     */
+    private static final byte[] READ_HOST_BRIDGE_VENDOR = {(byte) 0xb8, 0, 0, 0, (byte) 0x80, 0x66, (byte) 0xba, (byte) 0xf8, 0x0c,
+        (byte) 0xef, 0x66, (byte) 0xba, (byte) 0xfc, 0x0c, (byte) 0xed, 0x66, (byte) 0xba, 0x01, 0x05, (byte) 0xee, (byte) 0xf4};
     /** 64-bit entry: jmp $ (a BSP that never ends the run itself). */
     private static final byte[] SPIN = {(byte) 0xeb, (byte) 0xfe};
 
@@ -149,6 +157,15 @@ class LinuxVmTest {
         } catch (KvmUnavailableException e) {
             abort("skipped, needs " + e.getMessage());
             throw e;
+        }
+    }
+
+    @Test
+    void theGuestReadsTheHostBridgeThroughConfigurationMechanism1() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip()) {
+            LinuxVm.Result r = boot(kvm, kernel(READ_HOST_BRIDGE_VENDOR, -1));
+            assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
+            assertEquals(PciHostBridge.VENDOR_ID & 0xff, r.status(), "low byte of vendor id 1b36 at 00:00.0: " + r.report());
         }
     }
 }
