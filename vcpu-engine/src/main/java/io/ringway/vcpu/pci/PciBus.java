@@ -117,7 +117,12 @@ public final class PciBus {
 
     synchronized long readData(int port, int size) {
         PciDevice device = addressed(port, size);
-        return device == null ? ones(size) : device.config().read((address & 0xfc) + port, size);
+        if (device == null) {
+            return ones(size);
+        }
+        int offset = (address & 0xfc) + port;
+        device.configReading(offset, size);
+        return device.config().read(offset, size);
     }
 
     synchronized void writeData(int port, int size, long value) {

@@ -13,6 +13,13 @@ public interface PciDevice {
     /** The function's 256-byte configuration space. */
     PciConfigSpace config();
 
+    /**
+     * Before the guest reads {@code size} bytes at {@code offset} of the configuration space: a device
+     * whose configuration bytes mirror something else (virtio's pci_cfg window) refreshes them here.
+     */
+    default void configReading(int offset, int size) {
+    }
+
     /** After the guest wrote {@code size} bytes at {@code offset} of the configuration space. */
     default void configWritten(int offset, int size) {
     }

@@ -12,7 +12,8 @@ import static io.ringway.vcpu.pci.virtio.VirtioPciLayout.*;
 /**
  * The virtio-pci modern transport (virtio 1.2, 4.1) for one virtio device: its PCI function (ids
  * 1af4:1040+id, revision 1), the vendor capabilities for the common, notify, ISR and device
- * configuration structures in BAR 0, the MSI-X capability with its table and PBA in the same BAR
+ * configuration structures in BAR 0 and the pci_cfg window onto that BAR (4.1.4.9, for drivers that
+ * cannot map it yet), the MSI-X capability with its table and PBA in the same BAR
  * (layout in {@link VirtioPciLayout}), and the common configuration registers with the rules the
  * spec gives the device:
  *
@@ -86,6 +87,7 @@ public final class VirtioPciDevice implements PciDevice {
     private final PciConfigSpace config;
     private final MsixTable msix;
     private final int msixCap;
+    private final int pciCfgCap;
     private final int queueCount;
     private final QueueState[] queues;
     private final long deviceFeatures;
@@ -150,6 +152,13 @@ public final class VirtioPciDevice implements PciDevice {
         byte[] writable = new byte[body.length];
         writable[1] = (byte) ((MSIX_ENABLE | MSIX_FUNCTION_MASK) >>> 8);
         this.msixCap = config.addCapability(PCI_CAP_MSIX, body, writable);
+        byte[] window = virtioCap(PCI_CFG_CAP_LENGTH, CAP_PCI_CFG, 0, 0, 0); // pci_cfg_data where the multiplier would be
+        byte[] windowWritable = new byte[window.length];
+        windowWritable[CAP_BAR - 2] = (byte) 0xff;
+        for (int i = CAP_OFFSET - 2; i < PCI_CFG_CAP_LENGTH - 2; i++) {
+            windowWritable[i] = (byte) 0xff; // offset, length, pci_cfg_data
+        }
+        this.pciCfgCap = config.addCapability(PCI_CAP_VENDOR, window, windowWritable);
         resetState();
     }
 
@@ -193,6 +202,16 @@ public final class VirtioPciDevice implements PciDevice {
         return badAccesses;
     }
 
+    /** The offset of the MSI-X capability in config space. */
+    public int msixCapability() {
+        return msixCap;
+    }
+
+    /** The offset of the VIRTIO_PCI_CAP_PCI_CFG capability in config space. */
+    public int pciCfgCapability() {
+        return pciCfgCap;
+    }
+
     @Override
     public synchronized void configWritten(int offset, int size) {
         int control = msixCap + 2;
@@ -200,6 +219,41 @@ public final class VirtioPciDevice implements PciDevice {
             int value = (int) config.get(control, 2);
             msix.control((value & MSIX_ENABLE) != 0, (value & MSIX_FUNCTION_MASK) != 0);
         }
+        if (touchesPciCfgData(offset, size)) {
+            int length = pciCfgLength();
+            if (length > 0) {
+                barWrite(BAR, config.get(pciCfgCap + CAP_OFFSET, 4), length, config.get(pciCfgCap + CAP_PCI_CFG_DATA, length));
+            }
+        }
+    }
+
+    @Override
+    public synchronized void configReading(int offset, int size) {
+        if (touchesPciCfgData(offset, size)) {
+            int length = pciCfgLength();
+            config.put(pciCfgCap + CAP_PCI_CFG_DATA, 4,
+                length > 0 ? barRead(BAR, config.get(pciCfgCap + CAP_OFFSET, 4), length) : 0);
+        }
+    }
+
+    private boolean touchesPciCfgData(int offset, int size) {
+        int data = pciCfgCap + CAP_PCI_CFG_DATA;
+        return offset < data + 4 && offset + size > data;
+    }
+
+    /**
+     * The window's access length, or 0 (counted as a bad access) when the driver broke 4.1.4.9.2:
+     * cap.bar must be the BAR, cap.length 1, 2 or 4, cap.offset a multiple of it.
+     */
+    private int pciCfgLength() {
+        int bar = (int) config.get(pciCfgCap + CAP_BAR, 1);
+        long length = config.get(pciCfgCap + CAP_LENGTH_FIELD, 4);
+        long offset = config.get(pciCfgCap + CAP_OFFSET, 4);
+        if (bar != BAR || (length != 1 && length != 2 && length != 4) || offset % length != 0 || offset + length > BAR_SIZE) {
+            badAccesses++;
+            return 0;
+        }
+        return (int) length;
     }
 
     // ------------------------------------------------------------------ interrupts (device side)

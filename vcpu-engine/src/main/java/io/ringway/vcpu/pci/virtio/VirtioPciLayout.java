@@ -20,7 +20,10 @@ package io.ringway.vcpu.pci.virtio;
  * 0x64  vendor (0x09) ISR_CFG     16 bytes
  * 0x74  vendor (0x09) DEVICE_CFG  16 bytes (only with a device configuration)
  * 0x84  MSI-X (0x11)              12 bytes: message control, table offset|BIR, PBA offset|BIR
+ * 0x90  vendor (0x09) PCI_CFG     20 bytes: a window into the BAR through config space (4.1.4.9):
+ *                                 the driver writes bar, offset, length, then reads or writes pci_cfg_data
  * </pre>
+ * (0x10 less for each offset after a missing DEVICE_CFG.)
  */
 public final class VirtioPciLayout {
     private VirtioPciLayout() {
@@ -45,6 +48,12 @@ public final class VirtioPciLayout {
     public static final int CAP_LENGTH = 16;
     public static final int NOTIFY_CAP_LENGTH = 20;
     public static final int MSIX_CAP_LENGTH = 12;
+    public static final int PCI_CFG_CAP_LENGTH = 20;
+    /** Offsets in a virtio capability (struct virtio_pci_cap) and in the pci_cfg capability. */
+    public static final int CAP_BAR = 4;
+    public static final int CAP_OFFSET = 8;
+    public static final int CAP_LENGTH_FIELD = 12;
+    public static final int CAP_PCI_CFG_DATA = 16;
 
     // ---- BAR layout
     public static final int BAR = 0;

@@ -5,6 +5,9 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import io.ringway.vcpu.exit.IoBus;
+import io.ringway.vcpu.exit.MmioBus;
+import io.ringway.vcpu.pci.PciBus;
 import io.ringway.vcpu.pci.PciConfigSpace;
 
 import static io.ringway.vcpu.pci.virtio.VirtioPciLayout.*;
@@ -160,9 +163,12 @@ class VirtioPciDeviceTest {
             0x09, 0x64, 20, CAP_NOTIFY_CFG, 0, 0, 0, 0, 0x00, 0x30, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0,
             0x09, 0x74, 16, CAP_ISR_CFG, 0, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0,
             0x09, 0x84, 16, CAP_DEVICE_CFG, 0, 0, 0, 0, 0x00, 0x20, 0, 0, 60, 0, 0, 0,
-            0x11, 0x00, 0x02, 0x00, 0x00, 0x40, 0, 0, 0x00, 0x50, 0, 0), dump(0x40, 0x90),
-            "common, notify (multiplier 4, 2 queues), ISR, device (60 B), MSI-X (3 vectors, table 0x4000, PBA 0x5000, BIR 0)");
-        assertEquals(0x90, 0x84 + MSIX_CAP_LENGTH);
+            0x11, 0x90, 0x02, 0x00, 0x00, 0x40, 0, 0, 0x00, 0x50, 0, 0,
+            0x09, 0x00, 20, CAP_PCI_CFG, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), dump(0x40, 0xa4),
+            "common, notify (multiplier 4, 2 queues), ISR, device (60 B), MSI-X (3 vectors, table 0x4000, PBA 0x5000, BIR 0), pci_cfg");
+        assertEquals(0x84, dev.msixCapability());
+        assertEquals(0x90, dev.pciCfgCapability());
+        assertArrayEquals(new byte[0x100 - 0xa4], dump(0xa4, 0x100), "nothing after the last capability");
     }
 
     @Test
@@ -321,6 +327,35 @@ class VirtioPciDeviceTest {
         enableMsix(false);
         assertEquals("0:0xfee00000/0x4021", messages.get(2));
         assertFalse(dev.msix().pending(0));
+    }
+
+    @Test
+    void thePciCfgWindowReadsAndWritesTheBarThroughConfigurationCycles() {
+        IoBus io = new IoBus();
+        PciBus bus = new PciBus(io, new MmioBus());
+        bus.registerPorts();
+        bus.add(1, dev);
+        int cap = dev.pciCfgCapability();
+        java.util.function.BiConsumer<Integer, Long> write = (offset, value) -> {
+            io.write(PciBus.CONFIG_ADDRESS, 4, Integer.toUnsignedLong(PciBus.ENABLE | 1 << 11 | offset));
+            io.write(PciBus.CONFIG_DATA, 4, value);
+        };
+        write.accept(cap + CAP_OFFSET, (long) COMMON + NUM_QUEUES);
+        write.accept(cap + CAP_LENGTH_FIELD, 2L);
+        io.write(PciBus.CONFIG_ADDRESS, 4, Integer.toUnsignedLong(PciBus.ENABLE | 1 << 11 | cap + CAP_PCI_CFG_DATA));
+        assertEquals(2, io.read(PciBus.CONFIG_DATA, 4), "num_queues read through pci_cfg_data");
+
+        write.accept(cap + CAP_OFFSET, (long) COMMON + DEVICE_STATUS);
+        write.accept(cap + CAP_LENGTH_FIELD, 1L);
+        write.accept(cap + CAP_PCI_CFG_DATA, (long) STATUS_ACKNOWLEDGE);
+        assertEquals(STATUS_ACKNOWLEDGE, dev.status(), "device_status written through pci_cfg_data");
+
+        write.accept(cap + CAP_OFFSET, (long) COMMON + 1); // a 4-byte access at an odd offset breaks 4.1.4.9.2
+        write.accept(cap + CAP_LENGTH_FIELD, 4L);
+        long bad = dev.badAccesses();
+        io.write(PciBus.CONFIG_ADDRESS, 4, Integer.toUnsignedLong(PciBus.ENABLE | 1 << 11 | cap + CAP_PCI_CFG_DATA));
+        assertEquals(0, io.read(PciBus.CONFIG_DATA, 4), "a misaligned window reads 0");
+        assertEquals(bad + 1, dev.badAccesses());
     }
 
     @Test
