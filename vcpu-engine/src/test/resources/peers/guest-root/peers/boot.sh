@@ -1,6 +1,8 @@
 #!/bin/sh
 # Guest job of the Linux-boot test (kernel command line peers.run=boot): proves init ran on
 # Ringway's VMM and that the console (the 8250 driver, interrupt-driven for user output) works.
-echo "RINGWAY_BOOT_OK uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+echo "RINGWAY_BOOT_OK uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) online=$(cat /sys/devices/system/cpu/online) mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+# the PCI functions Linux enumerated (none with pci=off)
+for d in /sys/bus/pci/devices/*; do [ -e "$d/vendor" ] && echo "RINGWAY_PCI ${d##*/} $(cat "$d/vendor") $(cat "$d/device") $(cat "$d/class")"; done
 # the boot-timer port (0x440 = 1088): the VMM reports the time from VM creation to here
 printf '\173' | dd of=/dev/port bs=1 seek=1088 count=1 2>/dev/null || echo "boot timer: /dev/port not writable"

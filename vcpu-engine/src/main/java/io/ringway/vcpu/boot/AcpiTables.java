@@ -26,7 +26,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  *                           type 0 processor local APIC (8 B): uid, APIC id, u32 flags (1 = enabled)
  *                           type 1 I/O APIC (12 B): id, reserved, u32 address, u32 GSI base
  *                           type 2 interrupt source override (10 B): bus 0 (ISA), source IRQ, u32 GSI, u16 MPS INTI flags
- * DSDT (5.2.11.1):        header + AML: Name (_S5, Package () { 5, 5 }) and COM1 (PNP0501) under \_SB
+ * DSDT (5.2.11.1):        header + AML: Name (_S5, Package () { 5, 5 }) and COM1 (PNP0501) under \_SB,
+ *                         then the PCI root bridge PCI0 (PNP0A03) in a second Scope (\_SB)
  * </pre>
  *
  * The FADT is hardware-reduced (Flags bit 20, 4.1): no PM1 blocks, no SCI; power-off goes through the
@@ -132,6 +133,8 @@ public final class AcpiTables {
         int madtSize = HEADER_SIZE + 8 + 8 * cpus + 12 + 10 * overrides.size();
         long dsdt = align(madt + madtSize);
         byte[] aml = dsdtAml();
+        aml = java.util.Arrays.copyOf(aml, aml.length + PCI_ROOT_AML.length);
+        System.arraycopy(PCI_ROOT_AML, 0, aml, aml.length - PCI_ROOT_AML.length, PCI_ROOT_AML.length);
         long end = dsdt + HEADER_SIZE + aml.length;
         if (end > ram.byteSize()) {
             throw new IllegalArgumentException("ACPI tables end at 0x" + Long.toHexString(end) + ", past guest memory");
@@ -234,6 +237,97 @@ public final class AcpiTables {
             0x22, 0x10, 0x00,                                                    //   IRQ descriptor, mask bit 4 (6.4.2.1)
             0x79, 0x00,                                                          //   end tag (6.4.2.9)
         };
+    }
+
+    /** Guest-physical window the PCI root bridge decodes for BARs: the first 512 MiB of the MMIO hole. */
+    public static final long PCI_MMIO_START = 0xc000_0000L;
+    public static final long PCI_MMIO_SIZE = 0x2000_0000L;
+    /** The DSDT's second part, {@link #pciRootAml()}. */
+    static final byte[] PCI_ROOT_AML = pciRootAml();
+
+    /**
+     * The PCI root bridge, so that Linux's ACPI PCI code scans bus 0 through configuration mechanism #1
+     * (with ACPI on, Linux enumerates PCI only under a PNP0A03 device; ACPI 6.5, 6.4 resource descriptors):
+     * <pre>
+     * Scope (\_SB) {
+     *   Device (PCI0) {
+     *     Name (_HID, EisaId ("PNP0A03"))
+     *     Name (_UID, Zero)
+     *     Name (_BBN, Zero)                     // base bus number
+     *     Name (_CRS, ResourceTemplate () {
+     *       WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0, 0, 1)
+     *       IO (Decode16, 0x0CF8, 0x0CF8, 1, 8)   // the configuration ports themselves
+     *       WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0x0000, 0x0CF7, 0, 0x0CF8)
+     *       WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0x0D00, 0xFFFF, 0, 0xF300)
+     *       DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,
+     *                    0, 0xC0000000, 0xDFFFFFFF, 0, 0x20000000)
+     *     })
+     *   }
+     * }
+     * </pre>
+     * No _PRT yet: functions interrupt through MSI-X.
+     */
+    static byte[] pciRootAml() {
+        java.io.ByteArrayOutputStream crs = new java.io.ByteArrayOutputStream();
+        crs.writeBytes(wordAddress(2, 0, 0, 0, 1)); // bus numbers 0..0
+        crs.writeBytes(new byte[] {0x47, 0x01, (byte) 0xf8, 0x0c, (byte) 0xf8, 0x0c, 0x01, 0x08});
+        crs.writeBytes(wordAddress(1, 0x03, 0x0000, 0x0cf7, 0x0cf8));
+        crs.writeBytes(wordAddress(1, 0x03, 0x0d00, 0xffff, 0xf300));
+        crs.writeBytes(dwordMemory(PCI_MMIO_START, PCI_MMIO_START + PCI_MMIO_SIZE - 1, PCI_MMIO_SIZE));
+        crs.writeBytes(new byte[] {0x79, 0x00});
+        byte[] resources = crs.toByteArray();
+
+        java.io.ByteArrayOutputStream dev = new java.io.ByteArrayOutputStream();
+        dev.writeBytes(new byte[] {'P', 'C', 'I', '0'});
+        dev.writeBytes(new byte[] {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, (byte) 0xd0, 0x0a, 0x03}); // EisaId PNP0A03
+        dev.writeBytes(new byte[] {0x08, '_', 'U', 'I', 'D', 0x00});
+        dev.writeBytes(new byte[] {0x08, '_', 'B', 'B', 'N', 0x00});
+        byte[] buffer = concat(new byte[] {0x0a, (byte) resources.length}, resources); // BufferSize as a ByteConst
+        dev.writeBytes(concat(new byte[] {0x08, '_', 'C', 'R', 'S', 0x11}, concat(pkgLength(buffer.length), buffer)));
+        byte[] device = dev.toByteArray();
+        byte[] deviceOp = concat(new byte[] {0x5b, (byte) 0x82}, concat(pkgLength(device.length), device));
+        byte[] scope = concat(new byte[] {'\\', '_', 'S', 'B', '_'}, deviceOp);
+        return concat(new byte[] {0x10}, concat(pkgLength(scope.length), scope));
+    }
+
+    /** Word Address Space Descriptor (6.4.3.5.3): producer, MinFixed, MaxFixed, positive decode. */
+    private static byte[] wordAddress(int type, int typeFlags, int min, int max, int length) {
+        return new byte[] {(byte) 0x88, 0x0d, 0x00, (byte) type, 0x0c, (byte) typeFlags, 0, 0,
+            (byte) min, (byte) (min >> 8), (byte) max, (byte) (max >> 8), 0, 0, (byte) length, (byte) (length >> 8)};
+    }
+
+    /** DWord Address Space Descriptor (6.4.3.5.2) for memory: producer, MinFixed, MaxFixed, non-cacheable, read-write. */
+    private static byte[] dwordMemory(long min, long max, long length) {
+        byte[] b = new byte[26];
+        b[0] = (byte) 0x87;
+        b[1] = 0x17;
+        b[3] = 0; // memory range
+        b[4] = 0x0c;
+        b[5] = 0x01; // _RW read-write, _MEM non-cacheable
+        for (int i = 0; i < 4; i++) {
+            b[10 + i] = (byte) (min >>> (8 * i));
+            b[14 + i] = (byte) (max >>> (8 * i));
+            b[22 + i] = (byte) (length >>> (8 * i));
+        }
+        return b;
+    }
+
+    /** AML PkgLength (20.2.4) for {@code content} bytes that follow it: 1 byte up to 63 in all, else 2 (up to 4095). */
+    static byte[] pkgLength(int content) {
+        if (content + 1 <= 63) {
+            return new byte[] {(byte) (content + 1)};
+        }
+        int total = content + 2;
+        if (total > 0xfff) {
+            throw new IllegalArgumentException("AML package of " + content + " bytes needs a 3-byte PkgLength");
+        }
+        return new byte[] {(byte) (0x40 | (total & 0x0f)), (byte) (total >> 4)};
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     /** Sum of {@code length} bytes at {@code at}, mod 256 (0 for a table with a correct checksum). */

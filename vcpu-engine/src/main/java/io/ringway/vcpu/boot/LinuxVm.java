@@ -30,15 +30,27 @@ import io.ringway.vcpu.kvm.KvmSregs;
 import io.ringway.vcpu.kvm.KvmSregs.DescriptorTable;
 import io.ringway.vcpu.kvm.KvmSregs.Seg;
 import io.ringway.vcpu.kvm.KvmSregs.Segment;
+import io.ringway.vcpu.kvm.KvmUnavailableException;
 import io.ringway.vcpu.kvm.Vcpu;
 import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vcpu.pci.PciBus;
+import io.ringway.vcpu.pci.PciHostBridge;
 
 /**
  * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
  * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
- * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, and the
+ * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, PCI bus 0
+ * with its host bridge behind configuration mechanism #1 ({@link PciBus}), and the
  * boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit entry, protected mode
- * for PVH). One vCPU for now: SMP (APs started by INIT/SIPI through the in-kernel LAPIC) comes later.
+ * for PVH).
+ *
+ * <h2>SMP</h2>
+ * vCPU {@code i} has APIC id {@code i} (the MADT lists one LAPIC per vCPU). Only the BSP (vCPU 0) gets
+ * registers; each AP is put in KVM_MP_STATE_UNINITIALIZED, so its KVM_RUN waits in the kernel until the
+ * guest's INIT/SIPI through the in-kernel LAPIC starts it at the SIPI vector (api.rst KVM_SET_MP_STATE).
+ * Every vCPU runs its own {@link VcpuRunner} on its own thread, sharing the port and MMIO buses; the
+ * devices on them are safe to call from several vCPU threads. The first vCPU run to end — a power-off,
+ * reset or debug exit from any vCPU, or a fault — stops all the others, and so does a timeout.
  */
 public final class LinuxVm implements AutoCloseable {
     /** CPUID.1:ECX bit 24, TSC-deadline timer: KVM emulates it but leaves it out of KVM_GET_SUPPORTED_CPUID (api.rst). */
@@ -46,6 +58,10 @@ public final class LinuxVm implements AutoCloseable {
     /** CPUID.1:ECX bit 31: running under a hypervisor. */
     static final int CPUID_1_ECX_HYPERVISOR = 1 << 31;
     static final int KVM_CAP_TSC_DEADLINE_TIMER = 72;
+    /** 8-bit APIC ids in the MADT (255 is the broadcast id, and the I/O APIC takes id {@code cpus}). */
+    public static final int MAX_CPUS = 254;
+    /** How long a stopped vCPU thread may take to leave KVM_RUN before the VM gives up on it. */
+    private static final long STOP_WAIT_SECONDS = 10;
 
     /**
      * How a boot ended.
@@ -64,15 +80,23 @@ public final class LinuxVm implements AutoCloseable {
     private final List<SharedRegion> regions = new ArrayList<>();
     private final EventFd serialIrq;
     private final Serial8250 serial;
-    private final VcpuRunner runner;
+    private final List<VcpuRunner> runners = new ArrayList<>();
     private final GuestExit exit;
+    private final PciBus pci;
     private final BootEntry entry;
     private final BootTimer bootTimer = new BootTimer(System.nanoTime());
 
     private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
                     String initrdName, String cmdline, OutputStream console) {
-        if (cpus != 1) {
-            throw new IllegalArgumentException("--cpus " + cpus + ": only 1 vCPU boots for now (SMP is not implemented yet)");
+        if (cpus < 1 || cpus > MAX_CPUS) {
+            throw new IllegalArgumentException("--cpus " + cpus + ": must be 1.." + MAX_CPUS + " (8-bit APIC ids in the MADT)");
+        }
+        int kvmMax = maxVcpus(kvm);
+        if (cpus > kvmMax) {
+            throw new KvmUnavailableException("--cpus " + cpus + ": this KVM allows at most " + kvmMax + " vCPUs per VM (KVM_CAP_MAX_VCPUS)");
+        }
+        if (cpus > 1) {
+            kvm.requireExtension(KvmApi.KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE");
         }
         kvm.requireExtension(KvmApi.KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
         kvm.requireExtension(KvmApi.KVM_CAP_IRQFD, "KVM_CAP_IRQFD");
@@ -94,9 +118,17 @@ public final class LinuxVm implements AutoCloseable {
             }
             entry = LinuxLoader.load(low.segment(), memory, cpus, kernel, kernelName, initrd, initrdName, cmdline);
 
-            Vcpu vcpu = vm.createVcpu(0);
-            vcpu.setCpuid(cpuid(kvm, 0));
-            setBootCpu(vcpu, entry);
+            List<Vcpu> vcpus = new ArrayList<>();
+            for (int id = 0; id < cpus; id++) {
+                Vcpu vcpu = vm.createVcpu(id);
+                vcpu.setCpuid(cpuid(kvm, id));
+                if (id == 0) {
+                    setBootCpu(vcpu, entry);
+                } else {
+                    vcpu.setMpState(KvmApi.KVM_MP_STATE_UNINITIALIZED); // waits for the BSP's INIT/SIPI
+                }
+                vcpus.add(vcpu);
+            }
 
             IoBus io = new IoBus();
             MmioBus mmio = new MmioBus();
@@ -104,9 +136,14 @@ public final class LinuxVm implements AutoCloseable {
             vm.addIrqfd(serialIrq, Serial8250.COM1_IRQ);
             serial = new Serial8250(console, serialIrq::signal);
             io.register("com1", Serial8250.COM1, Serial8250.REGISTERS, serial);
-            runner = new VcpuRunner(vcpu, io, mmio, new ExitStats());
-            exit = new GuestExit(runner::finish);
+            for (Vcpu vcpu : vcpus) {
+                runners.add(new VcpuRunner(vcpu, io, mmio, new ExitStats()));
+            }
+            exit = new GuestExit(this::stopAll); // from any vCPU: every run loop ends after this exit
             new PlatformPorts(exit).register(io);
+            pci = new PciBus(io, mmio);
+            pci.add(0, new PciHostBridge());
+            pci.registerPorts();
             io.register("boot-timer", BootTimer.PORT, 1, bootTimer);
         } catch (RuntimeException e) {
             close();
@@ -129,40 +166,113 @@ public final class LinuxVm implements AutoCloseable {
         return entry;
     }
 
-    /** Runs the guest until it powers off, resets, exits through the debug port or faults, or {@code timeout} passes. */
+    /** PCI bus 0 (configuration mechanism #1 at 0xCF8/0xCFC; the host bridge in slot 0): add functions before {@link #run}. */
+    public PciBus pci() {
+        return pci;
+    }
+
+    /** The number of vCPUs. */
+    public int cpus() {
+        return runners.size();
+    }
+
+    /** KVM_GET_MP_STATE of vCPU {@code cpu}, before or after {@link #run} (not during). */
+    int mpState(int cpu) {
+        return runners.get(cpu).vcpu().getMpState();
+    }
+
+    /**
+     * Runs the guest until it powers off, resets, exits through the debug port, a vCPU faults, or
+     * {@code timeout} passes; every vCPU thread has ended when this returns.
+     */
     public Result run(Duration timeout) {
-        CompletableFuture<RunResult> done = runner.start("ringway-vcpu-0");
-        RunResult result;
+        List<CompletableFuture<RunResult>> done = new ArrayList<>();
+        for (int i = 0; i < runners.size(); i++) {
+            done.add(runners.get(i).start("ringway-vcpu-" + i));
+        }
+        Throwable failure = null;
+        boolean timedOut = false;
+        boolean interrupted = false;
         try {
-            result = done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            CompletableFuture.anyOf(done.toArray(CompletableFuture[]::new)).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            runner.stop();
-            try {
-                done.get(10, TimeUnit.SECONDS);
-            } catch (Exception ignored) {
-                // reported below as the timeout it is
-            }
-            serial.flush();
-            return new Result(GuestExit.Kind.NONE, 124, null, "the guest did not end within " + timeout.toSeconds() + " s",
-                bootTimer.elapsedNanos());
+            timedOut = true;
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            runner.stop();
-            return new Result(GuestExit.Kind.NONE, 130, null, "interrupted", bootTimer.elapsedNanos());
+            interrupted = true;
         } catch (ExecutionException e) {
-            throw new IllegalStateException("vCPU thread failed: " + e.getCause(), e.getCause());
+            failure = e.getCause();
+        }
+        stopAll();
+        RunResult[] results = new RunResult[done.size()];
+        long exits = 0;
+        List<Integer> stuck = new ArrayList<>();
+        for (int i = 0; i < done.size(); i++) {
+            try {
+                results[i] = done.get(i).get(STOP_WAIT_SECONDS, TimeUnit.SECONDS);
+                exits += results[i].exits();
+            } catch (TimeoutException e) {
+                stuck.add(i);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (ExecutionException e) {
+                failure = failure == null ? e.getCause() : failure;
+            }
         }
         serial.flush();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (!stuck.isEmpty()) {
+            throw new IllegalStateException("vCPU thread(s) " + stuck + " did not leave KVM_RUN within " + STOP_WAIT_SECONDS + " s of a stop");
+        }
+        if (failure != null) {
+            throw new IllegalStateException("vCPU thread failed: " + failure, failure);
+        }
         GuestExit.Kind kind = exit.kind();
+        RunResult first = firstEnded(results);
         if (kind != GuestExit.Kind.NONE) {
-            return new Result(kind, exit.status(), result, "guest " + switch (kind) {
+            return new Result(kind, exit.status(), first, "guest " + switch (kind) {
                 case POWER_OFF -> "powered off";
                 case RESET -> "reset";
                 case DEBUG_EXIT -> "exited through the debug port with status " + exit.status();
                 case NONE -> throw new AssertionError();
-            } + " after " + result.exits() + " exits" + bootTimerText(), bootTimer.elapsedNanos());
+            } + " after " + exits + " exits" + (results.length > 1 ? " on " + results.length + " vCPUs" : "") + bootTimerText(),
+                bootTimer.elapsedNanos());
         }
-        return new Result(kind, 1, result, result.report(), bootTimer.elapsedNanos());
+        if (interrupted) {
+            return new Result(GuestExit.Kind.NONE, 130, null, "interrupted", bootTimer.elapsedNanos());
+        }
+        if (timedOut) {
+            return new Result(GuestExit.Kind.NONE, 124, null, "the guest did not end within " + timeout.toSeconds() + " s",
+                bootTimer.elapsedNanos());
+        }
+        return new Result(kind, 1, first, first.report(), bootTimer.elapsedNanos());
+    }
+
+    /** The run that ended the VM: the first that was not stopped by another (a fault, a halt), else vCPU 0's. */
+    private static RunResult firstEnded(RunResult[] results) {
+        for (RunResult r : results) {
+            if (r != null && r.outcome() != RunResult.Outcome.STOPPED) {
+                return r;
+            }
+        }
+        return results[0];
+    }
+
+    /** From any thread, any number of times: every vCPU leaves KVM_RUN and its run loop ends. */
+    private void stopAll() {
+        for (VcpuRunner r : runners) {
+            r.stop();
+        }
+    }
+
+    /** KVM_CAP_MAX_VCPUS, else KVM_CAP_NR_VCPUS, else 4 (api.rst KVM_CREATE_VCPU). */
+    static int maxVcpus(Kvm kvm) {
+        int max = kvm.checkExtension(KvmApi.KVM_CAP_MAX_VCPUS);
+        if (max <= 0) {
+            max = kvm.checkExtension(KvmApi.KVM_CAP_NR_VCPUS);
+        }
+        return max <= 0 ? 4 : max;
     }
 
     private String bootTimerText() {

@@ -36,6 +36,20 @@ public final class KvmApi {
     public static final long KVM_SET_SIGNAL_MASK = 0x4004AE8BL;
     public static final long KVM_SET_CPUID2 = 0x4008AE90L;
     public static final long KVM_GET_TSC_KHZ = 0xAEA3L;
+    public static final long KVM_GET_MP_STATE = 0x8004AE98L;
+    public static final long KVM_SET_MP_STATE = 0x4004AE99L;
+
+    // ---- struct kvm_mp_state.mp_state (api.rst KVM_GET_MP_STATE)
+    /** The vCPU runs (the BSP at creation). */
+    public static final int KVM_MP_STATE_RUNNABLE = 0;
+    /** An AP before its INIT: KVM_RUN blocks in the kernel until the in-kernel LAPIC gets INIT and SIPI. */
+    public static final int KVM_MP_STATE_UNINITIALIZED = 1;
+    /** An AP after INIT, waiting for its SIPI. */
+    public static final int KVM_MP_STATE_INIT_RECEIVED = 2;
+    /** Halted in the kernel (HLT with the in-kernel LAPIC). */
+    public static final int KVM_MP_STATE_HALTED = 3;
+    /** SIPI received, about to start at the vector's address. */
+    public static final int KVM_MP_STATE_SIPI_RECEIVED = 4;
 
     // ---- capabilities (KVM_CHECK_EXTENSION)
     public static final int KVM_CAP_IRQCHIP = 0x0;
@@ -43,6 +57,7 @@ public final class KvmApi {
     public static final int KVM_CAP_SET_TSS_ADDR = 0x4;
     public static final int KVM_CAP_EXT_CPUID = 0x7;
     public static final int KVM_CAP_NR_VCPUS = 0x9;
+    public static final int KVM_CAP_MP_STATE = 0xE;
     public static final int KVM_CAP_NR_MEMSLOTS = 0xA;
     public static final int KVM_CAP_IRQ_ROUTING = 0x19;
     public static final int KVM_CAP_IRQFD = 0x20;

@@ -140,6 +140,27 @@ public final class Vcpu implements AutoCloseable {
         return result <= 0 ? -1 : result;
     }
 
+    /**
+     * KVM_SET_MP_STATE ({@link KvmApi}{@code .KVM_MP_STATE_*}): with the in-kernel irqchip, an AP set
+     * to UNINITIALIZED waits inside KVM_RUN until the BSP's INIT/SIPI starts it at the SIPI vector.
+     */
+    public void setMpState(int state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_INT);
+            s.set(JAVA_INT, 0, state);
+            ioctl(KvmApi.KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE mp_state=" + state);
+        }
+    }
+
+    /** KVM_GET_MP_STATE: one of {@link KvmApi}{@code .KVM_MP_STATE_*}. Not while another thread is inside KVM_RUN. */
+    public int getMpState() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_INT);
+            ioctl(KvmApi.KVM_GET_MP_STATE, s, "KVM_GET_MP_STATE");
+            return s.get(JAVA_INT, 0);
+        }
+    }
+
     // ---------------------------------------------------------------- running
 
     /**

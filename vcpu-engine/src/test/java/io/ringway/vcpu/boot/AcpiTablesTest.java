@@ -44,7 +44,7 @@ class AcpiTablesTest {
     void everyTableHasItsSignatureLengthAndAZeroSum() {
         long[] tables = {layout.xsdt(), layout.fadt(), layout.madt(), layout.dsdt()};
         String[] signatures = {"XSDT", "FACP", "APIC", "DSDT"};
-        int[] lengths = {36 + 16, 276, 36 + 8 + 2 * 8 + 12 + 10, 36 + AcpiTables.dsdtAml().length};
+        int[] lengths = {36 + 16, 276, 36 + 8 + 2 * 8 + 12 + 10, 36 + AcpiTables.dsdtAml().length + AcpiTables.PCI_ROOT_AML.length};
         for (int i = 0; i < tables.length; i++) {
             assertEquals(signatures[i], ascii(tables[i], 4));
             assertEquals(lengths[i], length(tables[i]), signatures[i] + " length");
@@ -97,8 +97,35 @@ class AcpiTablesTest {
     }
 
     @Test
+    void dsdtEndsWithThePciRootBridgeAndItsResources() {
+        byte[] table = ram.asSlice(layout.dsdt() + 36, length(layout.dsdt()) - 36).toArray(JAVA_BYTE);
+        byte[] pci = java.util.Arrays.copyOfRange(table, table.length - AcpiTables.PCI_ROOT_AML.length, table.length);
+        assertArrayEquals(new byte[] {
+            0x10, 0x43, 0x08, '\\', '_', 'S', 'B', '_',                  // ScopeOp, PkgLength 0x83 (2 bytes), \_SB_
+            0x5b, (byte) 0x82, 0x4a, 0x07, 'P', 'C', 'I', '0',            // DeviceOp, PkgLength 0x7a, PCI0
+            0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, (byte) 0xd0, 0x0a, 0x03, // EisaId PNP0A03
+            0x08, '_', 'U', 'I', 'D', 0x00,
+            0x08, '_', 'B', 'B', 'N', 0x00,
+            0x08, '_', 'C', 'R', 'S', 0x11, 0x48, 0x05, 0x0a, 0x54,        // BufferOp, PkgLength 0x58, 84 bytes:
+            (byte) 0x88, 0x0d, 0, 0x02, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0,                       // bus 0..0
+            0x47, 0x01, (byte) 0xf8, 0x0c, (byte) 0xf8, 0x0c, 0x01, 0x08,                                 // IO 0xcf8, 8
+            (byte) 0x88, 0x0d, 0, 0x01, 0x0c, 0x03, 0, 0, 0, 0, (byte) 0xf7, 0x0c, 0, 0, (byte) 0xf8, 0x0c, // IO 0..0xcf7
+            (byte) 0x88, 0x0d, 0, 0x01, 0x0c, 0x03, 0, 0, 0, 0x0d, (byte) 0xff, (byte) 0xff, 0, 0, 0, (byte) 0xf3, // IO 0xd00..
+            (byte) 0x87, 0x17, 0, 0, 0x0c, 0x01, 0, 0, 0, 0, 0, 0, 0, (byte) 0xc0,                        // memory
+            (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xdf, 0, 0, 0, 0, 0, 0, 0, 0x20,
+            0x79, 0x00}, pci, "Scope (\\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _BBN 0, _CRS } }");
+    }
+
+    @Test
+    void amlPackageLengthsUseOneByteUpTo63AndTwoBytesAbove() {
+        assertArrayEquals(new byte[] {0x3f}, AcpiTables.pkgLength(62));
+        assertArrayEquals(new byte[] {0x41, 0x04}, AcpiTables.pkgLength(63), "65 in all: 0x40 | 1, 65 >> 4");
+    }
+
+    @Test
     void dsdtDeclaresCom1WithConsistentPackageLengthsAndResources() {
-        byte[] aml = ram.asSlice(layout.dsdt() + 36, length(layout.dsdt()) - 36).toArray(JAVA_BYTE);
+        byte[] table = ram.asSlice(layout.dsdt() + 36, length(layout.dsdt()) - 36).toArray(JAVA_BYTE);
+        byte[] aml = java.util.Arrays.copyOf(table, table.length - AcpiTables.PCI_ROOT_AML.length); // the PCI0 scope follows
         int scope = 12;
         assertEquals(0x10, aml[scope], "ScopeOp");
         assertEquals(aml.length - scope - 1, aml[scope + 1], "the scope's one-byte PkgLength runs to the end of the table");
@@ -129,7 +156,7 @@ class AcpiTablesTest {
 
     @Test
     void tablesEndInsideTheBiosArea() {
-        assertEquals(layout.dsdt() + 36 + AcpiTables.dsdtAml().length, layout.end());
+        assertEquals(layout.dsdt() + 36 + AcpiTables.dsdtAml().length + AcpiTables.PCI_ROOT_AML.length, layout.end());
         assertEquals(true, layout.end() <= 0x100000);
     }
 

@@ -26,8 +26,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Boots the host's stock Debian kernel with a busybox initramfs on Ringway's VMM inside
  * nested-kvm.sh — a QEMU TCG guest whose /dev/kvm is kvm_amd, a hardware-style KVM (this machine's
  * own PVM cannot boot a stock kernel in usable time) — to init and ACPI power-off, twice in one JVM:
- * the bzImage (/boot/vmlinuz-*) through the 64-bit boot protocol, then the uncompressed vmlinux taken
- * out of it (its xz payload) through its PVH entry point.
+ * the bzImage (/boot/vmlinuz-*) through the 64-bit boot protocol with 2 vCPUs and pci=off (the guest
+ * brings the AP up by INIT/SIPI and init sees both CPUs online), then the uncompressed vmlinux taken
+ * out of it (its xz payload) through its PVH entry point with 1 vCPU and PCI on: Linux finds the root
+ * bridge in the DSDT and enumerates the host bridge through configuration mechanism #1.
  *
  * <p>Skips only where qemu-system-x86_64 or a kernel is missing. Takes about a minute on a quiet
  * machine (L1 boot, the JVM under TCG, the kernel's decompressor); the deadline is
@@ -60,7 +62,7 @@ class LinuxBootNestedTest {
             java, "--enable-native-access=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
             "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
             NestedBootGuest.class.getName(), initrd.toString(), "512", Long.toString(TIMEOUT_S / 2 - 30),
-            "console=ttyS0 quiet pci=off reboot=k panic=-1 peers.run=boot", kernel.get().toString(), vmlinux.toString()));
+            "console=ttyS0 quiet reboot=k panic=-1 peers.run=boot", "2:pci=off:" + kernel.get(), "1::" + vmlinux));
         Path log = WORK.resolve("nested-boot.log");
         long t0 = System.nanoTime();
         // The project (classes, initramfs, vmlinux) must be seen inside L1 even when it lives under /tmp.
@@ -73,11 +75,17 @@ class LinuxBootNestedTest {
 
         assertEquals(2, out.lines().filter(l -> l.startsWith("RINGWAY_BOOT_OK")).count(),
             "each guest's init job prints its marker on our UART; log " + log + ":\n" + tail(out));
-        assertTrue(out.contains("kernel=" + kernel.get().getFileName() + " entry=LONG_64 exit=POWER_OFF status=0"),
+        assertTrue(out.contains("kernel=" + kernel.get().getFileName() + " cpus=2 entry=LONG_64 exit=POWER_OFF status=0"),
             "the bzImage guest did not power off through ACPI S5; log " + log + ":\n" + tail(out));
-        assertTrue(out.contains("kernel=vmlinux entry=PVH_32 exit=POWER_OFF status=0"),
+        assertTrue(out.contains("kernel=vmlinux cpus=1 entry=PVH_32 exit=POWER_OFF status=0"),
             "the vmlinux (PVH) guest did not power off through ACPI S5; log " + log + ":\n" + tail(out));
-        assertTrue(out.contains("cpus=1 mem_kb="), "the guest sees one CPU and its memory:\n" + tail(out));
+        List<String> booted = out.lines().filter(l -> l.startsWith("RINGWAY_BOOT_OK")).toList();
+        assertTrue(booted.get(0).contains(" cpus=2 online=0-1 mem_kb="),
+            "the 2-vCPU guest brought its AP up (2 CPUs in /proc/cpuinfo, 0-1 online): " + booted.get(0));
+        assertTrue(booted.get(1).contains(" cpus=1 online=0 mem_kb="), "the 1-vCPU guest sees one CPU: " + booted.get(1));
+        List<String> pci = out.lines().filter(l -> l.startsWith("RINGWAY_PCI ")).toList();
+        assertEquals(List.of("RINGWAY_PCI 0000:00:00.0 0x1b36 0x0008 0x060000"), pci,
+            "only the PCI guest enumerates, and finds the host bridge at 00:00.0:\n" + tail(out));
         assertTrue(out.contains("boot_timer_ms=") && !out.contains("boot_timer_ms=-1"), "init wrote the boot-timer port:\n" + tail(out));
         assertEquals(0, rc, "nested-kvm.sh exit status (the VMM's); log " + log);
     }

@@ -8,10 +8,13 @@ import org.junit.jupiter.api.Test;
 
 import io.ringway.vcpu.devices.GuestExit;
 import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.kvm.KvmApi;
 import io.ringway.vcpu.kvm.KvmTestSupport;
+import io.ringway.vcpu.pci.PciHostBridge;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.abort;
 
@@ -34,8 +37,38 @@ class LinuxVmTest {
         return elf;
     }
 
+    /**
+     * PVH entry (32-bit, paging off), the BSP starts AP 1 as Linux's wakeup_secondary_cpu_via_init does:
+     * it writes a real-mode AP program at 0x10000 (mov dx, 0x501; mov al, 0x42; out dx, al; hlt),
+     * software-enables its LAPIC (SVR 0xFEE000F0 = 0x1FF: KVM's LAPIC sends no IPI while disabled, as
+     * found here), then through its ICR (0xFEE00300, destination in 0xFEE00310) sends INIT and a SIPI
+     * with vector 0x10 (start at 0x10000), and spins ({@code jmp $}): only the AP can end the run, with
+     * status 0x42.
+     */
+    private static final byte[] START_AP_1 = {
+        (byte) 0xc7, 0x05, 0x00, 0x00, 0x01, 0x00, (byte) 0xba, 0x01, 0x05, (byte) 0xb0, // mov dword [0x10000], AP code 0..3
+        (byte) 0xc7, 0x05, 0x04, 0x00, 0x01, 0x00, 0x42, (byte) 0xee, (byte) 0xf4, (byte) 0xf4, // mov dword [0x10004], AP code 4..7
+        (byte) 0xc7, 0x05, (byte) 0xf0, 0x00, (byte) 0xe0, (byte) 0xfe, (byte) 0xff, 0x01, 0x00, 0x00, // SVR: APIC enabled, vector 0xFF
+        (byte) 0xc7, 0x05, 0x10, 0x03, (byte) 0xe0, (byte) 0xfe, 0x00, 0x00, 0x00, 0x01, // ICR high: destination APIC id 1
+        (byte) 0xc7, 0x05, 0x00, 0x03, (byte) 0xe0, (byte) 0xfe, 0x00, 0x45, 0x00, 0x00, // ICR low: INIT, level assert
+        (byte) 0xc7, 0x05, 0x00, 0x03, (byte) 0xe0, (byte) 0xfe, 0x10, 0x46, 0x00, 0x00, // ICR low: start-up, vector 0x10
+        (byte) 0xeb, (byte) 0xfe}; // jmp $
+    /**
+     * 64-bit entry, configuration mechanism #1 as a guest uses it: mov eax, 0x80000000 (bus 0, device 0,
+     * register 0); mov dx, 0xcf8; out dx, eax; mov dx, 0xcfc; in eax, dx; then the low byte of the
+     * vendor id to the debug-exit port.
+     */
+    private static final byte[] READ_HOST_BRIDGE_VENDOR = {(byte) 0xb8, 0, 0, 0, (byte) 0x80, 0x66, (byte) 0xba, (byte) 0xf8, 0x0c,
+        (byte) 0xef, 0x66, (byte) 0xba, (byte) 0xfc, 0x0c, (byte) 0xed, 0x66, (byte) 0xba, 0x01, 0x05, (byte) 0xee, (byte) 0xf4};
+    /** 64-bit entry: jmp $ (a BSP that never ends the run itself). */
+    private static final byte[] SPIN = {(byte) 0xeb, (byte) 0xfe};
+
     private static LinuxVm.Result boot(Kvm kvm, MemorySegment image) {
-        try (LinuxVm vm = LinuxVm.create(kvm, 1, MEMORY, image, "tiny", null, null, "", new ByteArrayOutputStream())) {
+        return boot(kvm, 1, image);
+    }
+
+    private static LinuxVm.Result boot(Kvm kvm, int cpus, MemorySegment image) {
+        try (LinuxVm vm = LinuxVm.create(kvm, cpus, MEMORY, image, "tiny", null, null, "", new ByteArrayOutputStream())) {
             return vm.run(Duration.ofSeconds(60));
         } catch (KvmUnavailableException e) {
             abort("skipped, needs " + e.getMessage());
@@ -69,6 +102,70 @@ class LinuxVmTest {
             assertEquals(GuestExit.Kind.NONE, r.exit());
             assertEquals(1, r.status(), r.report());
             assertTrue(r.report().contains("KVM_EXIT_SHUTDOWN"), r.report());
+        }
+    }
+
+    @Test
+    void apsWaitUninitializedAndADebugExitFromTheBspEndsEveryVcpu() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 3, kernel(READ_TYPE_OF_LOADER, -1))) {
+            assertEquals(KvmApi.KVM_MP_STATE_RUNNABLE, vm.mpState(0), "the BSP runs from the entry point");
+            assertEquals(KvmApi.KVM_MP_STATE_UNINITIALIZED, vm.mpState(1), "AP 1 waits for INIT/SIPI");
+            assertEquals(KvmApi.KVM_MP_STATE_UNINITIALIZED, vm.mpState(2), "AP 2 waits for INIT/SIPI");
+            // the APs sit in KVM_RUN waiting for a SIPI that never comes: run() returns only if the exit stops them
+            LinuxVm.Result r = vm.run(Duration.ofSeconds(60));
+            assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
+            assertEquals(0xff, r.status(), r.report());
+            assertTrue(r.report().contains("on 3 vCPUs"), r.report());
+        }
+    }
+
+    @Test
+    void theBspStartsAnApWithInitAndSipiAndTheApsExitEndsTheBspToo() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 2, kernel(START_AP_1, 0x200000))) {
+            LinuxVm.Result r = vm.run(Duration.ofSeconds(60));
+            assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
+            assertEquals(0x42, r.status(), "status written by the AP's real-mode code at the SIPI vector: " + r.report());
+        }
+    }
+
+    @Test
+    void aTimeoutStopsEveryVcpuIncludingApsNeverStarted() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 2, kernel(SPIN, -1))) {
+            LinuxVm.Result r = vm.run(Duration.ofMillis(300));
+            assertEquals(GuestExit.Kind.NONE, r.exit(), r.report());
+            assertEquals(124, r.status(), r.report());
+        }
+    }
+
+    @Test
+    void aVcpuCountOutsideTheMadtRangeIsRefusedByName() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip()) {
+            for (int cpus : new int[] {0, LinuxVm.MAX_CPUS + 1}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> LinuxVm.create(kvm, cpus, MEMORY, kernel(SPIN, -1), "tiny", null, null, "", new ByteArrayOutputStream()));
+                assertTrue(e.getMessage().startsWith("--cpus " + cpus + ": must be 1..254"), e.getMessage());
+            }
+        }
+    }
+
+    private static LinuxVm createOrSkip(Kvm kvm, int cpus, MemorySegment image) {
+        try {
+            return LinuxVm.create(kvm, cpus, MEMORY, image, "tiny", null, null, "", new ByteArrayOutputStream());
+        } catch (KvmUnavailableException e) {
+            abort("skipped, needs " + e.getMessage());
+            throw e;
+        }
+    }
+
+    @Test
+    void theGuestReadsTheHostBridgeThroughConfigurationMechanism1() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip()) {
+            LinuxVm.Result r = boot(kvm, kernel(READ_HOST_BRIDGE_VENDOR, -1));
+            assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
+            assertEquals(PciHostBridge.VENDOR_ID & 0xff, r.status(), "low byte of vendor id 1b36 at 00:00.0: " + r.report());
         }
     }
 }

@@ -13,9 +13,10 @@ import io.ringway.vcpu.kvm.Kvm;
 
 /**
  * The program {@link LinuxBootNestedTest} runs inside nested-kvm.sh (the test's class path, a
- * hardware-style KVM): boots each KERNEL in turn with INITRD and CMDLINE on Ringway's VMM, console
- * on stdout, and prints one {@code RINGWAY_VM_RESULT} line per kernel; the exit status is the first
- * non-zero guest status. Args: INITRD MEMORY_MIB TIMEOUT_S CMDLINE KERNEL...
+ * hardware-style KVM): boots each KERNEL in turn with CPUS vCPUs, INITRD and CMDLINE plus that kernel's
+ * EXTRA arguments on Ringway's VMM, console on stdout, and prints one {@code RINGWAY_VM_RESULT} line per
+ * kernel; the exit status is the first non-zero guest status.
+ * Args: INITRD MEMORY_MIB TIMEOUT_S CMDLINE CPUS:EXTRA:KERNEL... (EXTRA may be empty)
  */
 public final class NestedBootGuest {
     private NestedBootGuest() {
@@ -30,14 +31,17 @@ public final class NestedBootGuest {
         int status = 0;
         try (Kvm kvm = Kvm.open()) {
             for (int i = 4; i < args.length; i++) {
-                Path kernel = Path.of(args[i]);
+                String[] spec = args[i].split(":", 3);
+                int cpus = Integer.parseInt(spec[0]);
+                String kernelCmdline = spec[1].isEmpty() ? cmdline : cmdline + " " + spec[1];
+                Path kernel = Path.of(spec[2]);
                 long start = System.nanoTime();
-                try (LinuxVm vm = LinuxVm.create(kvm, 1, memory, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
-                         MemorySegment.ofArray(Files.readAllBytes(initrd)), initrd.toString(), cmdline, console)) {
+                try (LinuxVm vm = LinuxVm.create(kvm, cpus, memory, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
+                         MemorySegment.ofArray(Files.readAllBytes(initrd)), initrd.toString(), kernelCmdline, console)) {
                     long created = System.nanoTime();
                     LinuxVm.Result result = vm.run(timeout);
-                    System.out.printf("RINGWAY_VM_RESULT kernel=%s entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
-                        kernel.getFileName(), vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
+                    System.out.printf("RINGWAY_VM_RESULT kernel=%s cpus=%d entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
+                        kernel.getFileName(), cpus, vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
                         (System.nanoTime() - created) / 1_000_000, result.bootTimerNanos() / 1_000_000, result.report());
                     System.out.flush();
                     if (status == 0) {
