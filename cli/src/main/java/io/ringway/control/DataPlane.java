@@ -222,16 +222,12 @@ public final class DataPlane implements AutoCloseable {
         try {
             d = switch (s.type()) {
                 case "malloc" -> {
-                    // RAM bdevs are mapped without reserve: count them all against the machine's memory,
-                    // not only against what is free now.
+                    // RAM bdevs take their memory at creation (MAP_POPULATE): what is free now is the limit,
+                    // and the bdevs made earlier are already out of it.
                     long available = meminfo("MemAvailable:");
-                    long total = meminfo("MemTotal:");
-                    long committed = bdevs.values().stream().filter(b -> b.spec().type().equals("malloc"))
-                            .mapToLong(b -> b.spec().size()).sum();
-                    if (s.size() > available || s.size() > total - committed) {
+                    if (s.size() > available) {
                         throw RpcException.params("bdev " + s.name() + ": size " + s.size()
-                                + " bytes is beyond the memory available (" + available + " bytes free, " + (total - committed)
-                                + " bytes of RAM not promised to other malloc bdevs)");
+                                + " bytes is beyond the memory available (" + available + " bytes free)");
                     }
                     yield new MallocBlockDevice(s.name(), s.size(), s.blockSize(), s.readOnly());
                 }

@@ -176,14 +176,6 @@ class ServeRpcTest {
         assertError(bed.error("bdev_malloc_create", m("name", "M0", "size", "99999999999T")), RpcException.INVALID_PARAMS,
                 "too large");
         assertEquals(List.of(), bed.ok("bdev_get_bdevs", Map.of()), "nothing half-made");
-        // RAM bdevs are mapped without reserve: two that each fit but together do not are refused.
-        long total = DataPlane.meminfo("MemTotal:");
-        long big = Math.min(total * 6 / 10, DataPlane.meminfo("MemAvailable:") - (64 << 20)) / 4096 * 4096;
-        org.junit.jupiter.api.Assumptions.assumeTrue(big > total / 2, "less than half the RAM is free");
-        bed.ok("bdev_malloc_create", m("name", "Big0", "size", big));
-        assertError(bed.error("bdev_malloc_create", m("name", "Big1", "size", big)), RpcException.INVALID_PARAMS,
-                "not promised to other malloc bdevs");
-        bed.ok("bdev_delete", m("name", "Big0"));
     }
 
     @Test
