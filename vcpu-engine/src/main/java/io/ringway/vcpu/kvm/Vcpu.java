@@ -134,6 +134,29 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
+    /** KVM_GET_LAPIC: the in-kernel local APIC registers (needs {@link Vm#createIrqchip()}). */
+    public KvmLapicState getLapic() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLapicState.SIZE, 8);
+            ioctl(KvmApi.KVM_GET_LAPIC, s, "KVM_GET_LAPIC");
+            return KvmLapicState.read(s);
+        }
+    }
+
+    /** KVM_SET_LAPIC. */
+    public void setLapic(KvmLapicState state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLapicState.SIZE, 8);
+            state.write(s);
+            ioctl(KvmApi.KVM_SET_LAPIC, s, "KVM_SET_LAPIC");
+        }
+    }
+
+    /** KVM's statistics of this vCPU (KVM_GET_STATS_FD: exits, halt_exits, irq_injections ...); a one-line {@link KvmUnavailableException} where the kernel lacks them. */
+    public KvmStats openStats() {
+        return KvmStats.open(vm.kvm(), fd, "vcpu=" + id);
+    }
+
     /** KVM_GET_TSC_KHZ: the guest TSC frequency in kHz, or -1 where the kernel does not say. */
     public long tscKhz() {
         int result = LibC.tryIoctl(fd, KvmApi.KVM_GET_TSC_KHZ, 0L);

@@ -1,0 +1,124 @@
+package io.ringway.vcpu.guest;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import io.ringway.runtime.sys.EventFd;
+import io.ringway.vcpu.asm.Cond;
+import io.ringway.vcpu.asm.Label;
+import io.ringway.vcpu.asm.Mem;
+import io.ringway.vcpu.asm.Reg;
+import io.ringway.vcpu.asm.X86Assembler;
+import io.ringway.vcpu.exit.BusDevice;
+import io.ringway.vcpu.exit.ExitStats;
+import io.ringway.vcpu.exit.IoBus;
+import io.ringway.vcpu.exit.MmioBus;
+import io.ringway.vcpu.exit.RunResult;
+import io.ringway.vcpu.exit.VcpuRunner;
+import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.kvm.KvmApi;
+import io.ringway.vcpu.kvm.KvmLapicState;
+import io.ringway.vcpu.kvm.KvmStats;
+import io.ringway.vcpu.kvm.KvmTestSupport;
+import io.ringway.vcpu.kvm.Vcpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Interrupts into a CPL-3 micro-guest: irqfd → GSI → MSI → local APIC → the CPL-0 handler → EOI and an ack the host sees. */
+class InterruptGuestTest {
+    private static final int DONE_PORT = 0x10;
+    private static final long DOORBELL = MicroGuest.MMIO_BASE + 0x1000;
+    private static final long DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+    /**
+     * The guest rings the doorbell (an ioeventfd, no exit) n times; after each ring it waits (spinning
+     * at CPL 3, or halted in {@code int 0x81}) until the handler has counted one more interrupt.
+     */
+    private static byte[] pingPong(int n, boolean halt) {
+        X86Assembler a = new X86Assembler();
+        Label loop = a.newLabel("loop");
+        Label wait = a.newLabel("wait");
+        a.mov(Reg.R8, n).mov(Reg.R10, DOORBELL).mov(Reg.R12, InterruptGuest.ACK).xor(Reg.R13, Reg.R13);
+        a.bind(loop).inc(Reg.R13);
+        if (halt) {
+            a.cli().store32(Mem.at(Reg.R10), Reg.R8);
+            InterruptGuest.haltUntilInterrupt(a);
+        } else {
+            a.store32(Mem.at(Reg.R10), Reg.R8);
+        }
+        a.bind(wait).load(Reg.RAX, Mem.at(Reg.R12)).cmp(Reg.RAX, Reg.R13).jcc(Cond.NZ, wait);
+        a.dec(Reg.R8).jcc(Cond.NZ, loop);
+        a.outImm(DONE_PORT, 1);
+        return a.assemble();
+    }
+
+    private void runPingPong(boolean halt) throws Exception {
+        int n = halt ? 200 : 2_000;
+        try (Kvm kvm = KvmTestSupport.openOrSkip(); MicroGuest guest = MicroGuest.create(kvm, 2 << 20);
+             EventFd irq = EventFd.create(false); EventFd doorbell = EventFd.create(false)) {
+            InterruptGuest ig = InterruptGuest.install(guest, irq, 0);
+            guest.vm().addIoeventfd(doorbell, DOORBELL, 0, false, null);
+            guest.load(MicroGuest.CODE, pingPong(n, halt));
+            VcpuRunner[] runner = new VcpuRunner[1];
+            IoBus io = new IoBus();
+            io.register("done", DONE_PORT, 1, BusDevice.onWrite(() -> runner[0].finish()));
+            Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
+            ig.prepareVcpu(vcpu);
+            if (halt) {
+                ig.enterKernelMode(vcpu); // hlt is #GP at CPL 3 on PVM
+            }
+            runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), new ExitStats());
+            CompletableFuture<RunResult> done = runner[0].start("vcpu-0");
+            try (KvmStats stats = vcpu.openStats()) {
+                long deadline = System.nanoTime() + DEADLINE_NANOS;
+                for (int i = 1; i <= n; i++) {
+                    // the data-plane thread: a kick from the guest, then an interrupt back
+                    while (doorbell.read() == 0) {   // non-blocking eventfd: 0 when not yet rung
+                        checkAlive(done, deadline, "doorbell " + i);
+                        Thread.onSpinWait();
+                    }
+                    irq.signal();
+                    while (ig.acks() < i) {
+                        checkAlive(done, deadline, "ack " + i);
+                        Thread.onSpinWait();
+                    }
+                }
+                RunResult result = done.get(30, TimeUnit.SECONDS);
+                assertEquals(RunResult.Outcome.FINISHED, result.outcome(), result.report());
+                assertEquals(n, ig.acks(), "interrupts the guest handler took");
+                assertEquals(1, runner[0].stats().count(KvmApi.KVM_EXIT_IO), "only the done port exits to userspace");
+                assertEquals(0, runner[0].stats().count(KvmApi.KVM_EXIT_MMIO), "the doorbell never exits to userspace");
+                KvmLapicState lapic = vcpu.getLapic();
+                assertFalse(lapic.bit(KvmLapicState.ISR, InterruptGuest.VECTOR), "the handler's EOI cleared the in-service bit");
+                stats.refresh();
+                assertTrue(stats.value("irq_injections") >= n, "KVM irq_injections " + stats.value("irq_injections") + " >= " + n);
+            } finally {
+                runner[0].stop();
+                done.get(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static void checkAlive(CompletableFuture<RunResult> done, long deadline, String waitingFor) {
+        if (done.isDone()) {
+            throw new AssertionError("the vCPU run ended while the host waited for " + waitingFor + ": " + done.join().report());
+        }
+        if (System.nanoTime() > deadline) {
+            throw new AssertionError("no " + waitingFor + " within " + TimeUnit.NANOSECONDS.toSeconds(DEADLINE_NANOS) + " s");
+        }
+    }
+
+    @Test
+    void anIrqfdInterruptReachesTheGuestHandlerWhichAcknowledges() throws Exception {
+        runPingPong(false);
+    }
+
+    @Test
+    void anIrqfdInterruptWakesAHaltedGuest() throws Exception {
+        runPingPong(true);
+    }
+}
