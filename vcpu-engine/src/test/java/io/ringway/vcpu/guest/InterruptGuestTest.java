@@ -18,7 +18,9 @@ import io.ringway.vcpu.exit.MmioBus;
 import io.ringway.vcpu.exit.RunResult;
 import io.ringway.vcpu.exit.VcpuRunner;
 import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.kvm.GsiRoute;
 import io.ringway.vcpu.kvm.KvmApi;
+import io.ringway.vcpu.kvm.MsiSignal;
 import io.ringway.vcpu.kvm.KvmLapicState;
 import io.ringway.vcpu.kvm.KvmStats;
 import io.ringway.vcpu.kvm.KvmTestSupport;
@@ -57,6 +59,11 @@ class InterruptGuestTest {
     }
 
     private void runPingPong(boolean halt) throws Exception {
+        runPingPong(halt, false);
+    }
+
+    /** {@code msi}: the host injects with KVM_SIGNAL_MSI (same address and vector as the route) instead of the irqfd. */
+    private void runPingPong(boolean halt, boolean msi) throws Exception {
         int n = halt ? 200 : 2_000;
         try (Kvm kvm = KvmTestSupport.openOrSkip(); MicroGuest guest = MicroGuest.create(kvm, 2 << 20);
              EventFd irq = EventFd.create(false); EventFd doorbell = EventFd.create(false)) {
@@ -73,7 +80,8 @@ class InterruptGuestTest {
             }
             runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), new ExitStats());
             CompletableFuture<RunResult> done = runner[0].start("vcpu-0");
-            try (KvmStats stats = vcpu.openStats()) {
+            try (KvmStats stats = vcpu.openStats();
+                 MsiSignal signal = guest.vm().msiSignal(GsiRoute.msiToApic(0, 0, InterruptGuest.VECTOR).address(), InterruptGuest.VECTOR)) {
                 long deadline = System.nanoTime() + DEADLINE_NANOS;
                 for (int i = 1; i <= n; i++) {
                     // the data-plane thread: a kick from the guest, then an interrupt back
@@ -81,7 +89,12 @@ class InterruptGuestTest {
                         checkAlive(done, deadline, "doorbell " + i);
                         Thread.onSpinWait();
                     }
-                    irq.signal();
+                    if (msi) {
+                        int delivered = signal.signal();
+                        assertTrue(delivered > 0, "KVM_SIGNAL_MSI returned " + delivered);
+                    } else {
+                        irq.signal();
+                    }
                     while (ig.acks() < i) {
                         checkAlive(done, deadline, "ack " + i);
                         Thread.onSpinWait();
@@ -115,6 +128,11 @@ class InterruptGuestTest {
     @Test
     void anIrqfdInterruptReachesTheGuestHandlerWhichAcknowledges() throws Exception {
         runPingPong(false);
+    }
+
+    @Test
+    void aSignalledMsiReachesTheGuestHandler() throws Exception {
+        runPingPong(false, true);
     }
 
     @Test
