@@ -11,6 +11,7 @@ import java.util.concurrent.TimeoutException;
 
 import org.HdrHistogram.Histogram;
 
+import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.asm.Cond;
 import io.ringway.vcpu.asm.Label;
@@ -20,6 +21,7 @@ import io.ringway.vcpu.asm.X86Assembler;
 import io.ringway.vcpu.exit.BusDevice;
 import io.ringway.vcpu.exit.ExitStats;
 import io.ringway.vcpu.exit.IoBus;
+import io.ringway.vcpu.exit.KvmStatsPublisher;
 import io.ringway.vcpu.exit.MmioBus;
 import io.ringway.vcpu.exit.RunResult;
 import io.ringway.vcpu.exit.VcpuRunner;
@@ -132,11 +134,20 @@ public final class ExitCostSuite {
 
     /** Runs {@code kind} {@code iterations} times in a fresh micro-guest. */
     public static Result run(Kvm kvm, Kind kind, int iterations) {
+        return run(kvm, kind, iterations, null);
+    }
+
+    /**
+     * As {@link #run(Kvm, Kind, int)}, with live counters in {@code registry} (when not null) while
+     * it runs: the run loop's {@code vcpu.0.exit.*} and KVM's own {@code vcpu.0.kvm.*}
+     * ({@link KvmStatsPublisher#VCPU_DEFAULTS}, every 100 ms), for {@code ringway stats}.
+     */
+    public static Result run(Kvm kvm, Kind kind, int iterations, StatsRegistry registry) {
         if (iterations < 1 || iterations > 16_000_000) {
             throw new IllegalArgumentException("iterations must be 1..16000000, got " + iterations);
         }
         if (kind.interrupts()) {
-            return runInterrupt(kvm, kind, iterations);
+            return runInterrupt(kvm, kind, iterations, registry);
         }
         try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
              EventFd doorbell = EventFd.create(true)) {
@@ -172,14 +183,20 @@ public final class ExitCostSuite {
                 }
             });
             Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
-            ExitStats stats = new ExitStats();
+            ExitStats stats = registry == null ? new ExitStats() : new ExitStats(registry, 0);
             runner[0] = new VcpuRunner(vcpu, io, mmio, stats);
 
-            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu);
+            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu, registry);
             long t0 = System.nanoTime();
-            RunResult result = runner[0].run();
+            RunResult result;
+            try {
+                result = runner[0].run();
+            } finally {
+                kvmStats.finish();
+                stats.close();
+            }
             long wall = System.nanoTime() - t0;
-            Map<String, Long> kvmMoved = kvmStats.finish();
+            Map<String, Long> kvmMoved = kvmStats.moved();
             if (result.outcome() != RunResult.Outcome.FINISHED) {
                 throw new IllegalStateException(kind.label() + " micro-guest did not finish: " + result.report());
             }
@@ -219,7 +236,7 @@ public final class ExitCostSuite {
      * The interrupt kinds: the vCPU runs on its own thread, the calling thread is the data-plane
      * thread (it waits for the guest's doorbell, signals the irqfd and waits for the handler's count).
      */
-    private static Result runInterrupt(Kvm kvm, Kind kind, int iterations) {
+    private static Result runInterrupt(Kvm kvm, Kind kind, int iterations, StatsRegistry registry) {
         boolean halt = kind == Kind.HLT_WAKEUP;
         try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
              EventFd irq = EventFd.create(true);
@@ -230,15 +247,11 @@ public final class ExitCostSuite {
             VcpuRunner[] runner = new VcpuRunner[1];
             IoBus io = new IoBus();
             io.register("done", DONE_PORT, 1, BusDevice.onWrite(() -> runner[0].finish()));
-            Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
-            ig.prepareVcpu(vcpu);
-            if (halt) {
-                ig.enterKernelMode(vcpu);
-            }
-            ExitStats stats = new ExitStats();
+            Vcpu vcpu = ig.createVcpu(0, MicroGuest.CODE, halt ? 0 : 3);
+            ExitStats stats = registry == null ? new ExitStats() : new ExitStats(registry, 0);
             runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), stats);
             Histogram host = new Histogram(1, ExitStats.MAX_NANOS, 2);
-            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu);
+            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu, registry);
             KvmStats blockingStats = halt ? kvmStats.stats() : null;
             int blocking = blockingStats == null ? -1 : blockingStats.indexOf("blocking");
 
@@ -248,7 +261,9 @@ public final class ExitCostSuite {
             try {
                 for (int i = 1; i <= iterations; i++) {
                     while (doorbell.read() == 0) {
-                        alive(done, deadline, kind, "the doorbell of interrupt " + i);
+                        if (done.isDone() || System.nanoTime() > deadline) {
+                            throw gaveUp(done, kind, "the doorbell of interrupt " + i);
+                        }
                         Thread.onSpinWait();
                     }
                     if (halt) {
@@ -257,7 +272,10 @@ public final class ExitCostSuite {
                     long s = System.nanoTime();
                     irq.signal();
                     while (ig.acks() < i) {
-                        alive(done, deadline, kind, "the acknowledgement of interrupt " + i);
+                        // the guest may finish as soon as it saw the last ack: look at the count once more
+                        if ((done.isDone() || System.nanoTime() > deadline) && ig.acks() < i) {
+                            throw gaveUp(done, kind, "the acknowledgement of interrupt " + i);
+                        }
                         Thread.onSpinWait();
                     }
                     host.recordValue(Math.max(1, Math.min(ExitStats.MAX_NANOS, System.nanoTime() - s)));
@@ -276,9 +294,11 @@ public final class ExitCostSuite {
                     runner[0].stop();
                     done.exceptionally(t -> null).join();
                 }
+                kvmStats.finish();
+                stats.close();
             }
             long wall = System.nanoTime() - t0;
-            Map<String, Long> kvmMoved = kvmStats.finish();
+            Map<String, Long> kvmMoved = kvmStats.moved();
             long tscKhz = vcpu.tscKhz();
             long exits = stats.count(KvmApi.KVM_EXIT_IO) - 1 + stats.count(KvmApi.KVM_EXIT_MMIO);
             return new Result(kind, iterations, host, guestSamples(guest.memory(), iterations, tscKhz, wall),
@@ -286,16 +306,14 @@ public final class ExitCostSuite {
         }
     }
 
-    private static void alive(CompletableFuture<RunResult> done, long deadline, Kind kind, String waitingFor) {
-        if (done.isDone()) {
-            RunResult r = done.getNow(null);
-            throw new IllegalStateException(kind.label() + ": the vCPU run ended while the data-plane thread waited for "
-                + waitingFor + (r == null ? "" : ": " + r.report()));
+    private static IllegalStateException gaveUp(CompletableFuture<RunResult> done, Kind kind, String waitingFor) {
+        RunResult r = done.getNow(null);
+        if (r != null) {
+            return new IllegalStateException(kind.label() + ": the vCPU run ended while the data-plane thread waited for "
+                + waitingFor + ": " + r.report());
         }
-        if (System.nanoTime() > deadline) {
-            throw new IllegalStateException(kind.label() + ": no " + waitingFor + " within "
-                + TimeUnit.NANOSECONDS.toSeconds(INTERRUPT_DEADLINE_NANOS) + " s");
-        }
+        return new IllegalStateException(kind.label() + ": no " + waitingFor + " within "
+            + TimeUnit.NANOSECONDS.toSeconds(INTERRUPT_DEADLINE_NANOS) + " s");
     }
 
     /** Waits (at most 1 ms) until KVM says the vCPU is blocked in its halt; without the statistic, waits the 1 ms. */
@@ -344,39 +362,61 @@ public final class ExitCostSuite {
         return a.assemble();
     }
 
-    /** How KVM's vCPU statistics move over a run; does nothing where the kernel has no stats fd. */
+    /**
+     * How KVM's vCPU statistics move over a run, published live to a registry when one is given;
+     * does nothing where the kernel has no stats fd.
+     */
     private static final class KvmStatsDelta {
         private final KvmStats stats;
         private final Map<String, Long> before;
+        private final KvmStatsPublisher publisher;
+        private Map<String, Long> moved = Map.of();
+        private boolean finished;
 
-        private KvmStatsDelta(KvmStats stats) {
+        private KvmStatsDelta(KvmStats stats, StatsRegistry registry) {
             this.stats = stats;
             this.before = stats == null ? Map.of() : stats.snapshot();
+            if (stats != null && registry != null) {
+                publisher = new KvmStatsPublisher(stats, registry, "vcpu.0.kvm", KvmStatsPublisher.VCPU_DEFAULTS);
+                publisher.startPeriodic(java.time.Duration.ofMillis(100), "kvm-stats-publisher");
+            } else {
+                publisher = null;
+            }
         }
 
-        static KvmStatsDelta start(Vcpu vcpu) {
+        static KvmStatsDelta start(Vcpu vcpu, StatsRegistry registry) {
             boolean has = vcpu.vm().kvm().checkExtension(KvmApi.KVM_CAP_BINARY_STATS_FD) > 0;
-            return new KvmStatsDelta(has ? vcpu.openStats() : null);
+            return new KvmStatsDelta(has ? vcpu.openStats() : null, registry);
         }
 
         KvmStats stats() {
             return stats;
         }
 
-        Map<String, Long> finish() {
-            if (stats == null) {
-                return Map.of();
+        /** Reads the final values, stops publishing and closes the stats fd (call once, in a finally). */
+        void finish() {
+            if (stats == null || finished) {
+                return;
+            }
+            finished = true;
+            if (publisher != null) {
+                publisher.close();
             }
             try (stats) {
                 Map<String, Long> after = stats.snapshot();
-                Map<String, Long> moved = new LinkedHashMap<>();
+                Map<String, Long> m = new LinkedHashMap<>();
                 for (String name : KVM_STATS) {
                     if (after.containsKey(name)) {
-                        moved.put(name, after.get(name) - before.getOrDefault(name, 0L));
+                        m.put(name, after.get(name) - before.getOrDefault(name, 0L));
                     }
                 }
-                return moved;
+                moved = m;
             }
+        }
+
+        /** How much each statistic moved (after {@link #finish()}). */
+        Map<String, Long> moved() {
+            return moved;
         }
     }
 

@@ -104,6 +104,23 @@ public final class InterruptGuest {
         vcpu.setRegs(regs.rflags(regs.rflags() | KvmRegs.RFLAGS_IF));
     }
 
+    /**
+     * Creates vCPU {@code id} about to run {@code rip} ({@link MicroGuest#createVcpu}), ready for
+     * interrupts ({@link #prepareVcpu}), at CPL {@code cpl}: 3 for native speed on PVM, 0 for code
+     * that halts ({@link #enterKernelMode}).
+     */
+    public Vcpu createVcpu(int id, long rip, int cpl) {
+        if (cpl != 0 && cpl != 3) {
+            throw new IllegalArgumentException("cpl must be 0 or 3, got " + cpl);
+        }
+        Vcpu vcpu = guest.createVcpu(id, rip);
+        prepareVcpu(vcpu);
+        if (cpl == 0) {
+            enterKernelMode(vcpu);
+        }
+        return vcpu;
+    }
+
     /** Interrupts the handler has taken so far (the ACK word; the host may poll it while the guest runs). */
     public long acks() {
         return (long) ACK_WORD.getAcquire(guest.memory(), ACK);

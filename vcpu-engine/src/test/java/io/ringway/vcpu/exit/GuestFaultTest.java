@@ -31,8 +31,7 @@ class GuestFaultTest {
              EventFd irq = EventFd.create(true)) {
             InterruptGuest ig = InterruptGuest.install(guest, irq, 0);
             guest.load(MicroGuest.CODE, code);
-            var vcpu = guest.createVcpu(0, MicroGuest.CODE);
-            ig.prepareVcpu(vcpu);
+            var vcpu = ig.createVcpu(0, MicroGuest.CODE, 3);
             return VcpuWatchdog.run(new VcpuRunner(vcpu, new IoBus(), new MmioBus(), new ExitStats()), "vcpu-0", deadline);
         }
     }

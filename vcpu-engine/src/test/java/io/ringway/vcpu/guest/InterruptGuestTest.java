@@ -73,11 +73,7 @@ class InterruptGuestTest {
             VcpuRunner[] runner = new VcpuRunner[1];
             IoBus io = new IoBus();
             io.register("done", DONE_PORT, 1, BusDevice.onWrite(() -> runner[0].finish()));
-            Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
-            ig.prepareVcpu(vcpu);
-            if (halt) {
-                ig.enterKernelMode(vcpu); // hlt is #GP at CPL 3 on PVM
-            }
+            Vcpu vcpu = ig.createVcpu(0, MicroGuest.CODE, halt ? 0 : 3); // hlt is #GP at CPL 3 on PVM
             runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), new ExitStats());
             CompletableFuture<RunResult> done = runner[0].start("vcpu-0");
             try (KvmStats stats = vcpu.openStats();
