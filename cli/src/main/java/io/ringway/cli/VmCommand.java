@@ -53,6 +53,10 @@ final class VmCommand implements Runnable {
         @Option(names = "--no-c", description = "Skip the C yardstick (pio_exit.c compiled with gcc).")
         boolean noC;
 
+        @Option(names = "--disable-exits", paramLabel = "HLT,PAUSE,...", split = ",",
+                description = "Turn these exits off with KVM_CAP_X86_DISABLE_EXITS (HLT, PAUSE, MWAIT, CSTATE) in every micro-guest.")
+        List<String> disableExits = new ArrayList<>();
+
         @Override
         public Integer call() throws IOException {
             KvmFlavour flavour = KvmFlavour.detect();
@@ -63,11 +67,12 @@ final class VmCommand implements Runnable {
                 kvm.requireExtension(KvmApi.KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD");
                 kvm.requireExtension(KvmApi.KVM_CAP_IOEVENTFD_NO_LENGTH, "KVM_CAP_IOEVENTFD_NO_LENGTH");
                 capabilities = capabilities(kvm);
+                int disable = disableExitBits(disableExits);
                 StatsRegistry registry = StatsRegistry.process();
                 ExitCostSuite.run(kvm, ExitCostSuite.Kind.PIO_EXIT, Math.min(iterations, 2_000)); // warm-up: JIT the run loop
                 for (ExitCostSuite.Kind kind : ExitCostSuite.Kind.values()) {
                     try {
-                        results.add(ExitCostSuite.run(kvm, kind, iterations, registry));
+                        results.add(ExitCostSuite.run(kvm, kind, iterations, registry, disable));
                     } catch (KvmUnavailableException e) {
                         if (!kind.interrupts()) {
                             throw e;
@@ -83,6 +88,9 @@ final class VmCommand implements Runnable {
 
             System.out.printf("KVM flavour: %s; guest at CPL 3 (irqfd-hlt-wakeup: CPL 0); %d operations per kind%n", flavour, iterations);
             System.out.println(capabilities);
+            if (!disableExits.isEmpty()) {
+                System.out.println("exits disabled in every micro-guest: " + String.join("|", disableExits).toUpperCase(Locale.ROOT));
+            }
             System.out.printf("%-16s %12s %12s %14s %14s %12s %10s%n",
                 "exit kind", "median ns", "p99 ns", "guest med ns", "guest p99 ns", "ops/s", "exits");
             for (ExitCostSuite.Result r : results) {
@@ -123,6 +131,21 @@ final class VmCommand implements Runnable {
                 + "; GSI routing " + yesNo(kvm, KvmApi.KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING")
                 + "; signal MSI " + yesNo(kvm, KvmApi.KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI")
                 + "; DISABLE_EXITS " + (disable == 0 ? "no (KVM_CAP_X86_DISABLE_EXITS missing)" : "offers " + Vm.disableExitsNames(disable));
+        }
+
+        private static int disableExitBits(List<String> names) {
+            int bits = 0;
+            for (String n : names) {
+                bits |= switch (n.trim().toUpperCase(Locale.ROOT)) {
+                    case "MWAIT" -> KvmApi.KVM_X86_DISABLE_EXITS_MWAIT;
+                    case "HLT" -> KvmApi.KVM_X86_DISABLE_EXITS_HLT;
+                    case "PAUSE" -> KvmApi.KVM_X86_DISABLE_EXITS_PAUSE;
+                    case "CSTATE" -> KvmApi.KVM_X86_DISABLE_EXITS_CSTATE;
+                    default -> throw new CommandLine.ParameterException(new CommandLine(new Exits()),
+                        "--disable-exits: unknown exit '" + n + "' (HLT, PAUSE, MWAIT or CSTATE)");
+                };
+            }
+            return bits;
         }
 
         private static String yesNo(Kvm kvm, int capability, String name) {
@@ -169,7 +192,8 @@ final class VmCommand implements Runnable {
                                double bellRatio, double cRatio) throws IOException {
             StringBuilder sb = new StringBuilder();
             sb.append("{\n  \"kvm_flavour\": \"").append(flavour.name()).append("\",\n");
-            sb.append("  \"guest_cpl\": 3,\n  \"iterations\": ").append(iterations).append(",\n  \"results\": [\n");
+            sb.append("  \"guest_cpl\": 3,\n  \"iterations\": ").append(iterations).append(",\n");
+            sb.append("  \"disabled_exits\": \"").append(String.join("|", disableExits).toUpperCase(Locale.ROOT)).append("\",\n  \"results\": [\n");
             for (int i = 0; i < results.size(); i++) {
                 ExitCostSuite.Result r = results.get(i);
                 sb.append(String.format(Locale.ROOT,

@@ -143,14 +143,26 @@ public final class ExitCostSuite {
      * ({@link KvmStatsPublisher#VCPU_DEFAULTS}, every 100 ms), for {@code ringway stats}.
      */
     public static Result run(Kvm kvm, Kind kind, int iterations, StatsRegistry registry) {
+        return run(kvm, kind, iterations, registry, 0);
+    }
+
+    /**
+     * As {@link #run(Kvm, Kind, int, StatsRegistry)} in a VM with the exits {@code disableExits}
+     * ({@link KvmApi}{@code .KVM_X86_DISABLE_EXITS_*}) turned off by KVM_CAP_X86_DISABLE_EXITS;
+     * a one-line {@link io.ringway.vcpu.kvm.KvmUnavailableException} where the kernel does not offer them.
+     */
+    public static Result run(Kvm kvm, Kind kind, int iterations, StatsRegistry registry, int disableExits) {
         if (iterations < 1 || iterations > 16_000_000) {
             throw new IllegalArgumentException("iterations must be 1..16000000, got " + iterations);
         }
         if (kind.interrupts()) {
-            return runInterrupt(kvm, kind, iterations, registry);
+            return runInterrupt(kvm, kind, iterations, registry, disableExits);
         }
         try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
              EventFd doorbell = EventFd.create(true)) {
+            if (disableExits != 0) {
+                guest.vm().disableExits(disableExits);
+            }
             if (kind == Kind.MMIO_DOORBELL) {
                 guest.vm().addIoeventfd(doorbell, DOORBELL_ADDRESS, 0, false, null);
             }
@@ -236,11 +248,14 @@ public final class ExitCostSuite {
      * The interrupt kinds: the vCPU runs on its own thread, the calling thread is the data-plane
      * thread (it waits for the guest's doorbell, signals the irqfd and waits for the handler's count).
      */
-    private static Result runInterrupt(Kvm kvm, Kind kind, int iterations, StatsRegistry registry) {
+    private static Result runInterrupt(Kvm kvm, Kind kind, int iterations, StatsRegistry registry, int disableExits) {
         boolean halt = kind == Kind.HLT_WAKEUP;
         try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
              EventFd irq = EventFd.create(true);
              EventFd doorbell = EventFd.create(true)) {
+            if (disableExits != 0) {
+                guest.vm().disableExits(disableExits);
+            }
             InterruptGuest ig = InterruptGuest.install(guest, irq, 0);
             guest.vm().addIoeventfd(doorbell, DOORBELL_ADDRESS, 0, false, null);
             guest.load(MicroGuest.CODE, interruptProgram(iterations, halt));

@@ -7,6 +7,7 @@ import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.asm.Mem;
 import io.ringway.vcpu.asm.Reg;
 import io.ringway.vcpu.asm.X86Assembler;
+import io.ringway.vcpu.kvm.KvmApi;
 import io.ringway.vcpu.kvm.KvmLapicState;
 import io.ringway.vcpu.kvm.KvmRegs;
 import io.ringway.vcpu.kvm.KvmSregs;
@@ -32,7 +33,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * </pre>
  *
  * Usage: {@link #install} after {@link MicroGuest#create} and before any vCPU; then
- * {@link #prepareVcpu} on each vCPU that takes interrupts (vCPU {@code id} is APIC id {@code id}).
+ * {@link #createVcpu} (or {@link #prepareVcpu} on each vCPU: all of them, since it also makes APs
+ * runnable). vCPU {@code id} is APIC id {@code id}. The vCPUs share one TSS and so one interrupt
+ * stack: route interrupts to one vCPU only.
  */
 public final class InterruptGuest {
     /** The vector the device interrupt arrives on. */
@@ -97,8 +100,15 @@ public final class InterruptGuest {
         return new InterruptGuest(guest, haltHandler);
     }
 
-    /** Enables {@code vcpu}'s local APIC (software enable, spurious vector 0xff) and sets RFLAGS.IF so it takes interrupts. */
+    /**
+     * Enables {@code vcpu}'s local APIC (software enable, spurious vector 0xff), sets RFLAGS.IF so it
+     * takes interrupts, and makes it runnable: with the in-kernel irqchip every vCPU but the first
+     * starts as an AP waiting for INIT/SIPI and would never run.
+     */
     public void prepareVcpu(Vcpu vcpu) {
+        if (vcpu.getMpState() != KvmApi.KVM_MP_STATE_RUNNABLE) {
+            vcpu.setMpState(KvmApi.KVM_MP_STATE_RUNNABLE);
+        }
         vcpu.setLapic(vcpu.getLapic().softwareEnable(SPURIOUS_VECTOR));
         KvmRegs regs = vcpu.getRegs();
         vcpu.setRegs(regs.rflags(regs.rflags() | KvmRegs.RFLAGS_IF));

@@ -42,6 +42,8 @@ public final class KvmApi {
     public static final long KVM_SET_SIGNAL_MASK = 0x4004AE8BL;
     public static final long KVM_SET_CPUID2 = 0x4008AE90L;
     public static final long KVM_GET_TSC_KHZ = 0xAEA3L;
+    public static final long KVM_GET_MP_STATE = 0x8004AE98L;
+    public static final long KVM_SET_MP_STATE = 0x4004AE99L;
     public static final long KVM_GET_LAPIC = 0x8400AE8EL;
     public static final long KVM_SET_LAPIC = 0x4400AE8FL;
 
@@ -68,6 +70,12 @@ public final class KvmApi {
     public static final int KVM_X86_DISABLE_EXITS_HLT = 0x2;
     public static final int KVM_X86_DISABLE_EXITS_PAUSE = 0x4;
     public static final int KVM_X86_DISABLE_EXITS_CSTATE = 0x8;
+
+    // ---- kvm_mp_state.mp_state
+    public static final int KVM_MP_STATE_RUNNABLE = 0;
+    /** An application processor waiting for INIT/SIPI: where every vCPU but the BSP starts with an in-kernel irqchip. */
+    public static final int KVM_MP_STATE_UNINITIALIZED = 1;
+    public static final int KVM_MP_STATE_HALTED = 3;
 
     // ---- GSI routing (struct kvm_irq_routing_entry.type) and memory slot flags
     public static final int KVM_IRQ_ROUTING_IRQCHIP = 1;

@@ -134,6 +134,31 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
+    /**
+     * KVM_GET_MP_STATE: {@link KvmApi#KVM_MP_STATE_RUNNABLE}, {@link KvmApi#KVM_MP_STATE_UNINITIALIZED}
+     * (an AP waiting for INIT/SIPI), {@link KvmApi#KVM_MP_STATE_HALTED} ...
+     */
+    public int getMpState() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4, 4);
+            ioctl(KvmApi.KVM_GET_MP_STATE, s, "KVM_GET_MP_STATE");
+            return s.get(JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * KVM_SET_MP_STATE. With an in-kernel irqchip every vCPU but the first starts as an AP waiting
+     * for INIT/SIPI (UNINITIALIZED): KVM_RUN then blocks without running a single instruction until
+     * it is made RUNNABLE here (or sent INIT/SIPI by another vCPU).
+     */
+    public void setMpState(int state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4, 4);
+            s.set(JAVA_INT, 0, state);
+            ioctl(KvmApi.KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE " + state);
+        }
+    }
+
     /** KVM_GET_LAPIC: the in-kernel local APIC registers (needs {@link Vm#createIrqchip()}). */
     public KvmLapicState getLapic() {
         try (Arena a = Arena.ofConfined()) {

@@ -1,5 +1,7 @@
 package io.ringway.vcpu.guest;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -29,12 +31,13 @@ import io.ringway.vcpu.kvm.Vcpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Interrupts into a CPL-3 micro-guest: irqfd → GSI → MSI → local APIC → the CPL-0 handler → EOI and an ack the host sees. */
 class InterruptGuestTest {
     private static final int DONE_PORT = 0x10;
     private static final long DOORBELL = MicroGuest.MMIO_BASE + 0x1000;
-    private static final long DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final long DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(60);
 
     /**
      * The guest rings the doorbell (an ioeventfd, no exit) n times; after each ring it waits (spinning
@@ -64,7 +67,7 @@ class InterruptGuestTest {
 
     /** {@code msi}: the host injects with KVM_SIGNAL_MSI (same address and vector as the route) instead of the irqfd. */
     private void runPingPong(boolean halt, boolean msi) throws Exception {
-        int n = halt ? 200 : 2_000;
+        int n = halt ? 100 : 300;
         try (Kvm kvm = KvmTestSupport.openOrSkip(); MicroGuest guest = MicroGuest.create(kvm, 2 << 20);
              EventFd irq = EventFd.create(false); EventFd doorbell = EventFd.create(false)) {
             InterruptGuest ig = InterruptGuest.install(guest, irq, 0);
@@ -83,7 +86,7 @@ class InterruptGuestTest {
                     // the data-plane thread: a kick from the guest, then an interrupt back
                     while (doorbell.read() == 0) {   // non-blocking eventfd: 0 when not yet rung
                         checkAlive(done, deadline, "doorbell " + i);
-                        Thread.onSpinWait();
+                        Thread.yield(); // two spinning threads on 2 loaded cores: let the vCPU thread run
                     }
                     if (msi) {
                         int delivered = signal.signal();
@@ -92,8 +95,10 @@ class InterruptGuestTest {
                         irq.signal();
                     }
                     while (ig.acks() < i) {
-                        checkAlive(done, deadline, "ack " + i);
-                        Thread.onSpinWait();
+                        if (ig.acks() < i) {
+                            checkAlive(done, deadline, "ack " + i);
+                        }
+                        Thread.yield();
                     }
                 }
                 RunResult result = done.get(30, TimeUnit.SECONDS);
@@ -134,5 +139,70 @@ class InterruptGuestTest {
     @Test
     void anIrqfdInterruptWakesAHaltedGuest() throws Exception {
         runPingPong(true);
+    }
+
+    @Test
+    void anMsiRoutedToApic1InterruptsVcpu1WhileVcpu0RunsOn() throws Exception {
+        int n = 50;
+        try (Kvm kvm = KvmTestSupport.openOrSkip(); MicroGuest guest = MicroGuest.create(kvm, 2 << 20);
+             EventFd irq = EventFd.create(false)) {
+            assumeTrue(kvm.checkExtension(KvmApi.KVM_CAP_BINARY_STATS_FD) > 0, "skipped, needs KVM_CAP_BINARY_STATS_FD to tell the vCPUs' injections apart");
+            InterruptGuest ig = InterruptGuest.install(guest, irq, 1); // the route names APIC 1
+            // both vCPUs spin until the handler has counted n interrupts, then write DONE_PORT + id
+            X86Assembler a = new X86Assembler();
+            Label wait = a.newLabel("wait");
+            a.mov(Reg.R12, InterruptGuest.ACK).mov(Reg.R13, n);
+            a.bind(wait).load(Reg.RAX, Mem.at(Reg.R12)).cmp(Reg.RAX, Reg.R13).jcc(Cond.NZ, wait);
+            a.mov(Reg.RDX, DONE_PORT).add(Reg.RDX, Reg.RDI).outDx(1);
+            guest.load(MicroGuest.CODE, a.assemble());
+            IoBus io = new IoBus();
+            VcpuRunner[][] runners = {new VcpuRunner[1], new VcpuRunner[1]};
+            Vcpu[] vcpus = new Vcpu[2];
+            KvmStats[] stats = new KvmStats[2];
+            long[] before = new long[2];
+            List<CompletableFuture<RunResult>> done = new ArrayList<>();
+            try {
+                for (int id = 0; id < 2; id++) {
+                    VcpuRunner[] mine = runners[id];
+                    io.register("done" + id, DONE_PORT + id, 1, BusDevice.onWrite(() -> mine[0].finish()));
+                    vcpus[id] = ig.createVcpu(id, MicroGuest.CODE, 3);
+                    vcpus[id].setRegs(vcpus[id].getRegs().gpr(Reg.RDI.code(), id));
+                    stats[id] = vcpus[id].openStats();
+                    before[id] = stats[id].value("irq_injections");
+                }
+                for (int id = 0; id < 2; id++) {
+                    runners[id][0] = new VcpuRunner(vcpus[id], io, new MmioBus(), new ExitStats());
+                    done.add(runners[id][0].start("vcpu-" + id));
+                }
+                long deadline = System.nanoTime() + DEADLINE_NANOS;
+                for (int i = 1; i <= n; i++) {
+                    irq.signal();
+                    while (ig.acks() < i) {
+                        if (ig.acks() < i) {
+                            checkAlive(done.get(1), deadline, "ack " + i);
+                        }
+                        Thread.yield();
+                    }
+                }
+                for (int id = 0; id < 2; id++) {
+                    RunResult r = done.get(id).get(30, TimeUnit.SECONDS);
+                    assertEquals(RunResult.Outcome.FINISHED, r.outcome(), r.report());
+                    stats[id].refresh();
+                }
+                assertEquals(n, ig.acks());
+                assertTrue(stats[1].value("irq_injections") - before[1] >= n, "vCPU 1 (APIC 1) took the interrupts");
+                assertEquals(0, stats[0].value("irq_injections") - before[0], "vCPU 0 took none");
+            } finally {
+                for (int id = 0; id < 2; id++) {
+                    if (runners[id][0] != null) {
+                        runners[id][0].stop();
+                        done.get(id).exceptionally(t -> null).get(5, TimeUnit.SECONDS);
+                    }
+                    if (stats[id] != null) {
+                        stats[id].close();
+                    }
+                }
+            }
+        }
     }
 }
