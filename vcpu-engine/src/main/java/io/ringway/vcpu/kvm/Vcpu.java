@@ -177,7 +177,13 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
-    /** KVM's statistics of this vCPU (KVM_GET_STATS_FD: exits, halt_exits, irq_injections ...); a one-line {@link KvmUnavailableException} where the kernel lacks them. */
+    /**
+     * KVM's statistics of this vCPU (KVM_GET_STATS_FD: exits, halt_exits, irq_injections ...); a
+     * one-line {@link KvmUnavailableException} where the kernel lacks them. Open it before the run:
+     * like every vCPU ioctl it waits for the vCPU's mutex, which KVM_RUN holds, so a call while the
+     * guest is halted waits until something wakes it (a halted guest waiting for an interrupt the
+     * caller sends afterwards never wakes). Reading the returned fd does not take the mutex.
+     */
     public KvmStats openStats() {
         return KvmStats.open(vm.kvm(), fd, "vcpu=" + id);
     }

@@ -69,7 +69,7 @@ class InterruptGuestTest {
     private void runPingPong(boolean halt, boolean msi) throws Exception {
         int n = halt ? 100 : 300;
         try (Kvm kvm = KvmTestSupport.openOrSkip(); MicroGuest guest = MicroGuest.create(kvm, 2 << 20);
-             EventFd irq = EventFd.create(false); EventFd doorbell = EventFd.create(false)) {
+             EventFd irq = EventFd.create(true); EventFd doorbell = EventFd.create(true)) {
             InterruptGuest ig = InterruptGuest.install(guest, irq, 0);
             guest.vm().addIoeventfd(doorbell, DOORBELL, 0, false, null);
             guest.load(MicroGuest.CODE, pingPong(n, halt));
@@ -78,8 +78,9 @@ class InterruptGuestTest {
             io.register("done", DONE_PORT, 1, BusDevice.onWrite(() -> runner[0].finish()));
             Vcpu vcpu = ig.createVcpu(0, MicroGuest.CODE, halt ? 0 : 3); // hlt is #GP at CPL 3 on PVM
             runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), new ExitStats());
+            KvmStats stats = vcpu.openStats(); // before the run: a vCPU ioctl waits for KVM_RUN to return
             CompletableFuture<RunResult> done = runner[0].start("vcpu-0");
-            try (KvmStats stats = vcpu.openStats();
+            try (stats;
                  MsiSignal signal = guest.vm().msiSignal(GsiRoute.msiToApic(0, 0, InterruptGuest.VECTOR).address(), InterruptGuest.VECTOR)) {
                 long deadline = System.nanoTime() + DEADLINE_NANOS;
                 for (int i = 1; i <= n; i++) {
@@ -145,7 +146,7 @@ class InterruptGuestTest {
     void anMsiRoutedToApic1InterruptsVcpu1WhileVcpu0RunsOn() throws Exception {
         int n = 50;
         try (Kvm kvm = KvmTestSupport.openOrSkip(); MicroGuest guest = MicroGuest.create(kvm, 2 << 20);
-             EventFd irq = EventFd.create(false)) {
+             EventFd irq = EventFd.create(true)) {
             assumeTrue(kvm.checkExtension(KvmApi.KVM_CAP_BINARY_STATS_FD) > 0, "skipped, needs KVM_CAP_BINARY_STATS_FD to tell the vCPUs' injections apart");
             InterruptGuest ig = InterruptGuest.install(guest, irq, 1); // the route names APIC 1
             // both vCPUs spin until the handler has counted n interrupts, then write DONE_PORT + id
