@@ -40,6 +40,8 @@ public final class FileIo {
         LibC.downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle WRITEV =
         LibC.downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle PREAD =
+        LibC.downcall("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FDATASYNC = LibC.downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FSYNC = LibC.downcall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE =
@@ -93,6 +95,20 @@ public final class FileIo {
         MemorySegment capture = LibC.capture();
         try {
             long r = (long) WRITEV.invokeExact(capture, fd, iov, iovcnt);
+            return r < 0 ? -LibC.errno(capture) : r;
+        } catch (Throwable t) {
+            throw LibC.rethrow(t);
+        }
+    }
+
+    /** pread(2) into {@code buffer} (at most its size): bytes read, or {@code -errno}. */
+    public static long tryPread(int fd, MemorySegment buffer, long count, long offset) {
+        if (count < 0 || count > buffer.byteSize()) {
+            throw new IllegalArgumentException("pread count " + count + " outside the buffer of " + buffer.byteSize() + " bytes");
+        }
+        MemorySegment capture = LibC.capture();
+        try {
+            long r = (long) PREAD.invokeExact(capture, fd, buffer, count, offset);
             return r < 0 ? -LibC.errno(capture) : r;
         } catch (Throwable t) {
             throw LibC.rethrow(t);

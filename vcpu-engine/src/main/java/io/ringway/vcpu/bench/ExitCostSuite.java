@@ -1,9 +1,17 @@
 package io.ringway.vcpu.bench;
 
 import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import org.HdrHistogram.Histogram;
 
+import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.asm.Cond;
 import io.ringway.vcpu.asm.Label;
@@ -13,12 +21,15 @@ import io.ringway.vcpu.asm.X86Assembler;
 import io.ringway.vcpu.exit.BusDevice;
 import io.ringway.vcpu.exit.ExitStats;
 import io.ringway.vcpu.exit.IoBus;
+import io.ringway.vcpu.exit.KvmStatsPublisher;
 import io.ringway.vcpu.exit.MmioBus;
 import io.ringway.vcpu.exit.RunResult;
 import io.ringway.vcpu.exit.VcpuRunner;
+import io.ringway.vcpu.guest.InterruptGuest;
 import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmApi;
+import io.ringway.vcpu.kvm.KvmStats;
 import io.ringway.vcpu.kvm.Vcpu;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -43,7 +54,20 @@ public final class ExitCostSuite {
         /** The same write to an address registered as a zero-length ioeventfd: no userspace exit. */
         MMIO_DOORBELL("mmio-ioeventfd"),
         /** {@code cpuid} leaf 0: handled inside KVM. */
-        CPUID("cpuid");
+        CPUID("cpuid"),
+        /**
+         * Interrupt round trip: the guest (CPL 3, spinning) rings an ioeventfd doorbell, the host's
+         * data-plane thread sees the kick and signals an irqfd (GSI routed as an MSI), the guest's
+         * CPL-0 handler counts it and writes the APIC EOI, the host sees the count. Host figure:
+         * irqfd write to count seen; guest figure: doorbell to handler done.
+         */
+        IRQ_ROUND_TRIP("irqfd-interrupt"),
+        /**
+         * HLT wake-up by irqfd: as {@link #IRQ_ROUND_TRIP}, but the guest halts ({@code sti; hlt}, at
+         * CPL 0: hlt is #GP at CPL 3 on PVM) and the host signals once KVM's {@code blocking}
+         * statistic says the vCPU sleeps (or after 1 ms, where the kernel has no such statistic).
+         */
+        HLT_WAKEUP("irqfd-hlt-wakeup");
 
         private final String label;
 
@@ -54,19 +78,35 @@ public final class ExitCostSuite {
         public String label() {
             return label;
         }
+
+        /** Whether the operation is an interrupt into the guest (an irqchip and irqfd are needed). */
+        public boolean interrupts() {
+            return this == IRQ_ROUND_TRIP || this == HLT_WAKEUP;
+        }
     }
 
     /**
      * One measured operation.
      *
-     * @param hostExitNanos  per-exit round trip from the run loop, or null when the operation does not exit
+     * @param hostExitNanos  per-exit round trip from the run loop, or null when the operation does not exit;
+     *                       for the interrupt kinds, the host's irqfd write to the guest's acknowledgement
      * @param guestNanos     per-operation time from the guest's rdtsc, in ns
      * @param wallNanosPerOp host wall time of the whole run / iterations
      * @param userspaceExits exits of the operation's kind that reached userspace
-     * @param eventfdCount   for the doorbell: the eventfd counter after the run (must equal iterations)
+     * @param eventfdCount   for the doorbell: the eventfd counter after the run (must equal iterations);
+     *                       for the interrupt kinds: interrupts the guest handler acknowledged
+     * @param kvmStats       how much KVM's own vCPU statistics moved during the run ({@code exits},
+     *                       {@code halt_exits}, {@code irq_injections} ...); empty without KVM_CAP_BINARY_STATS_FD
      */
     public record Result(Kind kind, int iterations, Histogram hostExitNanos, Histogram guestNanos,
-                         double wallNanosPerOp, long userspaceExits, long eventfdCount, long tscKhz) {
+                         double wallNanosPerOp, long userspaceExits, long eventfdCount, long tscKhz,
+                         Map<String, Long> kvmStats) {
+        /** A result without KVM statistics. */
+        public Result(Kind kind, int iterations, Histogram hostExitNanos, Histogram guestNanos,
+                      double wallNanosPerOp, long userspaceExits, long eventfdCount, long tscKhz) {
+            this(kind, iterations, hostExitNanos, guestNanos, wallNanosPerOp, userspaceExits, eventfdCount, tscKhz, Map.of());
+        }
+
         /** Operations per second from the wall time. */
         public double opsPerSecond() {
             return 1e9 / wallNanosPerOp;
@@ -83,17 +123,46 @@ public final class ExitCostSuite {
     private static final long EXIT_ADDRESS = MicroGuest.MMIO_BASE;
     private static final long DOORBELL_ADDRESS = MicroGuest.MMIO_BASE + 0x1000;
     private static final long SAMPLES = 2L << 20;
+    /** How long an interrupt kind may take in all before the suite gives up on the guest. */
+    private static final long INTERRUPT_DEADLINE_NANOS = 120_000_000_000L;
+    /** The KVM vCPU statistics whose change each result reports. */
+    private static final List<String> KVM_STATS = List.of("exits", "io_exits", "mmio_exits", "halt_exits", "halt_wakeup",
+        "irq_exits", "irq_injections", "insn_emulation", "signal_exits");
 
     private ExitCostSuite() {
     }
 
     /** Runs {@code kind} {@code iterations} times in a fresh micro-guest. */
     public static Result run(Kvm kvm, Kind kind, int iterations) {
+        return run(kvm, kind, iterations, null);
+    }
+
+    /**
+     * As {@link #run(Kvm, Kind, int)}, with live counters in {@code registry} (when not null) while
+     * it runs: the run loop's {@code vcpu.0.exit.*} and KVM's own {@code vcpu.0.kvm.*}
+     * ({@link KvmStatsPublisher#VCPU_DEFAULTS}, every 100 ms), for {@code ringway stats}.
+     */
+    public static Result run(Kvm kvm, Kind kind, int iterations, StatsRegistry registry) {
+        return run(kvm, kind, iterations, registry, 0);
+    }
+
+    /**
+     * As {@link #run(Kvm, Kind, int, StatsRegistry)} in a VM with the exits {@code disableExits}
+     * ({@link KvmApi}{@code .KVM_X86_DISABLE_EXITS_*}) turned off by KVM_CAP_X86_DISABLE_EXITS;
+     * a one-line {@link io.ringway.vcpu.kvm.KvmUnavailableException} where the kernel does not offer them.
+     */
+    public static Result run(Kvm kvm, Kind kind, int iterations, StatsRegistry registry, int disableExits) {
         if (iterations < 1 || iterations > 16_000_000) {
             throw new IllegalArgumentException("iterations must be 1..16000000, got " + iterations);
         }
+        if (kind.interrupts()) {
+            return runInterrupt(kvm, kind, iterations, registry, disableExits);
+        }
         try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
              EventFd doorbell = EventFd.create(true)) {
+            if (disableExits != 0) {
+                guest.vm().disableExits(disableExits);
+            }
             if (kind == Kind.MMIO_DOORBELL) {
                 guest.vm().addIoeventfd(doorbell, DOORBELL_ADDRESS, 0, false, null);
             }
@@ -126,31 +195,29 @@ public final class ExitCostSuite {
                 }
             });
             Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
-            ExitStats stats = new ExitStats();
+            ExitStats stats = registry == null ? new ExitStats() : new ExitStats(registry, 0);
             runner[0] = new VcpuRunner(vcpu, io, mmio, stats);
 
+            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu, registry);
             long t0 = System.nanoTime();
-            RunResult result = runner[0].run();
+            RunResult result;
+            try {
+                result = runner[0].run();
+            } finally {
+                kvmStats.finish();
+                stats.close();
+            }
             long wall = System.nanoTime() - t0;
+            Map<String, Long> kvmMoved = kvmStats.moved();
             if (result.outcome() != RunResult.Outcome.FINISHED) {
                 throw new IllegalStateException(kind.label() + " micro-guest did not finish: " + result.report());
             }
             long tscKhz = vcpu.tscKhz();
-            MemorySegment memory = guest.memory();
-            long ticks = 0;
-            for (int i = 0; i < iterations; i++) {
-                ticks += Integer.toUnsignedLong(memory.get(JAVA_INT, SAMPLES + 4L * i));
-            }
-            double nanosPerTick = tscKhz > 0 ? 1e6 / tscKhz : (double) wall / Math.max(1, ticks);
-            Histogram guestNanos = new Histogram(1, ExitStats.MAX_NANOS, 2);
-            for (int i = 0; i < iterations; i++) {
-                long t = Integer.toUnsignedLong(memory.get(JAVA_INT, SAMPLES + 4L * i));
-                guestNanos.recordValue(Math.max(1, Math.min(ExitStats.MAX_NANOS, Math.round(t * nanosPerTick))));
-            }
+            Histogram guestNanos = guestSamples(guest.memory(), iterations, tscKhz, wall);
             int exitReason = switch (kind) {
                 case PIO_EXIT -> KvmApi.KVM_EXIT_IO;
                 case MMIO_EXIT, MMIO_DOORBELL -> KvmApi.KVM_EXIT_MMIO;
-                case CPUID -> -1;
+                case CPUID, IRQ_ROUND_TRIP, HLT_WAKEUP -> -1;
             };
             long exits = exitReason < 0 ? 0 : stats.count(exitReason) - (exitReason == KvmApi.KVM_EXIT_IO ? 1 : 0);
             Histogram host = null;
@@ -158,7 +225,213 @@ public final class ExitCostSuite {
                 host = stats.histogram(exitReason).copy();
             }
             return new Result(kind, iterations, host, guestNanos, (double) wall / iterations, exits,
-                kind == Kind.MMIO_DOORBELL ? doorbell.read() : 0, tscKhz);
+                kind == Kind.MMIO_DOORBELL ? doorbell.read() : 0, tscKhz, kvmMoved);
+        }
+    }
+
+    /** The guest's rdtsc samples (u32 ticks at SAMPLES) as nanoseconds. */
+    private static Histogram guestSamples(MemorySegment memory, int iterations, long tscKhz, long wallNanos) {
+        long ticks = 0;
+        for (int i = 0; i < iterations; i++) {
+            ticks += Integer.toUnsignedLong(memory.get(JAVA_INT, SAMPLES + 4L * i));
+        }
+        double nanosPerTick = tscKhz > 0 ? 1e6 / tscKhz : (double) wallNanos / Math.max(1, ticks);
+        Histogram guestNanos = new Histogram(1, ExitStats.MAX_NANOS, 2);
+        for (int i = 0; i < iterations; i++) {
+            long t = Integer.toUnsignedLong(memory.get(JAVA_INT, SAMPLES + 4L * i));
+            guestNanos.recordValue(Math.max(1, Math.min(ExitStats.MAX_NANOS, Math.round(t * nanosPerTick))));
+        }
+        return guestNanos;
+    }
+
+    /**
+     * The interrupt kinds: the vCPU runs on its own thread, the calling thread is the data-plane
+     * thread (it waits for the guest's doorbell, signals the irqfd and waits for the handler's count).
+     */
+    private static Result runInterrupt(Kvm kvm, Kind kind, int iterations, StatsRegistry registry, int disableExits) {
+        boolean halt = kind == Kind.HLT_WAKEUP;
+        try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
+             EventFd irq = EventFd.create(true);
+             EventFd doorbell = EventFd.create(true)) {
+            if (disableExits != 0) {
+                guest.vm().disableExits(disableExits);
+            }
+            InterruptGuest ig = InterruptGuest.install(guest, irq, 0);
+            guest.vm().addIoeventfd(doorbell, DOORBELL_ADDRESS, 0, false, null);
+            guest.load(MicroGuest.CODE, interruptProgram(iterations, halt));
+            VcpuRunner[] runner = new VcpuRunner[1];
+            IoBus io = new IoBus();
+            io.register("done", DONE_PORT, 1, BusDevice.onWrite(() -> runner[0].finish()));
+            Vcpu vcpu = ig.createVcpu(0, MicroGuest.CODE, halt ? 0 : 3);
+            ExitStats stats = registry == null ? new ExitStats() : new ExitStats(registry, 0);
+            runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), stats);
+            Histogram host = new Histogram(1, ExitStats.MAX_NANOS, 2);
+            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu, registry);
+            KvmStats blockingStats = halt ? kvmStats.stats() : null;
+            int blocking = blockingStats == null ? -1 : blockingStats.indexOf("blocking");
+
+            long t0 = System.nanoTime();
+            long deadline = t0 + INTERRUPT_DEADLINE_NANOS;
+            CompletableFuture<RunResult> done = runner[0].start("vcpu-0-" + kind.label());
+            try {
+                for (int i = 1; i <= iterations; i++) {
+                    while (doorbell.read() == 0) {
+                        if (done.isDone() || System.nanoTime() > deadline) {
+                            throw gaveUp(done, kind, "the doorbell of interrupt " + i);
+                        }
+                        Thread.onSpinWait();
+                    }
+                    if (halt) {
+                        waitUntilBlocked(blockingStats, blocking);
+                    }
+                    long s = System.nanoTime();
+                    irq.signal();
+                    while (ig.acks() < i) {
+                        // the guest may finish as soon as it saw the last ack: look at the count once more
+                        if ((done.isDone() || System.nanoTime() > deadline) && ig.acks() < i) {
+                            throw gaveUp(done, kind, "the acknowledgement of interrupt " + i);
+                        }
+                        Thread.onSpinWait();
+                    }
+                    host.recordValue(Math.max(1, Math.min(ExitStats.MAX_NANOS, System.nanoTime() - s)));
+                }
+                RunResult result = done.get(30, TimeUnit.SECONDS);
+                if (result.outcome() != RunResult.Outcome.FINISHED) {
+                    throw new IllegalStateException(kind.label() + " micro-guest did not finish: " + result.report());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(kind.label() + ": interrupted", e);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new IllegalStateException(kind.label() + " micro-guest run failed: " + e, e);
+            } finally {
+                if (!done.isDone()) {
+                    runner[0].stop();
+                    done.exceptionally(t -> null).join();
+                }
+                kvmStats.finish();
+                stats.close();
+            }
+            long wall = System.nanoTime() - t0;
+            Map<String, Long> kvmMoved = kvmStats.moved();
+            long tscKhz = vcpu.tscKhz();
+            long exits = stats.count(KvmApi.KVM_EXIT_IO) - 1 + stats.count(KvmApi.KVM_EXIT_MMIO);
+            return new Result(kind, iterations, host, guestSamples(guest.memory(), iterations, tscKhz, wall),
+                (double) wall / iterations, exits, ig.acks(), tscKhz, kvmMoved);
+        }
+    }
+
+    private static IllegalStateException gaveUp(CompletableFuture<RunResult> done, Kind kind, String waitingFor) {
+        RunResult r = done.getNow(null);
+        if (r != null) {
+            return new IllegalStateException(kind.label() + ": the vCPU run ended while the data-plane thread waited for "
+                + waitingFor + ": " + r.report());
+        }
+        return new IllegalStateException(kind.label() + ": no " + waitingFor + " within "
+            + TimeUnit.NANOSECONDS.toSeconds(INTERRUPT_DEADLINE_NANOS) + " s");
+    }
+
+    /** Waits (at most 1 ms) until KVM says the vCPU is blocked in its halt; without the statistic, waits the 1 ms. */
+    private static void waitUntilBlocked(KvmStats stats, int blocking) {
+        long until = System.nanoTime() + 1_000_000;
+        while (System.nanoTime() < until) {
+            if (stats != null && blocking >= 0) {
+                stats.refresh();
+                if (stats.value(blocking) != 0) {
+                    return;
+                }
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * The interrupt guest: r8 counts down, r9 walks the samples, r10 holds the doorbell, r12 the ACK
+     * word, r13 the count the handler must reach.
+     * <pre>
+     * loop: r13++; [cli]; rdtsc; r11 = edx:eax; [r10] = r8 (doorbell); [sti; hlt]
+     * wait: until [r12] == r13
+     *       rdtsc; [r9] = (edx:eax - r11) as u32; r9 += 4; dec r8; jnz loop
+     *       out DONE_PORT, al
+     * </pre>
+     */
+    static byte[] interruptProgram(int iterations, boolean halt) {
+        X86Assembler a = new X86Assembler();
+        Label loop = a.newLabel("loop");
+        Label wait = a.newLabel("wait");
+        a.mov(Reg.R8, iterations).mov(Reg.R9, SAMPLES).mov(Reg.R10, DOORBELL_ADDRESS).mov(Reg.R12, InterruptGuest.ACK).xor(Reg.R13, Reg.R13);
+        a.bind(loop).inc(Reg.R13);
+        if (halt) {
+            a.cli();
+        }
+        a.rdtsc().shl(Reg.RDX, 32).or(Reg.RAX, Reg.RDX).mov(Reg.R11, Reg.RAX);
+        a.store32(Mem.at(Reg.R10), Reg.R8);
+        if (halt) {
+            InterruptGuest.haltUntilInterrupt(a);
+        }
+        a.bind(wait).load(Reg.RAX, Mem.at(Reg.R12)).cmp(Reg.RAX, Reg.R13).jcc(Cond.NZ, wait);
+        a.rdtsc().shl(Reg.RDX, 32).or(Reg.RAX, Reg.RDX).sub(Reg.RAX, Reg.R11);
+        a.store32(Mem.at(Reg.R9), Reg.RAX).add(Reg.R9, 4);
+        a.dec(Reg.R8).jcc(Cond.NZ, loop);
+        a.outImm(DONE_PORT, 1);
+        return a.assemble();
+    }
+
+    /**
+     * How KVM's vCPU statistics move over a run, published live to a registry when one is given;
+     * does nothing where the kernel has no stats fd.
+     */
+    private static final class KvmStatsDelta {
+        private final KvmStats stats;
+        private final Map<String, Long> before;
+        private final KvmStatsPublisher publisher;
+        private Map<String, Long> moved = Map.of();
+        private boolean finished;
+
+        private KvmStatsDelta(KvmStats stats, StatsRegistry registry) {
+            this.stats = stats;
+            this.before = stats == null ? Map.of() : stats.snapshot();
+            if (stats != null && registry != null) {
+                publisher = new KvmStatsPublisher(stats, registry, "vcpu.0.kvm", KvmStatsPublisher.VCPU_DEFAULTS);
+                publisher.startPeriodic(java.time.Duration.ofMillis(100), "kvm-stats-publisher");
+            } else {
+                publisher = null;
+            }
+        }
+
+        static KvmStatsDelta start(Vcpu vcpu, StatsRegistry registry) {
+            boolean has = vcpu.vm().kvm().checkExtension(KvmApi.KVM_CAP_BINARY_STATS_FD) > 0;
+            return new KvmStatsDelta(has ? vcpu.openStats() : null, registry);
+        }
+
+        KvmStats stats() {
+            return stats;
+        }
+
+        /** Reads the final values, stops publishing and closes the stats fd (call once, in a finally). */
+        void finish() {
+            if (stats == null || finished) {
+                return;
+            }
+            finished = true;
+            if (publisher != null) {
+                publisher.close();
+            }
+            try (stats) {
+                Map<String, Long> after = stats.snapshot();
+                Map<String, Long> m = new LinkedHashMap<>();
+                for (String name : KVM_STATS) {
+                    if (after.containsKey(name)) {
+                        m.put(name, after.get(name) - before.getOrDefault(name, 0L));
+                    }
+                }
+                moved = m;
+            }
+        }
+
+        /** How much each statistic moved (after {@link #finish()}). */
+        Map<String, Long> moved() {
+            return moved;
         }
     }
 
@@ -180,6 +453,7 @@ public final class ExitCostSuite {
             case PIO_EXIT -> a.outImm(BENCH_PORT, 1);
             case MMIO_EXIT, MMIO_DOORBELL -> a.store32(Mem.at(Reg.R10), Reg.R8);
             case CPUID -> a.xor32(Reg.RAX, Reg.RAX).cpuid();
+            case IRQ_ROUND_TRIP, HLT_WAKEUP -> throw new IllegalArgumentException(kind + " has its own program: interruptProgram");
         }
         a.rdtsc().shl(Reg.RDX, 32).or(Reg.RAX, Reg.RDX).sub(Reg.RAX, Reg.R11);
         a.store32(Mem.at(Reg.R9), Reg.RAX).add(Reg.R9, 4);

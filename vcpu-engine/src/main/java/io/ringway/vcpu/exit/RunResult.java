@@ -18,6 +18,8 @@ public record RunResult(Outcome outcome, int exitReason, long exits, String repo
         /** The guest executed HLT (at CPL 0, with the in-kernel irqchip absent). */
         HALTED,
         /** The guest cannot go on: triple fault, internal error, failed entry, an exit the loop does not know. */
-        FAULT
+        FAULT,
+        /** The run did not end by itself before its deadline and was stopped ({@link VcpuWatchdog}); the report names the RIP. */
+        DEADLINE_PASSED
     }
 }

@@ -26,6 +26,12 @@ public final class KvmApi {
     public static final long KVM_IRQFD = 0x4020AE76L;
     public static final long KVM_CREATE_PIT2 = 0x4040AE77L;
     public static final long KVM_IOEVENTFD = 0x4040AE79L;
+    public static final long KVM_GET_DIRTY_LOG = 0x4010AE42L;
+    public static final long KVM_SIGNAL_MSI = 0x4020AEA5L;
+    /** Also a vCPU ioctl (KVM_CAP_ENABLE_CAP); here for VM-wide capabilities such as KVM_CAP_X86_DISABLE_EXITS. */
+    public static final long KVM_ENABLE_CAP = 0x4068AEA3L;
+    /** VM and vCPU ioctl (KVM_CAP_BINARY_STATS_FD): returns a read-only fd of binary statistics. */
+    public static final long KVM_GET_STATS_FD = 0xAECEL;
 
     // ---- vCPU ioctls
     public static final long KVM_RUN = 0xAE80L;
@@ -38,6 +44,8 @@ public final class KvmApi {
     public static final long KVM_GET_TSC_KHZ = 0xAEA3L;
     public static final long KVM_GET_MP_STATE = 0x8004AE98L;
     public static final long KVM_SET_MP_STATE = 0x4004AE99L;
+    public static final long KVM_GET_LAPIC = 0x8400AE8EL;
+    public static final long KVM_SET_LAPIC = 0x4400AE8FL;
 
     // ---- struct kvm_mp_state.mp_state (api.rst KVM_GET_MP_STATE)
     /** The vCPU runs (the BSP at creation). */
@@ -67,6 +75,24 @@ public final class KvmApi {
     public static final int KVM_CAP_IOEVENTFD_NO_LENGTH = 0x64;
     public static final int KVM_CAP_IMMEDIATE_EXIT = 0x88;
     public static final int KVM_CAP_X86_DISABLE_EXITS = 0x8F;
+    public static final int KVM_CAP_SIGNAL_MSI = 0x4D;
+    public static final int KVM_CAP_BINARY_STATS_FD = 0xCB;
+
+    // ---- KVM_CAP_X86_DISABLE_EXITS bits (args[0] of KVM_ENABLE_CAP; KVM_CHECK_EXTENSION returns those offered)
+    public static final int KVM_X86_DISABLE_EXITS_MWAIT = 0x1;
+    public static final int KVM_X86_DISABLE_EXITS_HLT = 0x2;
+    public static final int KVM_X86_DISABLE_EXITS_PAUSE = 0x4;
+    public static final int KVM_X86_DISABLE_EXITS_CSTATE = 0x8;
+
+    // ---- GSI routing (struct kvm_irq_routing_entry.type) and memory slot flags
+    public static final int KVM_IRQ_ROUTING_IRQCHIP = 1;
+    public static final int KVM_IRQ_ROUTING_MSI = 2;
+    /** kvm_irq_routing_irqchip.irqchip: the master PIC, the slave PIC, the IOAPIC. */
+    public static final int KVM_IRQCHIP_PIC_MASTER = 0;
+    public static final int KVM_IRQCHIP_PIC_SLAVE = 1;
+    public static final int KVM_IRQCHIP_IOAPIC = 2;
+    /** kvm_userspace_memory_region.flags: keep a dirty bitmap of the slot (KVM_GET_DIRTY_LOG). */
+    public static final int KVM_MEM_LOG_DIRTY_PAGES = 0x1;
 
     // ---- exit reasons (kvm_run.exit_reason)
     public static final int KVM_EXIT_UNKNOWN = 0;

@@ -134,31 +134,64 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
+    /**
+     * KVM_GET_MP_STATE: {@link KvmApi#KVM_MP_STATE_RUNNABLE}, {@link KvmApi#KVM_MP_STATE_UNINITIALIZED}
+     * (an AP waiting for INIT/SIPI), {@link KvmApi#KVM_MP_STATE_HALTED} ...
+     */
+    public int getMpState() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4, 4);
+            ioctl(KvmApi.KVM_GET_MP_STATE, s, "KVM_GET_MP_STATE");
+            return s.get(JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * KVM_SET_MP_STATE. With an in-kernel irqchip every vCPU but the first starts as an AP waiting
+     * for INIT/SIPI (UNINITIALIZED): KVM_RUN then blocks without running a single instruction until
+     * it is made RUNNABLE here (or sent INIT/SIPI by another vCPU).
+     */
+    public void setMpState(int state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4, 4);
+            s.set(JAVA_INT, 0, state);
+            ioctl(KvmApi.KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE " + state);
+        }
+    }
+
+    /** KVM_GET_LAPIC: the in-kernel local APIC registers (needs {@link Vm#createIrqchip()}). */
+    public KvmLapicState getLapic() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLapicState.SIZE, 8);
+            ioctl(KvmApi.KVM_GET_LAPIC, s, "KVM_GET_LAPIC");
+            return KvmLapicState.read(s);
+        }
+    }
+
+    /** KVM_SET_LAPIC. */
+    public void setLapic(KvmLapicState state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLapicState.SIZE, 8);
+            state.write(s);
+            ioctl(KvmApi.KVM_SET_LAPIC, s, "KVM_SET_LAPIC");
+        }
+    }
+
+    /**
+     * KVM's statistics of this vCPU (KVM_GET_STATS_FD: exits, halt_exits, irq_injections ...); a
+     * one-line {@link KvmUnavailableException} where the kernel lacks them. Open it before the run:
+     * like every vCPU ioctl it waits for the vCPU's mutex, which KVM_RUN holds, so a call while the
+     * guest is halted waits until something wakes it (a halted guest waiting for an interrupt the
+     * caller sends afterwards never wakes). Reading the returned fd does not take the mutex.
+     */
+    public KvmStats openStats() {
+        return KvmStats.open(vm.kvm(), fd, "vcpu=" + id);
+    }
+
     /** KVM_GET_TSC_KHZ: the guest TSC frequency in kHz, or -1 where the kernel does not say. */
     public long tscKhz() {
         int result = LibC.tryIoctl(fd, KvmApi.KVM_GET_TSC_KHZ, 0L);
         return result <= 0 ? -1 : result;
-    }
-
-    /**
-     * KVM_SET_MP_STATE ({@link KvmApi}{@code .KVM_MP_STATE_*}): with the in-kernel irqchip, an AP set
-     * to UNINITIALIZED waits inside KVM_RUN until the BSP's INIT/SIPI starts it at the SIPI vector.
-     */
-    public void setMpState(int state) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_INT);
-            s.set(JAVA_INT, 0, state);
-            ioctl(KvmApi.KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE mp_state=" + state);
-        }
-    }
-
-    /** KVM_GET_MP_STATE: one of {@link KvmApi}{@code .KVM_MP_STATE_*}. Not while another thread is inside KVM_RUN. */
-    public int getMpState() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(JAVA_INT);
-            ioctl(KvmApi.KVM_GET_MP_STATE, s, "KVM_GET_MP_STATE");
-            return s.get(JAVA_INT, 0);
-        }
     }
 
     // ---------------------------------------------------------------- running

@@ -4,7 +4,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.sys.EventFd;
@@ -44,6 +46,8 @@ public final class Vm implements AutoCloseable {
     private final int fd;
     private final List<MemorySlot> slots = new ArrayList<>();
     private final List<Vcpu> vcpus = new ArrayList<>();
+    private final Set<Integer> dirtyLogged = new HashSet<>();
+    private List<GsiRoute> routes;
     private volatile boolean closed;
 
     Vm(Kvm kvm, int fd) {
@@ -61,6 +65,14 @@ public final class Vm implements AutoCloseable {
      * slot. Both must be 4 KiB aligned and the slot must not overlap another.
      */
     public synchronized MemorySlot addMemory(long gpa, SharedRegion region) {
+        return addMemory(gpa, region, false);
+    }
+
+    /**
+     * {@link #addMemory(long, SharedRegion)}, with dirty page logging on the slot when
+     * {@code logDirtyPages} (KVM_MEM_LOG_DIRTY_PAGES: read the bitmap with {@link #dirtyLog}).
+     */
+    public synchronized MemorySlot addMemory(long gpa, SharedRegion region, boolean logDirtyPages) {
         if ((gpa & 0xfff) != 0 || (region.size() & 0xfff) != 0) {
             throw new IllegalArgumentException("memory slot gpa and size must be 4 KiB aligned, got gpa=0x"
                 + Long.toHexString(gpa) + " size=0x" + Long.toHexString(region.size()));
@@ -73,20 +85,71 @@ public final class Vm implements AutoCloseable {
             }
         }
         int slot = slots.size();
+        setUserMemoryRegion(slot, gpa, region, logDirtyPages ? KvmApi.KVM_MEM_LOG_DIRTY_PAGES : 0);
+        MemorySlot added = new MemorySlot(slot, gpa, region);
+        slots.add(added);
+        if (logDirtyPages) {
+            dirtyLogged.add(slot);
+        }
+        return added;
+    }
+
+    private void setUserMemoryRegion(int slot, long gpa, SharedRegion region, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             // struct kvm_userspace_memory_region: u32 slot, u32 flags, u64 guest_phys_addr,
             // u64 memory_size, u64 userspace_addr (32 bytes, checked with gcc)
             MemorySegment s = arena.allocate(32, 8);
             s.set(JAVA_INT, 0, slot);
-            s.set(JAVA_INT, 4, 0);
+            s.set(JAVA_INT, 4, flags);
             s.set(JAVA_LONG, 8, gpa);
             s.set(JAVA_LONG, 16, region.size());
             s.set(JAVA_LONG, 24, region.segment().address());
-            ioctl(KvmApi.KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION slot=" + slot + " gpa=0x" + Long.toHexString(gpa));
+            ioctl(KvmApi.KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION slot=" + slot + " gpa=0x"
+                + Long.toHexString(gpa) + " flags=0x" + Integer.toHexString(flags));
         }
-        MemorySlot added = new MemorySlot(slot, gpa, region);
-        slots.add(added);
-        return added;
+    }
+
+    /**
+     * Turns dirty page logging of a registered slot on or off (KVM_SET_USER_MEMORY_REGION again with
+     * KVM_MEM_LOG_DIRTY_PAGES changed; api.rst 4.35 allows changing the flags of a live slot).
+     */
+    public synchronized void setDirtyLogging(int slot, boolean on) {
+        MemorySlot s = slot(slot);
+        setUserMemoryRegion(slot, s.gpa(), s.region(), on ? KvmApi.KVM_MEM_LOG_DIRTY_PAGES : 0);
+        if (on) {
+            dirtyLogged.add(slot);
+        } else {
+            dirtyLogged.remove(slot);
+        }
+    }
+
+    /**
+     * KVM_GET_DIRTY_LOG: the pages of {@code slot} written since logging was turned on or since the
+     * previous call (the call re-arms the log: each page shows up once per write-and-read cycle).
+     */
+    public synchronized DirtyBitmap dirtyLog(int slot) {
+        MemorySlot s = slot(slot);
+        if (!dirtyLogged.contains(slot)) {
+            throw new IllegalStateException("memory slot " + slot + " does not log dirty pages (add it with logDirtyPages, or setDirtyLogging)");
+        }
+        long pages = s.region().size() / DirtyBitmap.PAGE_SIZE;
+        int words = DirtyBitmap.wordsFor(pages);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment bitmap = arena.allocate(8L * words, 8);
+            // struct kvm_dirty_log: u32 slot, u32 padding, union { void *dirty_bitmap; u64 } (16 bytes)
+            MemorySegment log = arena.allocate(16, 8);
+            log.set(JAVA_INT, 0, slot);
+            log.set(JAVA_LONG, 8, bitmap.address());
+            ioctl(KvmApi.KVM_GET_DIRTY_LOG, log, "KVM_GET_DIRTY_LOG slot=" + slot);
+            return new DirtyBitmap(slot, s.gpa(), pages, bitmap.toArray(JAVA_LONG));
+        }
+    }
+
+    private MemorySlot slot(int slot) {
+        if (slot < 0 || slot >= slots.size()) {
+            throw new IllegalArgumentException("no memory slot " + slot + " (this VM has " + slots.size() + ")");
+        }
+        return slots.get(slot);
     }
 
     /** The registered memory slots. */
@@ -112,6 +175,139 @@ public final class Vm implements AutoCloseable {
         if (result < 0) {
             throw new LinuxException("ioctl", "KVM_CREATE_IRQCHIP", -result);
         }
+        synchronized (this) {
+            routes = GsiRoute.defaultIrqchipRoutes();
+        }
+    }
+
+    /**
+     * KVM_SET_GSI_ROUTING: replaces the whole routing table with {@code table} (start from
+     * {@link GsiRoute#defaultIrqchipRoutes()} to keep the legacy GSIs). Needs KVM_CAP_IRQ_ROUTING;
+     * every GSI must be below the table size KVM reports for it.
+     */
+    public synchronized void setGsiRouting(List<GsiRoute> table) {
+        int max = kvm.checkExtension(KvmApi.KVM_CAP_IRQ_ROUTING);
+        if (max <= 0) {
+            throw new KvmUnavailableException("KVM capability KVM_CAP_IRQ_ROUTING missing on this machine");
+        }
+        if (table.size() > max) {
+            throw new IllegalArgumentException("GSI routing table of " + table.size() + " entries exceeds KVM's " + max);
+        }
+        for (GsiRoute r : table) {
+            if (r.gsi() >= max) {
+                throw new IllegalArgumentException("GSI " + r.gsi() + " out of range: KVM routes GSIs 0.." + (max - 1));
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            // struct kvm_irq_routing: u32 nr, u32 flags, then nr x struct kvm_irq_routing_entry (48 bytes:
+            // u32 gsi, u32 type, u32 flags, u32 pad, union u[32]) — sizes and offsets checked with gcc
+            MemorySegment s = arena.allocate(8 + 48L * table.size(), 8);
+            s.set(JAVA_INT, 0, table.size());
+            for (int i = 0; i < table.size(); i++) {
+                long at = 8 + 48L * i;
+                GsiRoute r = table.get(i);
+                s.set(JAVA_INT, at, r.gsi());
+                switch (r) {
+                    case GsiRoute.Irqchip c -> {
+                        s.set(JAVA_INT, at + 4, KvmApi.KVM_IRQ_ROUTING_IRQCHIP);
+                        s.set(JAVA_INT, at + 16, c.irqchip());   // kvm_irq_routing_irqchip: u32 irqchip, u32 pin
+                        s.set(JAVA_INT, at + 20, c.pin());
+                    }
+                    case GsiRoute.Msi m -> {
+                        s.set(JAVA_INT, at + 4, KvmApi.KVM_IRQ_ROUTING_MSI);
+                        s.set(JAVA_INT, at + 16, (int) m.address());          // kvm_irq_routing_msi: address_lo,
+                        s.set(JAVA_INT, at + 20, (int) (m.address() >>> 32)); // address_hi, data
+                        s.set(JAVA_INT, at + 24, m.data());
+                    }
+                }
+            }
+            ioctl(KvmApi.KVM_SET_GSI_ROUTING, s, "KVM_SET_GSI_ROUTING nr=" + table.size());
+        }
+        routes = new ArrayList<>(table);
+    }
+
+    /**
+     * Routes {@code gsi} to a fixed, edge-triggered MSI with {@code vector} to the local APIC
+     * {@code apicId}, keeping the rest of the table (the defaults of {@link #createIrqchip()}, and
+     * earlier routes); an irqfd bound to {@code gsi} ({@link #addIrqfd}) then injects that vector.
+     */
+    public synchronized void routeMsi(int gsi, int apicId, int vector) {
+        List<GsiRoute> table = new ArrayList<>(routes == null ? List.of() : routes);
+        table.removeIf(r -> r.gsi() == gsi);
+        table.add(GsiRoute.msiToApic(gsi, apicId, vector));
+        setGsiRouting(table);
+    }
+
+    /** The routing table last set ({@link #createIrqchip()} defaults, or {@link #setGsiRouting}); empty before either. */
+    public synchronized List<GsiRoute> gsiRoutes() {
+        return routes == null ? List.of() : List.copyOf(routes);
+    }
+
+    /**
+     * KVM_SIGNAL_MSI, prepared once: the returned {@link MsiSignal} injects the message each time it is
+     * signalled, without allocating (for a data-plane thread; one per thread).
+     */
+    public MsiSignal msiSignal(long address, int data) {
+        kvm.requireExtension(KvmApi.KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI");
+        new GsiRoute.Msi(0, address, data); // the same checks as a routed MSI
+        return new MsiSignal(fd, address, data);
+    }
+
+    /**
+     * The exits KVM_CAP_X86_DISABLE_EXITS can turn off here ({@link KvmApi}{@code .KVM_X86_DISABLE_EXITS_*}
+     * bits; 0 when the kernel lacks the capability).
+     */
+    public int disableExitsOffered() {
+        return Math.max(0, kvm.checkExtension(KvmApi.KVM_CAP_X86_DISABLE_EXITS));
+    }
+
+    /**
+     * KVM_ENABLE_CAP(KVM_CAP_X86_DISABLE_EXITS): the guest's HLT, PAUSE, MWAIT or C-state
+     * instructions no longer exit (a VMCS/VMCB control; the vCPU then keeps its host CPU while it
+     * halts). Must come before the first vCPU. Fails with a one-line {@link KvmUnavailableException}
+     * naming what is missing when the kernel does not offer every requested bit.
+     */
+    public synchronized void disableExits(int bits) {
+        int offered = disableExitsOffered();
+        if (offered == 0) {
+            throw new KvmUnavailableException("KVM capability KVM_CAP_X86_DISABLE_EXITS missing on this machine");
+        }
+        if ((bits & ~offered) != 0) {
+            throw new KvmUnavailableException("KVM_CAP_X86_DISABLE_EXITS does not offer " + disableExitsNames(bits & ~offered)
+                + " here (offered: " + disableExitsNames(offered) + ")");
+        }
+        if (!vcpus.isEmpty()) {
+            throw new IllegalStateException("KVM_CAP_X86_DISABLE_EXITS must be enabled before the first vCPU is created");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            // struct kvm_enable_cap: u32 cap, u32 flags, u64 args[4], u8 pad[64] (104 bytes)
+            MemorySegment s = arena.allocate(104, 8);
+            s.set(JAVA_INT, 0, KvmApi.KVM_CAP_X86_DISABLE_EXITS);
+            s.set(JAVA_LONG, 8, bits);
+            ioctl(KvmApi.KVM_ENABLE_CAP, s, "KVM_ENABLE_CAP KVM_CAP_X86_DISABLE_EXITS " + disableExitsNames(bits));
+        }
+    }
+
+    /** "HLT|PAUSE" for KVM_X86_DISABLE_EXITS_* bits. */
+    public static String disableExitsNames(int bits) {
+        StringBuilder sb = new StringBuilder();
+        String[] names = {"MWAIT", "HLT", "PAUSE", "CSTATE"};
+        for (int i = 0; i < names.length; i++) {
+            if ((bits & 1 << i) != 0) {
+                sb.append(sb.isEmpty() ? "" : "|").append(names[i]);
+            }
+        }
+        return sb.isEmpty() ? "none" : sb.toString();
+    }
+
+    /** Whether the kernel has binary statistics (KVM_CAP_BINARY_STATS_FD). */
+    public boolean hasStats() {
+        return kvm.checkExtension(KvmApi.KVM_CAP_BINARY_STATS_FD) > 0;
+    }
+
+    /** KVM's statistics of this VM (KVM_GET_STATS_FD); a one-line {@link KvmUnavailableException} where the kernel lacks them. */
+    public KvmStats openStats() {
+        return KvmStats.open(kvm, fd, "vm");
     }
 
     /** KVM_CREATE_PIT2 with a dummy speaker port, where the kernel has it; returns whether it was created. */
