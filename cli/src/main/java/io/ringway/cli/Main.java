@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         subcommands = {BenchCommand.class, BlkCommand.class, NetCommand.class, StatsCommand.class, VmCommand.class, CaptureCommand.class,
                 ServeCommand.class, RpcCommand.class,
             TraceCommand.class, JmhCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "Not built yet (see README): SMP and virtio-pci for vm boot."})
+        footer = {"", "Not built yet (see README): virtio-pci devices for vm boot."})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
