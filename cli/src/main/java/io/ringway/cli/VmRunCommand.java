@@ -85,7 +85,7 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--no-verify", description = "Do not compare read data in the guest (implied for null bdevs).")
     boolean noVerify;
 
-    @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50% reads, its driver on the vCPU's CPU) on the same kind of bdev"
+    @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50%% reads, its driver on the vCPU's CPU) on the same kind of bdev"
         + " (with --blk vhost:SOCK: against the same back-end, after the guest).")
     String vs;
 
