@@ -53,7 +53,9 @@ final class VmRunCommand implements Callable<Integer> {
         + " (a vhost-user-blk back-end: ringway blk, qemu-storage-daemon; kicks and interrupts bypass this process) (default: malloc:16M).")
     List<String> blk = new ArrayList<>();
 
-    @Option(names = "--net", paramLabel = "loop", description = "Net device for net-loop: loop (the only one so far; the default).")
+    @Option(names = "--net", paramLabel = "NET-SPEC", description = "Net device for net-loop: loop (a Ringway virtio-net device in loopback in this process; the default)"
+        + " or vhost:SOCK (a vhost-user-net back-end that sends every frame back unchanged on the same port, e.g. ringway net --mode io"
+        + " with one socket; kicks and interrupts bypass this process).")
     List<String> net = new ArrayList<>();
 
     @Option(names = "--requests", paramLabel = "N", description = "Requests to run (default: run for --duration).")
@@ -111,8 +113,8 @@ final class VmRunCommand implements Callable<Integer> {
             System.err.println("--blk/--net given more than once: a driver-loop guest drives one device");
             return 2;
         }
-        if (!net.isEmpty() && !net.get(0).equals("loop")) {
-            System.err.println("--net " + net.get(0) + ": only 'loop' is known (vhost:SOCK is not wired to micro-guests yet)");
+        if (!net.isEmpty() && !net.get(0).equals("loop") && !(net.get(0).startsWith("vhost:") && net.get(0).length() > 6)) {
+            System.err.println("--net " + net.get(0) + ": expected loop or vhost:SOCK");
             return 2;
         }
         if (vs != null && (!vs.equals("host") || isNet)) {
@@ -126,7 +128,7 @@ final class VmRunCommand implements Callable<Integer> {
             System.err.println("--duration must be in (0, 3600] seconds, got " + duration);
             return 2;
         }
-        String spec = blk.isEmpty() ? "malloc:16M" : blk.get(0);
+        String spec = isNet ? (net.isEmpty() ? "loop" : net.get(0)) : blk.isEmpty() ? "malloc:16M" : blk.get(0);
         DriverLoop.Options o;
         IdlePolicy policy;
         long memoryBytes;
@@ -153,7 +155,8 @@ final class VmRunCommand implements Callable<Integer> {
         try (Kvm kvm = Kvm.open(); BlockDevice bdev = isNet || vhost ? null : BlockDeviceSpec.open(spec, 512, false, null)) {
             if (vhost) {
                 bdevDescription = "the vhost-user back-end at " + spec.substring(6);
-                r = BlkDriverWorkload.runVhost(kvm, Path.of(spec.substring(6)), o);
+                r = isNet ? NetLoopWorkload.runVhost(kvm, Path.of(spec.substring(6)), o)
+                    : BlkDriverWorkload.runVhost(kvm, Path.of(spec.substring(6)), o);
             } else if (bdev == null) {
                 bdevDescription = null;
                 r = NetLoopWorkload.run(kvm, o);
@@ -179,7 +182,7 @@ final class VmRunCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "KVM flavour: %s; guest %s at CPL 3 on 1 vCPU (native under PVM), %d MiB%s;"
                 + " device %s over virtio-mmio, lcore idle %s%n",
             r.flavour(), guest, memoryBytes >> 20, hugepages ? " hugepages" : "",
-            isNet ? "virtio-net in loopback" : "virtio-blk on " + bdevDescription, vhost ? "(the back-end's)" : idle);
+            isNet ? (vhost ? "virtio-net on " + bdevDescription : "virtio-net in loopback") : "virtio-blk on " + bdevDescription, vhost ? "(the back-end's)" : idle);
         System.out.printf(Locale.ROOT, "guest driver loop: %,d %s of %d B in %.2f s: %,.0f %s/s (host wall %.2f s)%n",
             r.completed(), isNet ? "frames" : "requests", bs, r.guestSeconds(), r.requestsPerSecond(),
             isNet ? "round trips" : "requests", r.hostSeconds());
@@ -266,7 +269,7 @@ final class VmRunCommand implements Callable<Integer> {
                 + "  \"bdev\": \"%s\",\n  \"bs\": %d,\n  \"idle\": \"%s\",\n  \"requests\": %d,\n  \"seconds\": %.3f,\n"
                 + "  \"requests_per_s\": %.1f,\n  \"guest_p50_ns\": %d,\n  \"guest_p99_ns\": %d,\n  \"guest_p999_ns\": %d,\n"
                 + "  \"mmio_exits\": %d,\n  \"kicks\": %d,\n  \"notify_exits\": %d,\n  \"interrupts\": %d,\n  \"tsc_khz\": %d",
-            r.flavour().name(), guest, guest.equals("net-loop") ? "none" : spec.replace("\"", "\\\""), bs, idle, r.completed(), r.guestSeconds(), r.requestsPerSecond(),
+            r.flavour().name(), guest, guest.equals("net-loop") && !spec.startsWith("vhost:") ? "none" : spec.replace("\"", "\\\""), bs, idle, r.completed(), r.guestSeconds(), r.requestsPerSecond(),
             g.getValueAtPercentile(50), g.getValueAtPercentile(99), g.getValueAtPercentile(99.9),
             r.mmioExits(), r.kicks(), r.notifyExits(), r.interrupts(), r.tscKhz()));
         if (host != null) {

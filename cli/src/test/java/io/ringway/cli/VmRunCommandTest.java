@@ -3,15 +3,27 @@ package io.ringway.cli;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.ringway.net.forward.ForwardingEngine;
+import io.ringway.net.forward.ForwardingMode;
+import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.vcpu.kvm.Kvm;
 
 import picocli.CommandLine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** {@code ringway vm run} rejects what it cannot run with one line naming the problem, before touching KVM. */
+/**
+ * {@code ringway vm run} rejects what it cannot run with one line naming the problem, before touching
+ * KVM; and runs the net-loop guest against a vhost-user-net back-end.
+ */
 class VmRunCommandTest {
     private record Outcome(int code, String err) {
     }
@@ -43,10 +55,36 @@ class VmRunCommandTest {
     }
 
     @Test
-    void aNetDeviceOtherThanLoopIsRefused() {
-        Outcome o = run("run", "--guest", "net-loop", "--net", "vhost:/tmp/x.sock");
+    void aNetDeviceOtherThanLoopOrVhostIsRefused() {
+        Outcome o = run("run", "--guest", "net-loop", "--net", "tap:x");
         assertEquals(2, o.code());
-        assertTrue(o.err().startsWith("--net vhost:/tmp/x.sock: only 'loop' is known"), o.err());
+        assertEquals("--net tap:x: expected loop or vhost:SOCK", o.err().strip());
+        assertEquals("--net vhost:: expected loop or vhost:SOCK", run("run", "--guest", "net-loop", "--net", "vhost:").err().strip());
+    }
+
+    @Test
+    void theNetLoopGuestRunsAgainstRingwayNetInIoModeOverVhostUser(@TempDir Path dir) {
+        String reason = Kvm.unavailableReason();
+        assumeTrue(reason == null, () -> "skipped, needs /dev/kvm: " + reason);
+        Path socket = dir.resolve("net.sock");
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (StatsRegistry stats = StatsRegistry.open(dir.resolve("net.stats"), 512);
+             ForwardingEngine engine = ForwardingEngine.start(ForwardingEngine.Config.of(List.of(socket), ForwardingMode.IO, stats))) {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            Outcome o;
+            try {
+                o = run("run", "--guest", "net-loop", "--net", "vhost:" + socket, "--requests", "2000", "--bs", "256",
+                    "--lcore-cpu", "-1", "--vcpu-cpu", "-1");
+            } finally {
+                System.setOut(oldOut);
+            }
+            String text = out.toString(StandardCharsets.UTF_8);
+            assertEquals(0, o.code(), o.err() + text);
+            assertTrue(text.contains("device virtio-net on the vhost-user back-end at " + socket), text);
+            assertTrue(text.contains("guest driver loop: 2,000 frames of 256 B"), text);
+            assertTrue(text.contains("data: every frame received compared in the guest"), text);
+        }
     }
 
     @Test

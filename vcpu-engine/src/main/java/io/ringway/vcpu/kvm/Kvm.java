@@ -27,6 +27,9 @@ public final class Kvm implements AutoCloseable {
     private static final int EACCES = 13;
     private static final int EPERM = 1;
     private static final int E2BIG = 7;
+    /** "Inappropriate ioctl": the kernel does not know the request. */
+    static final int ENOTTY = 25;
+    static final int ENOSYS = 38;
 
     private final int fd;
     private final int vcpuMmapSize;
@@ -117,6 +120,44 @@ public final class Kvm implements AutoCloseable {
                 return entries;
             }
         }
+    }
+
+    /**
+     * KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a guest (what {@link Vcpu#getMsrs}
+     * accepts). The first call with nmsrs=0 fails with E2BIG and sets nmsrs to the count.
+     */
+    public int[] msrIndexList() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment probe = arena.allocate(4, 4);
+            int result = LibC.tryIoctl(fd, KvmApi.KVM_GET_MSR_INDEX_LIST, probe);
+            if (result == -ENOTTY || result == -ENOSYS) {
+                throw unsupported("KVM_GET_MSR_INDEX_LIST");
+            }
+            if (result < 0 && result != -E2BIG) {
+                throw new LinuxException("ioctl", "KVM_GET_MSR_INDEX_LIST nmsrs=0", -result);
+            }
+            int count = probe.get(JAVA_INT, 0);
+            if (count < 0 || count > 65536) {
+                throw new IllegalStateException("KVM_GET_MSR_INDEX_LIST reported " + count + " MSRs");
+            }
+            MemorySegment list = arena.allocate(4 + 4L * count, 4);
+            list.set(JAVA_INT, 0, count);
+            result = LibC.tryIoctl(fd, KvmApi.KVM_GET_MSR_INDEX_LIST, list);
+            if (result < 0) {
+                throw new LinuxException("ioctl", "KVM_GET_MSR_INDEX_LIST nmsrs=" + count, -result);
+            }
+            int n = Math.min(count, list.get(JAVA_INT, 0));
+            int[] indices = new int[n];
+            for (int i = 0; i < n; i++) {
+                indices[i] = list.get(JAVA_INT, 4 + 4L * i);
+            }
+            return indices;
+        }
+    }
+
+    /** The one-line exception for a KVM ioctl the running kernel does not know (ENOTTY). */
+    static KvmUnavailableException unsupported(String ioctl) {
+        return new KvmUnavailableException("KVM ioctl " + ioctl + " unsupported on this machine");
     }
 
     /** KVM_CREATE_VM of the default machine type. */

@@ -15,6 +15,7 @@ public final class KvmApi {
     public static final long KVM_CHECK_EXTENSION = 0xAE03L;
     public static final long KVM_GET_VCPU_MMAP_SIZE = 0xAE04L;
     public static final long KVM_GET_SUPPORTED_CPUID = 0xC008AE05L;
+    public static final long KVM_GET_MSR_INDEX_LIST = 0xC004AE02L;
 
     // ---- VM ioctls
     public static final long KVM_CREATE_VCPU = 0xAE41L;
@@ -46,6 +47,14 @@ public final class KvmApi {
     public static final long KVM_SET_MP_STATE = 0x4004AE99L;
     public static final long KVM_GET_LAPIC = 0x8400AE8EL;
     public static final long KVM_SET_LAPIC = 0x4400AE8FL;
+    public static final long KVM_GET_FPU = 0x81A0AE8CL;
+    public static final long KVM_SET_FPU = 0x41A0AE8DL;
+    public static final long KVM_GET_MSRS = 0xC008AE88L;
+    public static final long KVM_SET_MSRS = 0x4008AE89L;
+    public static final long KVM_GET_XSAVE = 0x9000AEA4L;
+    public static final long KVM_SET_XSAVE = 0x5000AEA5L;
+    /** KVM_GET_XSAVE with a buffer of KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes (more than 4096 with AMX). */
+    public static final long KVM_GET_XSAVE2 = 0x9000AECFL;
 
     // ---- struct kvm_mp_state.mp_state (api.rst KVM_GET_MP_STATE)
     /** The vCPU runs (the BSP at creation). */
@@ -76,6 +85,9 @@ public final class KvmApi {
     public static final int KVM_CAP_IMMEDIATE_EXIT = 0x88;
     public static final int KVM_CAP_X86_DISABLE_EXITS = 0x8F;
     public static final int KVM_CAP_SIGNAL_MSI = 0x4D;
+    public static final int KVM_CAP_XSAVE = 0x37;
+    /** Returns the size of the guest's XSAVE buffer (at least 4096). */
+    public static final int KVM_CAP_XSAVE2 = 0xD0;
     public static final int KVM_CAP_BINARY_STATS_FD = 0xCB;
 
     // ---- KVM_CAP_X86_DISABLE_EXITS bits (args[0] of KVM_ENABLE_CAP; KVM_CHECK_EXTENSION returns those offered)

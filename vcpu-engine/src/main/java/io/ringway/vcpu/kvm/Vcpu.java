@@ -36,6 +36,8 @@ public final class Vcpu implements AutoCloseable {
     private static final long KICK_BIT = 1L << (KICK_SIGNAL - 1);
     /** The kernel's sigset_t is 64 bits on x86-64 (struct kvm_signal_mask.len). */
     private static final int KERNEL_SIGSET_SIZE = 8;
+    /** KVM_MAX_MSR_ENTRIES in arch/x86/kvm/x86.c: KVM refuses (E2BIG) more per call. */
+    public static final int MAX_MSRS = 255;
 
     private final Vm vm;
     private final int id;
@@ -175,6 +177,133 @@ public final class Vcpu implements AutoCloseable {
             state.write(s);
             ioctl(KvmApi.KVM_SET_LAPIC, s, "KVM_SET_LAPIC");
         }
+    }
+
+    /**
+     * KVM_GET_FPU: the x87/SSE state (XMM0..15, MXCSR, x87 registers and words); a one-line
+     * {@link KvmUnavailableException} where KVM lacks it. KVM_GET_FPU leaves mxcsr 0, so it is
+     * taken from KVM_GET_XSAVE where KVM has it.
+     */
+    public KvmFpu getFpu() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmFpu.SIZE, 8);
+            optionalIoctl(KvmApi.KVM_GET_FPU, s, "KVM_GET_FPU");
+            KvmFpu fpu = KvmFpu.read(s);
+            MemorySegment xsave = getXsave(a);
+            if (xsave != null) {
+                fpu.mxcsr(xsave.get(JAVA_INT, KvmFpu.FX_MXCSR));
+            }
+            return fpu;
+        }
+    }
+
+    /**
+     * KVM_SET_FPU, then, where KVM has XSAVE, the same state through KVM_GET_XSAVE/KVM_SET_XSAVE with
+     * x87 and SSE marked live: KVM_SET_FPU alone drops MXCSR and, on a vCPU still in the init state,
+     * everything else too as far as the guest sees (see {@link KvmFpu}). KVM does not check MXCSR:
+     * reserved bits (above MXCSR_MASK) make KVM_SET_XSAVE fail with EINVAL.
+     */
+    public void setFpu(KvmFpu fpu) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmFpu.SIZE, 8);
+            fpu.write(s);
+            optionalIoctl(KvmApi.KVM_SET_FPU, s, "KVM_SET_FPU");
+            MemorySegment xsave = getXsave(a);
+            if (xsave != null) {
+                fpu.writeXsave(xsave);
+                optionalIoctl(KvmApi.KVM_SET_XSAVE, xsave, "KVM_SET_XSAVE mxcsr=0x" + Integer.toHexString(fpu.mxcsr()));
+            }
+        }
+    }
+
+    /** The vCPU's XSAVE image (KVM_GET_XSAVE2 when KVM sizes it, else KVM_GET_XSAVE), or null without KVM_CAP_XSAVE. */
+    private MemorySegment getXsave(Arena a) {
+        if (vm.kvm().checkExtension(KvmApi.KVM_CAP_XSAVE) <= 0) {
+            return null;
+        }
+        int size2 = vm.kvm().checkExtension(KvmApi.KVM_CAP_XSAVE2);
+        MemorySegment xsave = a.allocate(Math.max(KvmFpu.XSAVE_SIZE, size2), 64);
+        if (size2 > 0) {
+            optionalIoctl(KvmApi.KVM_GET_XSAVE2, xsave, "KVM_GET_XSAVE2 size=" + size2);
+        } else {
+            optionalIoctl(KvmApi.KVM_GET_XSAVE, xsave, "KVM_GET_XSAVE");
+        }
+        return xsave;
+    }
+
+    /**
+     * KVM_GET_MSRS: the values of the MSRs {@code indices}, in the same order. KVM reads them in
+     * order and stops at the first it does not know; that MSR is named in the {@link LinuxException}
+     * (errno EINVAL: an MSR not in {@link Kvm#msrIndexList()} or not allowed by the CPUID given).
+     */
+    public long[] getMsrs(int... indices) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = msrsStruct(a, indices.length);
+            for (int i = 0; i < indices.length; i++) {
+                s.set(JAVA_INT, KvmMsr.HEADER_SIZE + (long) i * KvmMsr.SIZE, indices[i]);
+            }
+            int done = optionalIoctl(KvmApi.KVM_GET_MSRS, s, "KVM_GET_MSRS nmsrs=" + indices.length);
+            if (done != indices.length) {
+                throw new LinuxException("ioctl", "KVM_GET_MSRS vcpu=" + id + ": MSR 0x" + Integer.toHexString(indices[done])
+                    + " (entry " + done + " of " + indices.length + ") not readable", Errno.EINVAL);
+            }
+            long[] values = new long[indices.length];
+            for (int i = 0; i < indices.length; i++) {
+                values[i] = s.get(JAVA_LONG, KvmMsr.HEADER_SIZE + (long) i * KvmMsr.SIZE + 8);
+            }
+            return values;
+        }
+    }
+
+    /** KVM_GET_MSRS of one MSR. */
+    public long getMsr(int index) {
+        return getMsrs(index)[0];
+    }
+
+    /**
+     * KVM_SET_MSRS: writes the MSRs in order; KVM stops at the first it refuses (unknown MSR, or a
+     * value the MSR does not accept, e.g. a non-canonical base), which the {@link LinuxException} names.
+     */
+    public void setMsrs(List<KvmMsr> msrs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = msrsStruct(a, msrs.size());
+            for (int i = 0; i < msrs.size(); i++) {
+                long at = KvmMsr.HEADER_SIZE + (long) i * KvmMsr.SIZE;
+                s.set(JAVA_INT, at, msrs.get(i).index());
+                s.set(JAVA_LONG, at + 8, msrs.get(i).data());
+            }
+            int done = optionalIoctl(KvmApi.KVM_SET_MSRS, s, "KVM_SET_MSRS nmsrs=" + msrs.size());
+            if (done != msrs.size()) {
+                throw new LinuxException("ioctl", "KVM_SET_MSRS vcpu=" + id + ": " + msrs.get(done)
+                    + " (entry " + done + " of " + msrs.size() + ") refused", Errno.EINVAL);
+            }
+        }
+    }
+
+    /** KVM_SET_MSRS of one MSR. */
+    public void setMsr(int index, long data) {
+        setMsrs(List.of(new KvmMsr(index, data)));
+    }
+
+    private static MemorySegment msrsStruct(Arena a, int count) {
+        if (count <= 0 || count > MAX_MSRS) {
+            throw new IllegalArgumentException("MSR count must be 1.." + MAX_MSRS + ", got " + count);
+        }
+        MemorySegment s = a.allocate(KvmMsr.HEADER_SIZE + (long) count * KvmMsr.SIZE, 8);
+        s.set(JAVA_INT, 0, count);
+        return s;
+    }
+
+    /** An ioctl KVM may lack: ENOTTY/ENOSYS become a one-line {@link KvmUnavailableException}; returns the result. */
+    private int optionalIoctl(long request, MemorySegment arg, String what) {
+        int result = LibC.tryIoctl(fd, request, arg);
+        if (result == -Kvm.ENOTTY || result == -Kvm.ENOSYS) {
+            throw Kvm.unsupported(what.split(" ")[0]);
+        }
+        if (result < 0) {
+            throw new LinuxException("ioctl", what + " vcpu=" + id, -result);
+        }
+        return result;
     }
 
     /**

@@ -1,15 +1,20 @@
 package io.ringway.vcpu.workload;
 
+import java.nio.file.Path;
+
 import io.ringway.net.device.VirtioNetDevice;
 import io.ringway.net.packet.Mbuf;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.virtio.VhostUserDevice;
 
 /**
  * The {@code net-loop} workload: {@link NetLoopProgram} against a Ringway {@link VirtioNetDevice}
  * whose queue pair 0 is in loopback (what the guest transmits is delivered to its receive queue,
- * inside the device's own queue processing on its lcore), run by {@link DriverLoop}.
+ * inside the device's own queue processing on its lcore), run by {@link DriverLoop}; or
+ * ({@link #runVhost}) against any vhost-user-net back-end that sends every frame back unchanged on
+ * the same port ({@code ringway net --mode io} with one socket).
  */
 public final class NetLoopWorkload {
     private static final int POOL_SIZE = 1024;
@@ -46,6 +51,25 @@ public final class NetLoopWorkload {
 
         void close() {
             cache.close();
+        }
+    }
+
+    /** virtio 1.2, 5.1: device ID 1; receiveq1 and transmitq1. */
+    private static final int VIRTIO_NET_ID = 1;
+    private static final int QUEUES = 2;
+    private static final int MAX_QUEUE_SIZE = 256;
+
+    /**
+     * Runs the workload against the vhost-user-net back-end listening on {@code socket}, which must
+     * loop every frame back unchanged on the same queue pair (a frame that comes back altered, e.g.
+     * by macswap, fails the guest's compare). Kicks reach the back-end through the ioeventfd and its
+     * completions reach the guest through the irqfd, neither through this process. The guest
+     * acknowledges VERSION_1 only: no mergeable buffers, no offloads, split rings.
+     */
+    public static DriverLoop.Result runVhost(Kvm kvm, Path socket, DriverLoop.Options o) {
+        DriverProgram program = NetLoopProgram.build(MicroGuest.MMIO_BASE, o.dataBytes());
+        try (VhostUserDevice device = VhostUserDevice.connect(socket, VIRTIO_NET_ID, QUEUES, MAX_QUEUE_SIZE)) {
+            return DriverLoop.run(kvm, device, program, o, 0);
         }
     }
 
