@@ -2,6 +2,7 @@ package io.ringway.vcpu.bench;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,6 +14,7 @@ import java.util.concurrent.TimeoutException;
 import org.HdrHistogram.Histogram;
 
 import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.runtime.sys.Cpu;
 import io.ringway.runtime.sys.Epoll;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.asm.Cond;
@@ -349,7 +351,8 @@ public final class ExitCostSuite {
      * The doorbell-seen kinds: the vCPU runs on its own thread; the calling thread is the data-plane
      * thread. It waits for each kick (busy-polling the eventfd, or asleep in epoll_wait on it), then
      * writes the kick's number to the ACK word the guest spins on ({@link #interruptProgram} without
-     * halting: the guest's figure is doorbell to ACK).
+     * halting: the guest's figure is doorbell to ACK). Where the calling thread may run on two CPUs,
+     * the vCPU is pinned to the first and the calling thread to the second for the run.
      */
     private static Result runDoorbellSeen(Kvm kvm, Kind kind, int iterations, StatsRegistry registry, int disableExits) {
         boolean sleep = kind == Kind.DOORBELL_SEEN_SLEEPING;
@@ -376,9 +379,17 @@ public final class ExitCostSuite {
             KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu, registry);
             long kicks = 0;
 
+            // The vCPU and the data-plane thread on two different CPUs where this thread may use two:
+            // else a sleeping thread is woken on the vCPU's own CPU and waits for it (see vm run's pinning).
+            BitSet affinity = Cpu.currentThreadAffinity();
+            int vcpuCpu = affinity.cardinality() >= 2 ? affinity.nextSetBit(0) : -1;
+            int planeCpu = vcpuCpu < 0 ? -1 : affinity.nextSetBit(vcpuCpu + 1);
+            if (planeCpu >= 0) {
+                Cpu.pinCurrentThread(planeCpu);
+            }
             long t0 = System.nanoTime();
             long deadline = t0 + INTERRUPT_DEADLINE_NANOS;
-            CompletableFuture<RunResult> done = runner[0].start("vcpu-0-" + kind.label());
+            CompletableFuture<RunResult> done = runner[0].start("vcpu-0-" + kind.label(), vcpuCpu);
             try {
                 for (int i = 1; i <= iterations; i++) {
                     long seen;
@@ -415,6 +426,9 @@ public final class ExitCostSuite {
                 if (!done.isDone()) {
                     runner[0].stop();
                     done.exceptionally(t -> null).join();
+                }
+                if (planeCpu >= 0) {
+                    Cpu.setCurrentThreadAffinity(affinity);
                 }
                 kvmStats.finish();
                 stats.close();
