@@ -91,14 +91,21 @@ final class VmCommand implements Runnable {
             if (!disableExits.isEmpty()) {
                 System.out.println("exits disabled in every micro-guest: " + String.join("|", disableExits).toUpperCase(Locale.ROOT));
             }
-            System.out.printf("%-16s %12s %12s %14s %14s %12s %10s%n",
+            System.out.printf("%-22s %12s %12s %14s %14s %12s %10s%n",
                 "exit kind", "median ns", "p99 ns", "guest med ns", "guest p99 ns", "ops/s", "exits");
             for (ExitCostSuite.Result r : results) {
                 Histogram h = r.primary();
-                System.out.printf(Locale.ROOT, "%-16s %12d %12d %14d %14d %12.0f %10d%n", r.kind().label(),
+                System.out.printf(Locale.ROOT, "%-22s %12d %12d %14d %14d %12.0f %10d%n", r.kind().label(),
                     h.getValueAtPercentile(50), h.getValueAtPercentile(99),
                     r.guestNanos().getValueAtPercentile(50), r.guestNanos().getValueAtPercentile(99),
                     r.opsPerSecond(), r.userspaceExits());
+            }
+            for (ExitCostSuite.Result r : results) {
+                if (r.kind().doorbellSeen()) {
+                    System.out.printf(Locale.ROOT, "%s: guest doorbell -> ACK seen above; the data-plane thread's part (kick seen -> ACK written):"
+                        + " median %d ns, p99 %d ns; kicks read %d of %d%n", r.kind().label(), r.hostExitNanos().getValueAtPercentile(50),
+                        r.hostExitNanos().getValueAtPercentile(99), r.eventfdCount(), r.iterations());
+                }
             }
             skipped.forEach(System.out::println);
             printKvmStats(results);
@@ -167,13 +174,13 @@ final class VmCommand implements Runnable {
                 return;
             }
             System.out.println("KVM vCPU statistics moved per run (stats fd):");
-            StringBuilder header = new StringBuilder(String.format("%-16s", "exit kind"));
+            StringBuilder header = new StringBuilder(String.format("%-22s", "exit kind"));
             for (String n : names) {
                 header.append(String.format(" %14s", n));
             }
             System.out.println(header);
             for (ExitCostSuite.Result r : results) {
-                StringBuilder line = new StringBuilder(String.format("%-16s", r.kind().label()));
+                StringBuilder line = new StringBuilder(String.format("%-22s", r.kind().label()));
                 for (String n : names) {
                     Long v = r.kvmStats().get(n);
                     line.append(String.format(" %14s", v == null ? "-" : Long.toString(v)));

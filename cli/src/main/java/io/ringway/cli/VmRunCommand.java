@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import org.HdrHistogram.Histogram;
 
 import io.ringway.perf.blk.BlkLoadGenerator;
+import io.ringway.perf.net.NetLoadGenerator;
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.storage.bdev.BlockDevice;
@@ -88,7 +89,8 @@ final class VmRunCommand implements Callable<Integer> {
     boolean noVerify;
 
     @Option(names = "--vs", paramLabel = "host", description = "Also run the host-side frontend (vhost-user, qd 1, 50%% reads, its driver on the vCPU's CPU) on the same kind of bdev"
-        + " (with --blk vhost:SOCK: against the same back-end, after the guest).")
+        + " (with --blk vhost:SOCK: against the same back-end, after the guest); for net-loop, one frame in flight against a loopback virtio-net device"
+        + " (or the --net vhost:SOCK back-end).")
     String vs;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
@@ -117,8 +119,8 @@ final class VmRunCommand implements Callable<Integer> {
             System.err.println("--net " + net.get(0) + ": expected loop or vhost:SOCK");
             return 2;
         }
-        if (vs != null && (!vs.equals("host") || isNet)) {
-            System.err.println("--vs " + vs + ": only 'host' (the host-side vhost-user frontend), and only for blk-driver so far");
+        if (vs != null && !vs.equals("host")) {
+            System.err.println("--vs " + vs + ": only 'host' (the host-side vhost-user frontend)");
             return 2;
         }
         if (bs == null) {
@@ -203,7 +205,11 @@ final class VmRunCommand implements Callable<Integer> {
                 ? "; bdev contents checked by the host: ok" : hostCheck != null ? "; HOST CHECK FAILED: " + hostCheck : ""));
         }
         BlkLoadGenerator.Result host = null;
-        if (vs != null) {
+        if (vs != null && isNet) {
+            if (!compareNetHost(r, vhost ? Path.of(spec.substring(6)) : null)) {
+                return 1;
+            }
+        } else if (vs != null) {
             double seconds = Math.max(1, Math.min(20, r.guestSeconds()));
             try {
                 host = vhost ? BlkLoadGenerator.run(new BlkLoadGenerator.Options(Path.of(spec.substring(6)), 1, 1, bs, "randrw", 50,
@@ -226,6 +232,26 @@ final class VmRunCommand implements Callable<Integer> {
             return 1;
         }
         return 0;
+    }
+
+    /** net-loop --vs host: the host-side frontend, one frame in flight, then guest/host; false if it failed. */
+    private boolean compareNetHost(DriverLoop.Result r, Path vhostSocket) {
+        double seconds = Math.max(1, Math.min(20, r.guestSeconds()));
+        NetLoadGenerator.Result host;
+        try {
+            host = vhostSocket != null ? NetLoopHostFrontend.against(vhostSocket, bs, seconds, vcpuCpu)
+                : NetLoopHostFrontend.inProcess(bs, seconds, idle, lcoreCpu, vcpuCpu);
+        } catch (RuntimeException e) {
+            System.err.println("host frontend run failed: " + e.getMessage());
+            return false;
+        }
+        double perSecond = host.packets() / host.seconds();
+        System.out.printf(Locale.ROOT, "host frontend (vhost-user, %s, 1 frame in flight, %d B): %,.0f round trips/s;"
+                + " p50 %.1f us  p99 %.1f us  p99.9 %.1f us%n",
+            vhostSocket != null ? "the same back-end" : "a loopback virtio-net device in this process", bs, perSecond,
+            us(host.roundTrip(), 50), us(host.roundTrip(), 99), us(host.roundTrip(), 99.9));
+        System.out.printf(Locale.ROOT, "guest driver loop / host frontend: %.2f (round trips/s)%n", r.requestsPerSecond() / perSecond);
+        return true;
     }
 
     private static double us(Histogram h, double percentile) {

@@ -88,6 +88,37 @@ class VmRunCommandTest {
     }
 
     @Test
+    void netLoopVsHostComparesWithTheHostFrontendOnALoopbackDevice() {
+        String reason = Kvm.unavailableReason();
+        assumeTrue(reason == null, () -> "skipped, needs /dev/kvm: " + reason);
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        Outcome o;
+        try {
+            o = run("run", "--guest", "net-loop", "--requests", "2000", "--vs", "host", "--lcore-cpu", "-1", "--vcpu-cpu", "-1");
+        } finally {
+            System.setOut(oldOut);
+        }
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals(0, o.code(), o.err() + text);
+        java.util.regex.Matcher host = java.util.regex.Pattern.compile(
+            "host frontend \\(vhost-user, a loopback virtio-net device in this process, 1 frame in flight, 64 B\\): ([0-9,]+) round trips/s").matcher(text);
+        assertTrue(host.find(), text);
+        assertTrue(Long.parseLong(host.group(1).replace(",", "")) > 0, "host round trips/s: " + text);
+        java.util.regex.Matcher ratio = java.util.regex.Pattern.compile("guest driver loop / host frontend: ([0-9.]+) \\(round trips/s\\)").matcher(text);
+        assertTrue(ratio.find(), text);
+        assertTrue(Double.parseDouble(ratio.group(1)) > 0, text);
+    }
+
+    @Test
+    void vsOtherThanHostIsRefused() {
+        Outcome o = run("run", "--guest", "net-loop", "--vs", "dpdk");
+        assertEquals(2, o.code());
+        assertEquals("--vs dpdk: only 'host' (the host-side vhost-user frontend)", o.err().strip());
+    }
+
+    @Test
     void aBadRequestSizeIsNamedBeforeKvmIsOpened() {
         Outcome o = run("run", "--guest", "blk-driver", "--bs", "1000", "--requests", "10");
         assertEquals(2, o.code());

@@ -110,7 +110,7 @@ public final class VmScenario implements Scenario {
                     Histogram acc = curves.get(kind);
                     if (acc == null) {
                         curves.put(kind, h.copy());
-                        hostTimed.put(kind, res.hostExitNanos() != null);
+                        hostTimed.put(kind, h == res.hostExitNanos());
                     } else {
                         acc.add(h);
                     }

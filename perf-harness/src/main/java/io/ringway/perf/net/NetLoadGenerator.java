@@ -191,19 +191,31 @@ public final class NetLoadGenerator {
 
     /** Connects, runs, disconnects; on {@code o.cpu()} if that is not -1. */
     public static Result run(Options o) {
+        return run(o, BURST);
+    }
+
+    /**
+     * As {@link #run(Options)}, with {@code inFlight} frames (1..{@link #BURST}) sent first in
+     * {@link Role#LOOP} (then each one sent back as it returns): 1 gives ping-pong, one frame in
+     * flight, as the {@code net-loop} micro-guest does. The other roles ignore it.
+     */
+    public static Result run(Options o, int inFlight) {
+        if (inFlight < 1 || inFlight > BURST) {
+            throw new IllegalArgumentException("frames in flight must be 1.." + BURST + ", got " + inFlight);
+        }
         if (o.cpu() < 0) {
-            return connectAndRun(o);
+            return connectAndRun(o, inFlight);
         }
         BitSet before = Cpu.currentThreadAffinity();
         Cpu.pinCurrentThread(o.cpu());
         try {
-            return connectAndRun(o);
+            return connectAndRun(o, inFlight);
         } finally {
             Cpu.setCurrentThreadAffinity(before);
         }
     }
 
-    private static Result connectAndRun(Options o) {
+    private static Result connectAndRun(Options o, int inFlight) {
         SharedRegion region = SharedRegion.create("net-loadgen", MEMORY, SharedRegion.Options.defaults().populate(true));
         try (FrontendMemory mem = FrontendMemory.owning(List.of(new FrontendMemory.Region(region, 0)));
              VhostUserFrontend f = VhostUserFrontend.connect(o.socket(), Duration.ofSeconds(10))) {
@@ -232,7 +244,7 @@ public final class NetLoadGenerator {
                 Result r = switch (o.role()) {
                     case SEND -> send(o, tx);
                     case RECEIVE -> receive(o, m, rx);
-                    case LOOP -> loop(o, m, rx, tx);
+                    case LOOP -> loop(o, m, rx, tx, inFlight);
                 };
                 f.stopVring(0);
                 f.stopVring(1);
@@ -352,10 +364,10 @@ public final class NetLoadGenerator {
     }
 
     /**
-     * Sends one burst, then sends back every packet received (the frame copied into a transmit
-     * buffer, the send time rewritten); counts packets received and records their round trip.
+     * Sends {@code inFlight} packets, then sends back every packet received (the frame copied into a
+     * transmit buffer, the send time rewritten); counts packets received and records their round trip.
      */
-    private static Result loop(Options o, MemorySegment m, Queue rx, Queue tx) {
+    private static Result loop(Options o, MemorySegment m, Queue rx, Queue tx, int inFlight) {
         Window w = new Window(o);
         Histogram roundTrip = new Histogram(1, 60_000_000_000L, 3);
         int length = HDR + o.frameLength();
@@ -365,7 +377,7 @@ public final class NetLoadGenerator {
         long noRoom = 0;
         refill(rx);
         long now = System.nanoTime();
-        for (int i = 0; i < BURST; i++) {
+        for (int i = 0; i < inFlight; i++) {
             int slot = tx.free[--tx.freeCount];
             m.set(ValueLayout.JAVA_LONG_UNALIGNED, TX_BUFFERS + (long) slot * SLOT + HDR + STAMP_OFFSET, now);
             tx.post(slot, length);

@@ -28,11 +28,15 @@ class NetLoadGeneratorTest {
     Path dir;
 
     private NetLoadGenerator.Result runAgainstRingway(Role role, LongSupplierOf counter, long[] backendCount) throws Exception {
+        return runAgainstRingway(role, NetLoadGenerator.BURST, counter, backendCount);
+    }
+
+    private NetLoadGenerator.Result runAgainstRingway(Role role, int inFlight, LongSupplierOf counter, long[] backendCount) throws Exception {
         Path socket = dir.resolve(role.backendMode() + ".sock");
         try (StatsRegistry stats = StatsRegistry.open(dir.resolve(role + ".stats"), 256);
              ForwardingEngine engine = ForwardingEngine.start(new ForwardingEngine.Config(List.of(socket), false, 1,
                      ForwardingMode.parse(role.backendMode()), new int[] {-1}, IdlePolicy.parse("backoff"), 64, 4096, true, true, stats))) {
-            NetLoadGenerator.Result r = NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, 64, 0.3, 0.05, -1));
+            NetLoadGenerator.Result r = NetLoadGenerator.run(new NetLoadGenerator.Options(socket, role, 64, 0.3, 0.05, -1), inFlight);
             System.out.println(role + " against Ringway: " + r);
             PortCounters c = engine.ports().get(0).counters();
             LongSupplier backend = () -> counter.of(c);
@@ -83,6 +87,26 @@ class NetLoadGeneratorTest {
         assertAgrees(r, backend[0], "packets the back-end sent back");
         assertEquals(0, r.noRoom(), "every packet received could be sent back: " + r);
         assertEquals(r.packets(), r.roundTrip().getTotalCount(), "one round trip per packet counted in the window");
+    }
+
+    @Test
+    @Timeout(60)
+    void withOneFrameInFlightTheBackEndNeverSendsMoreThanOneAheadOfTheDriver() throws Exception {
+        long[] backend = new long[1];
+        NetLoadGenerator.Result r = runAgainstRingway(Role.LOOP, 1, c -> c.txPackets.get(), backend);
+        assertTrue(r.total() > 0, "no packet moved: " + r);
+        assertEquals(0, r.malformed(), "malformed used buffers: " + r);
+        assertTrue(backend[0] >= r.total() && backend[0] <= r.total() + 1,
+                "ping-pong: back-end sent " + backend[0] + ", driver received " + r.total());
+        assertEquals(r.packets(), r.roundTrip().getTotalCount(), "one round trip per packet counted in the window");
+    }
+
+    @Test
+    void framesInFlightOutsideOneToABurstAreRefused() {
+        NetLoadGenerator.Options o = new NetLoadGenerator.Options(Path.of("/tmp/none.sock"), Role.LOOP, 64, 1, 0, -1);
+        assertThrows(IllegalArgumentException.class, () -> NetLoadGenerator.run(o, 0));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetLoadGenerator.run(o, NetLoadGenerator.BURST + 1));
+        assertEquals("frames in flight must be 1..32, got 33", e.getMessage());
     }
 
     @Test

@@ -1,6 +1,8 @@
 package io.ringway.vcpu.bench;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,6 +14,8 @@ import java.util.concurrent.TimeoutException;
 import org.HdrHistogram.Histogram;
 
 import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.runtime.sys.Cpu;
+import io.ringway.runtime.sys.Epoll;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.asm.Cond;
 import io.ringway.vcpu.asm.Label;
@@ -33,6 +37,7 @@ import io.ringway.vcpu.kvm.KvmStats;
 import io.ringway.vcpu.kvm.Vcpu;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The exit-cost suite behind {@code ringway vm exits}: a CPL-3 micro-guest does one operation
@@ -67,7 +72,20 @@ public final class ExitCostSuite {
          * CPL 0: hlt is #GP at CPL 3 on PVM) and the host signals once KVM's {@code blocking}
          * statistic says the vCPU sleeps (or after 1 ms, where the kernel has no such statistic).
          */
-        HLT_WAKEUP("irqfd-hlt-wakeup");
+        HLT_WAKEUP("irqfd-hlt-wakeup"),
+        /**
+         * ioeventfd doorbell seen by a data-plane thread that busy-polls the eventfd (non-blocking
+         * reads): the guest (CPL 3) rings the doorbell and spins until the host writes an ACK word
+         * in guest memory. Guest figure: doorbell to ACK seen (rdtsc); host figure: doorbell seen
+         * (the read that returned the kick) to ACK written.
+         */
+        DOORBELL_SEEN_POLLING("doorbell-seen-polling"),
+        /**
+         * As {@link #DOORBELL_SEEN_POLLING}, but the data-plane thread sleeps in epoll_wait on the
+         * eventfd: the guest figure includes the thread's wake-up. Host figure: epoll_wait returned
+         * to ACK written (the eventfd read included).
+         */
+        DOORBELL_SEEN_SLEEPING("doorbell-seen-sleeping");
 
         private final String label;
 
@@ -83,17 +101,24 @@ public final class ExitCostSuite {
         public boolean interrupts() {
             return this == IRQ_ROUND_TRIP || this == HLT_WAKEUP;
         }
+
+        /** Whether a host data-plane thread answers each doorbell (the guest's figure is the round trip). */
+        public boolean doorbellSeen() {
+            return this == DOORBELL_SEEN_POLLING || this == DOORBELL_SEEN_SLEEPING;
+        }
     }
 
     /**
      * One measured operation.
      *
      * @param hostExitNanos  per-exit round trip from the run loop, or null when the operation does not exit;
-     *                       for the interrupt kinds, the host's irqfd write to the guest's acknowledgement
+     *                       for the interrupt kinds, the host's irqfd write to the guest's acknowledgement;
+     *                       for the doorbell-seen kinds, kick seen to ACK written
      * @param guestNanos     per-operation time from the guest's rdtsc, in ns
      * @param wallNanosPerOp host wall time of the whole run / iterations
      * @param userspaceExits exits of the operation's kind that reached userspace
      * @param eventfdCount   for the doorbell: the eventfd counter after the run (must equal iterations);
+     *                       for the doorbell-seen kinds: kicks the data-plane thread read;
      *                       for the interrupt kinds: interrupts the guest handler acknowledged
      * @param kvmStats       how much KVM's own vCPU statistics moved during the run ({@code exits},
      *                       {@code halt_exits}, {@code irq_injections} ...); empty without KVM_CAP_BINARY_STATS_FD
@@ -112,9 +137,13 @@ public final class ExitCostSuite {
             return 1e9 / wallNanosPerOp;
         }
 
-        /** The histogram the table shows: the host's where the operation exits, else the guest's. */
+        /**
+         * The histogram the table shows: the host's where the operation exits or is an interrupt, else
+         * the guest's (for the doorbell-seen kinds the guest's round trip is the figure; the host's
+         * part of it is in {@link #hostExitNanos}).
+         */
         public Histogram primary() {
-            return hostExitNanos != null ? hostExitNanos : guestNanos;
+            return hostExitNanos != null && !kind.doorbellSeen() ? hostExitNanos : guestNanos;
         }
     }
 
@@ -126,6 +155,8 @@ public final class ExitCostSuite {
     /** How long an interrupt kind may take in all before the suite gives up on the guest. */
     private static final long INTERRUPT_DEADLINE_NANOS = 120_000_000_000L;
     /** The KVM vCPU statistics whose change each result reports. */
+    /** The ACK word the doorbell-seen kinds' host thread writes ({@link InterruptGuest#ACK}, a u64 the guest spins on). */
+    private static final VarHandle ACK_WORD = JAVA_LONG.varHandle();
     private static final List<String> KVM_STATS = List.of("exits", "io_exits", "mmio_exits", "halt_exits", "halt_wakeup",
         "irq_exits", "irq_injections", "insn_emulation", "signal_exits");
 
@@ -157,6 +188,9 @@ public final class ExitCostSuite {
         }
         if (kind.interrupts()) {
             return runInterrupt(kvm, kind, iterations, registry, disableExits);
+        }
+        if (kind.doorbellSeen()) {
+            return runDoorbellSeen(kvm, kind, iterations, registry, disableExits);
         }
         try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
              EventFd doorbell = EventFd.create(true)) {
@@ -217,7 +251,7 @@ public final class ExitCostSuite {
             int exitReason = switch (kind) {
                 case PIO_EXIT -> KvmApi.KVM_EXIT_IO;
                 case MMIO_EXIT, MMIO_DOORBELL -> KvmApi.KVM_EXIT_MMIO;
-                case CPUID, IRQ_ROUND_TRIP, HLT_WAKEUP -> -1;
+                case CPUID, IRQ_ROUND_TRIP, HLT_WAKEUP, DOORBELL_SEEN_POLLING, DOORBELL_SEEN_SLEEPING -> -1;
             };
             long exits = exitReason < 0 ? 0 : stats.count(exitReason) - (exitReason == KvmApi.KVM_EXIT_IO ? 1 : 0);
             Histogram host = null;
@@ -295,15 +329,7 @@ public final class ExitCostSuite {
                     }
                     host.recordValue(Math.max(1, Math.min(ExitStats.MAX_NANOS, System.nanoTime() - s)));
                 }
-                RunResult result = done.get(30, TimeUnit.SECONDS);
-                if (result.outcome() != RunResult.Outcome.FINISHED) {
-                    throw new IllegalStateException(kind.label() + " micro-guest did not finish: " + result.report());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(kind.label() + ": interrupted", e);
-            } catch (ExecutionException | TimeoutException e) {
-                throw new IllegalStateException(kind.label() + " micro-guest run failed: " + e, e);
+                awaitFinished(done, kind);
             } finally {
                 if (!done.isDone()) {
                     runner[0].stop();
@@ -318,6 +344,115 @@ public final class ExitCostSuite {
             long exits = stats.count(KvmApi.KVM_EXIT_IO) - 1 + stats.count(KvmApi.KVM_EXIT_MMIO);
             return new Result(kind, iterations, host, guestSamples(guest.memory(), iterations, tscKhz, wall),
                 (double) wall / iterations, exits, ig.acks(), tscKhz, kvmMoved);
+        }
+    }
+
+    /**
+     * The doorbell-seen kinds: the vCPU runs on its own thread; the calling thread is the data-plane
+     * thread. It waits for each kick (busy-polling the eventfd, or asleep in epoll_wait on it), then
+     * writes the kick's number to the ACK word the guest spins on ({@link #interruptProgram} without
+     * halting: the guest's figure is doorbell to ACK). Where the calling thread may run on two CPUs,
+     * the vCPU is pinned to the first and the calling thread to the second for the run.
+     */
+    private static Result runDoorbellSeen(Kvm kvm, Kind kind, int iterations, StatsRegistry registry, int disableExits) {
+        boolean sleep = kind == Kind.DOORBELL_SEEN_SLEEPING;
+        try (MicroGuest guest = MicroGuest.create(kvm, SAMPLES + 4L * iterations);
+             EventFd doorbell = EventFd.create(true);
+             Epoll epoll = sleep ? Epoll.create(1) : null) {
+            if (disableExits != 0) {
+                guest.vm().disableExits(disableExits);
+            }
+            guest.vm().addIoeventfd(doorbell, DOORBELL_ADDRESS, 0, false, null);
+            if (epoll != null) {
+                epoll.add(doorbell.fd(), Epoll.EPOLLIN, 0);
+            }
+            MemorySegment memory = guest.memory();
+            ACK_WORD.setRelease(memory, InterruptGuest.ACK, 0L);
+            guest.load(MicroGuest.CODE, interruptProgram(iterations, false));
+            VcpuRunner[] runner = new VcpuRunner[1];
+            IoBus io = new IoBus();
+            io.register("done", DONE_PORT, 1, BusDevice.onWrite(() -> runner[0].finish()));
+            Vcpu vcpu = guest.createVcpu(0, MicroGuest.CODE);
+            ExitStats stats = registry == null ? new ExitStats() : new ExitStats(registry, 0);
+            runner[0] = new VcpuRunner(vcpu, io, new MmioBus(), stats);
+            Histogram host = new Histogram(1, ExitStats.MAX_NANOS, 2);
+            KvmStatsDelta kvmStats = KvmStatsDelta.start(vcpu, registry);
+            long kicks = 0;
+
+            // The vCPU and the data-plane thread on two different CPUs where this thread may use two:
+            // else a sleeping thread is woken on the vCPU's own CPU and waits for it (see vm run's pinning).
+            BitSet affinity = Cpu.currentThreadAffinity();
+            int vcpuCpu = affinity.cardinality() >= 2 ? affinity.nextSetBit(0) : -1;
+            int planeCpu = vcpuCpu < 0 ? -1 : affinity.nextSetBit(vcpuCpu + 1);
+            if (planeCpu >= 0) {
+                Cpu.pinCurrentThread(planeCpu);
+            }
+            long t0 = System.nanoTime();
+            long deadline = t0 + INTERRUPT_DEADLINE_NANOS;
+            CompletableFuture<RunResult> done = runner[0].start("vcpu-0-" + kind.label(), vcpuCpu);
+            try {
+                for (int i = 1; i <= iterations; i++) {
+                    long seen;
+                    long n;
+                    while (true) {
+                        if (sleep) {
+                            int ready = epoll.await(100);
+                            seen = System.nanoTime();
+                            n = ready > 0 ? doorbell.read() : 0;
+                        } else {
+                            n = doorbell.read();
+                            seen = System.nanoTime();
+                        }
+                        if (n != 0) {
+                            break;
+                        }
+                        if (done.isDone() || seen > deadline) {
+                            throw gaveUp(done, kind, "the doorbell of kick " + i);
+                        }
+                        if (!sleep) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                    kicks += n;
+                    if (kicks != i) {
+                        throw new IllegalStateException(kind.label() + ": " + kicks + " kicks seen by kick " + i
+                            + " (the guest rings once and waits for the ACK)");
+                    }
+                    ACK_WORD.setRelease(memory, InterruptGuest.ACK, (long) i);
+                    host.recordValue(Math.max(1, Math.min(ExitStats.MAX_NANOS, System.nanoTime() - seen)));
+                }
+                awaitFinished(done, kind);
+            } finally {
+                if (!done.isDone()) {
+                    runner[0].stop();
+                    done.exceptionally(t -> null).join();
+                }
+                if (planeCpu >= 0) {
+                    Cpu.setCurrentThreadAffinity(affinity);
+                }
+                kvmStats.finish();
+                stats.close();
+            }
+            long wall = System.nanoTime() - t0;
+            long tscKhz = vcpu.tscKhz();
+            long exits = stats.count(KvmApi.KVM_EXIT_IO) - 1 + stats.count(KvmApi.KVM_EXIT_MMIO);
+            return new Result(kind, iterations, host, guestSamples(memory, iterations, tscKhz, wall),
+                (double) wall / iterations, exits, kicks, tscKhz, kvmStats.moved());
+        }
+    }
+
+    /** Waits (30 s at most) for the vCPU thread's run to end, which must be by the guest's done port. */
+    private static void awaitFinished(CompletableFuture<RunResult> done, Kind kind) {
+        try {
+            RunResult result = done.get(30, TimeUnit.SECONDS);
+            if (result.outcome() != RunResult.Outcome.FINISHED) {
+                throw new IllegalStateException(kind.label() + " micro-guest did not finish: " + result.report());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(kind.label() + ": interrupted", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException(kind.label() + " micro-guest run failed: " + e, e);
         }
     }
 
@@ -453,7 +588,8 @@ public final class ExitCostSuite {
             case PIO_EXIT -> a.outImm(BENCH_PORT, 1);
             case MMIO_EXIT, MMIO_DOORBELL -> a.store32(Mem.at(Reg.R10), Reg.R8);
             case CPUID -> a.xor32(Reg.RAX, Reg.RAX).cpuid();
-            case IRQ_ROUND_TRIP, HLT_WAKEUP -> throw new IllegalArgumentException(kind + " has its own program: interruptProgram");
+            case IRQ_ROUND_TRIP, HLT_WAKEUP, DOORBELL_SEEN_POLLING, DOORBELL_SEEN_SLEEPING ->
+                throw new IllegalArgumentException(kind + " has its own program: interruptProgram");
         }
         a.rdtsc().shl(Reg.RDX, 32).or(Reg.RAX, Reg.RDX).sub(Reg.RAX, Reg.R11);
         a.store32(Mem.at(Reg.R9), Reg.RAX).add(Reg.R9, 4);

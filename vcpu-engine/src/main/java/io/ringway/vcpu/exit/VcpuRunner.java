@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 
 import io.ringway.runtime.sys.Errno;
+import io.ringway.runtime.sys.Cpu;
 import io.ringway.vcpu.kvm.KvmApi;
 import io.ringway.vcpu.kvm.KvmRunDescriptor;
 import io.ringway.vcpu.kvm.Vcpu;
@@ -52,9 +53,17 @@ public final class VcpuRunner {
 
     /** Runs the loop on a new platform thread named {@code name}; the future completes when it ends. */
     public CompletableFuture<RunResult> start(String name) {
+        return start(name, -1);
+    }
+
+    /** As {@link #start(String)}, the thread pinned to {@code cpu} unless it is -1. */
+    public CompletableFuture<RunResult> start(String name, int cpu) {
         CompletableFuture<RunResult> done = new CompletableFuture<>();
         Thread.ofPlatform().name(name).daemon(true).start(() -> {
             try {
+                if (cpu >= 0) {
+                    Cpu.pinCurrentThread(cpu);
+                }
                 done.complete(run());
             } catch (Throwable t) {
                 done.completeExceptionally(t);

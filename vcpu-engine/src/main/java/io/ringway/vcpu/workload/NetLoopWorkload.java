@@ -22,14 +22,18 @@ public final class NetLoopWorkload {
     private NetLoopWorkload() {
     }
 
-    /** Guest transmit back to guest receive, on the lcore, without a copy of ours. */
-    static final class Loopback implements VirtioNetDevice.LocalStream {
+    /**
+     * Guest transmit back to guest receive, on the lcore, without a copy of ours. Public so that the
+     * host-side comparison ({@code vm run --guest net-loop --vs host}) serves the same device.
+     */
+    public static final class Loopback implements VirtioNetDevice.LocalStream, AutoCloseable {
         private final VirtioNetDevice device;
         private final Mempool pool;
         private final Mempool.Cache cache;
         long dropped;
 
-        Loopback(VirtioNetDevice device) {
+        /** Attach with {@code device.attachLocal(pair, loopback)} before the device is served. */
+        public Loopback(VirtioNetDevice device) {
             this.device = device;
             this.pool = device.pool();
             this.cache = pool.createCache(2 * VirtioNetDevice.BURST);
@@ -49,7 +53,13 @@ public final class NetLoopWorkload {
             return 0;
         }
 
-        void close() {
+        /** Frames dropped because the receive queue had no room. */
+        public long dropped() {
+            return dropped;
+        }
+
+        @Override
+        public void close() {
             cache.close();
         }
     }
@@ -73,12 +83,24 @@ public final class NetLoopWorkload {
         }
     }
 
+    /**
+     * The device the guest drives: one queue pair, no mergeable buffers, split rings (the host-side
+     * comparison serves the same kind).
+     */
+    public static VirtioNetDevice loopbackDevice(Mempool pool, String name) {
+        return VirtioNetDevice.builder(pool).name(name).queuePairs(1).mergeableRxBuffers(false).packedRing(false).build();
+    }
+
+    /** Mbufs in the loopback device's pool. */
+    public static Mempool createPool() {
+        return Mbuf.createPool(POOL_SIZE);
+    }
+
     /** Runs the workload with frames of {@code o.dataBytes()} bytes. */
     public static DriverLoop.Result run(Kvm kvm, DriverLoop.Options o) {
         DriverProgram program = NetLoopProgram.build(MicroGuest.MMIO_BASE, o.dataBytes());
-        try (Mempool pool = Mbuf.createPool(POOL_SIZE);
-             VirtioNetDevice device = VirtioNetDevice.builder(pool).name("vm-net0").queuePairs(1)
-                .mergeableRxBuffers(false).packedRing(false).build()) {
+        try (Mempool pool = createPool();
+             VirtioNetDevice device = loopbackDevice(pool, "vm-net0")) {
             Loopback loop = new Loopback(device);
             try {
                 device.attachLocal(0, loop); // before the transport serves the device
