@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * A vhost-user-blk back-end in a child process (so a test can kill it with SIGKILL):
  * {@code BlkBackendMain SOCKET IMAGE QUEUES [DELAY]} (DELAY a latency spec such as {@code fixed:300ms}:
  * requests stay in flight that long, so a kill finds some). Prints {@code READY} once listening, then
- * {@code STATS writes=W reads=R errors=E} every 200 ms; exits when stdin closes.
+ * {@code STATS writes=W reads=R errors=E connected=C in_flight=F} every 50 ms; exits when stdin closes.
  */
 public final class BlkBackendMain {
     private BlkBackendMain() {
@@ -37,11 +37,12 @@ public final class BlkBackendMain {
             Thread stats = Thread.ofPlatform().daemon().start(() -> {
                 try {
                     while (true) {
-                        TimeUnit.MILLISECONDS.sleep(200);
-                        System.out.printf("STATS writes=%d reads=%d errors=%d connected=%s%n",
+                        TimeUnit.MILLISECONDS.sleep(50);
+                        System.out.printf("STATS writes=%d reads=%d errors=%d connected=%s in_flight=%d%n",
                                 device.metrics().stream().mapToLong(BlkMetrics::writes).sum(),
                                 device.metrics().stream().mapToLong(BlkMetrics::reads).sum(),
-                                device.metrics().stream().mapToLong(BlkMetrics::errors).sum(), backend.connected());
+                                device.metrics().stream().mapToLong(BlkMetrics::errors).sum(), backend.connected(),
+                                device.inFlight());
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

@@ -243,6 +243,11 @@ class QemuVhostUserBlkTest {
             waitFor(console, "RINGWAY_JOB_START", 60_000);
             waitFor(log1, "writes=[1-9]", 20_000);
             TimeUnit.MILLISECONDS.sleep(700);
+            // Kill while the back-end holds requests (a TCG guest on a loaded machine pauses now and then).
+            long busyBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!lastLine(log1, "STATS").matches(".*in_flight=[1-9].*") && System.nanoTime() < busyBy) {
+                TimeUnit.MILLISECONDS.sleep(5);
+            }
             String before = Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1);
             first.destroyForcibly(); // SIGKILL
             assertTrue(first.waitFor(10, TimeUnit.SECONDS));
