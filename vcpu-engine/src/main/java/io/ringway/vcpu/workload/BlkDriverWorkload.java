@@ -45,6 +45,9 @@ public final class BlkDriverWorkload {
      * queues: the zero-length kick ioeventfd does not say which queue was kicked.
      */
     public static DriverLoop.SmpResult runSmp(Kvm kvm, BlockDevice bdev, DriverLoop.Options o, int vcpus) {
+        if (vcpus < 1 || vcpus > BlkDriverProgram.MAX_VCPUS) {
+            throw new IllegalArgumentException("the blk-driver guest runs on 1 to " + BlkDriverProgram.MAX_VCPUS + " vCPUs, got " + vcpus);
+        }
         long blocks = bdev.capacityBytes() / o.dataBytes() / Math.max(1, vcpus);
         if (blocks < 1) {
             throw new IllegalArgumentException("block device " + bdev.describe() + " is smaller than " + vcpus

@@ -317,7 +317,7 @@ public final class DriverLoop {
             }
         }
         StringBuilder b = new StringBuilder();
-        b.append(n).append(" spinning vCPU thread(s) and the device lcore (").append(idle).append(") on ").append(cpus).append(" CPU(s):");
+        b.append(n).append(" spinning vCPU thread(s) and the device lcore (idle ").append(idle.getClass().getSimpleName()).append(") on ").append(cpus).append(" CPU(s):");
         for (int k = 0; k < n; k++) {
             b.append(" vCPU ").append(k).append(vcpuCpu[k] < 0 ? " unpinned," : " on CPU " + vcpuCpu[k] + ",");
         }
