@@ -75,6 +75,36 @@ class BlkDriverSmpTest {
     }
 
     @Test
+    void aDeviceWithoutMqFailsVcpu0ByNameAndTheWaitingVcpuIsReleasedNotHung() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             MallocBlockDevice bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
+             var blk = io.ringway.storage.blk.VirtioBlkDevice.builder(bdev).name("no-mq").queues(2).build()) {
+            io.ringway.vhost.virtio.VirtioDevice noMq = new io.ringway.vhost.virtio.VirtioDevice() {
+                @Override public int deviceType() { return blk.deviceType(); }
+                @Override public long deviceFeatures() { return blk.deviceFeatures() & ~(1L << 12); }
+                @Override public int queueCount() { return blk.queueCount(); }
+                @Override public int maxQueueSize() { return blk.maxQueueSize(); }
+                @Override public byte[] readConfig(int offset, int length) { return blk.readConfig(offset, length); }
+                @Override public void writeConfig(int offset, byte[] data) { blk.writeConfig(offset, data); }
+                @Override public void activate(long f, io.ringway.vhost.virtio.GuestMemory m, java.util.List<io.ringway.vhost.virtio.Virtqueue> q) {
+                    blk.activate(f, m, q);
+                }
+                @Override public void reset() { blk.reset(); }
+                @Override public int process(int queueIndex) { return blk.process(queueIndex); }
+            };
+            var programs = java.util.List.of(BlkDriverProgram.build(0xd000_0000L, 512, 0, 2), BlkDriverProgram.build(0xd000_0000L, 512, 1, 2));
+            DriverLoop.Options o = new DriverLoop.Options(100, 0, 16L << 20, 512, true, IdlePolicy.adaptive(), -1, -1, 300, false, true);
+            long t0 = System.nanoTime();
+            DriverLoop.SmpResult smp = DriverLoop.runSmp(kvm, noMq, programs, o, 1023, 1024);
+            assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "the run ended");
+            assertTrue(smp.vcpus().get(0).error().contains("does not offer VIRTIO_BLK_F_MQ"), smp.vcpus().get(0).error());
+            assertTrue(smp.vcpus().get(1).error().contains("waiting for vCPU 0 to set the device up"), smp.vcpus().get(1).error());
+            assertEquals(0, smp.completed());
+            assertTrue(smp.error().startsWith("vCPU 0: ") && smp.error().contains("; vCPU 1: "), smp.error());
+        }
+    }
+
+    @Test
     void vcpuCountsOutsideOneToEightAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> BlkDriverProgram.build(0xd000_0000L, 512, 0, 9));
         assertThrows(IllegalArgumentException.class, () -> BlkDriverProgram.build(0xd000_0000L, 512, 2, 2));
