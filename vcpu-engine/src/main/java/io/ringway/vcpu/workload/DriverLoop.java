@@ -3,6 +3,7 @@ package io.ringway.vcpu.workload;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -361,13 +362,17 @@ public final class DriverLoop {
     }
 
     /**
-     * {@link #watch} for several vCPUs, each with its results area at {@code results[k]}: progress
-     * is the sum of their completed counts, and the stop flags and stops go to all of them.
+     * {@link #watch} for several vCPUs, each with its results area at {@code results[k]}: a vCPU
+     * still running without a completion for {@code stallMillis} counts as a stall, and the stop
+     * flags and stops go to all of them.
      */
     private static List<RunResult> watchAll(List<CompletableFuture<RunResult>> done, List<VcpuRunner> runners, MemorySegment mem,
                                             long[] results, Options o, long t0) {
-        long lastCompleted = -1;
-        long lastProgress = System.nanoTime();
+        int n = results.length;
+        long[] lastCompleted = new long[n];
+        long[] lastProgress = new long[n];
+        Arrays.fill(lastCompleted, -1);
+        Arrays.fill(lastProgress, System.nanoTime());
         boolean stopAsked = false;
         long abortAskedAt = 0;
         while (true) {
@@ -405,13 +410,14 @@ public final class DriverLoop {
                 throw new IllegalStateException("the vCPU thread failed: " + e.getCause(), e.getCause());
             }
             long now = System.nanoTime();
-            long completed = 0;
-            for (long r : results) {
-                completed += (long) LONG.getVolatile(mem, r + GuestResults.COMPLETED);
-            }
-            if (completed != lastCompleted) {
-                lastCompleted = completed;
-                lastProgress = now;
+            boolean stalled = false;
+            for (int k = 0; k < n; k++) {
+                long completed = (long) LONG.getVolatile(mem, results[k] + GuestResults.COMPLETED);
+                if (completed != lastCompleted[k]) {
+                    lastCompleted[k] = completed;
+                    lastProgress[k] = now;
+                }
+                stalled |= !done.get(k).isDone() && now - lastProgress[k] >= TimeUnit.MILLISECONDS.toNanos(o.stallMillis());
             }
             if (!stopAsked && o.durationMillis() > 0 && now - t0 >= TimeUnit.MILLISECONDS.toNanos(o.durationMillis())) {
                 for (long r : results) {
@@ -419,7 +425,7 @@ public final class DriverLoop {
                 }
                 stopAsked = true;
             }
-            if (abortAskedAt == 0 && now - lastProgress >= TimeUnit.MILLISECONDS.toNanos(o.stallMillis())) {
+            if (abortAskedAt == 0 && stalled) {
                 for (long r : results) {
                     LONG.setVolatile(mem, r + GuestResults.STOP, (long) GuestResults.STOP_NOW);
                 }
