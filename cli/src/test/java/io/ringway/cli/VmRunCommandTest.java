@@ -48,10 +48,39 @@ class VmRunCommandTest {
     }
 
     @Test
-    void moreThanOneVcpuIsRefusedForADriverLoop() {
-        Outcome o = run("run", "--guest", "blk-driver", "--cpus", "2");
-        assertEquals(2, o.code());
-        assertEquals("--cpus 2: the blk-driver guest runs on 1 vCPU", o.err().strip());
+    void moreThanOneVcpuIsRefusedForNetLoopAndVhostAndVsHost() {
+        String why = "several vCPUs run only the blk-driver guest on an in-process bdev, without --vs";
+        assertEquals(new Outcome(2, "--cpus 2: " + why), strip(run("run", "--guest", "net-loop", "--cpus", "2")));
+        assertEquals(new Outcome(2, "--cpus 2: " + why), strip(run("run", "--guest", "blk-driver", "--cpus", "2", "--blk", "vhost:/x.sock")));
+        assertEquals(new Outcome(2, "--cpus 2: " + why), strip(run("run", "--guest", "blk-driver", "--cpus", "2", "--vs", "host")));
+    }
+
+    private static Outcome strip(Outcome o) {
+        return new Outcome(o.code(), o.err().strip());
+    }
+
+    @Test
+    void theBlkDriverGuestRunsOnTwoVcpusOneQueueEach() {
+        String reason = Kvm.unavailableReason();
+        assumeTrue(reason == null, () -> "skipped, needs /dev/kvm: " + reason);
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        Outcome o;
+        try {
+            o = run("run", "--guest", "blk-driver", "--cpus", "2", "--requests", "2000", "--blk", "malloc:1M");
+        } finally {
+            System.setOut(oldOut);
+        }
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals(0, o.code(), o.err() + text);
+        assertTrue(text.contains("total: 4,000 requests of 512 B"), text);
+        assertTrue(text.contains("vCPU 0 (queue 0, blocks from 0): 2,000 requests"), text);
+        assertTrue(text.contains("vCPU 1 (queue 1, blocks from 1,024): 2,000 requests"), text);
+        assertTrue(text.contains("0 kicks reached userspace"), text);
+        assertTrue(text.contains("checked by the host: ok"), text);
+        assertEquals(new Outcome(2, "the blk-driver guest runs on 1 to 8 vCPUs, got 9"),
+            strip(run("run", "--guest", "blk-driver", "--cpus", "9", "--requests", "10")));
     }
 
     @Test

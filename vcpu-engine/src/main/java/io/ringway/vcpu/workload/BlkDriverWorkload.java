@@ -2,6 +2,8 @@ package io.ringway.vcpu.workload;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import io.ringway.storage.bdev.BlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
@@ -33,6 +35,49 @@ public final class BlkDriverWorkload {
         try (VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-blk0").build()) {
             return DriverLoop.run(kvm, device, program, o, sectorMask);
         }
+    }
+
+    /**
+     * Runs the workload on {@code vcpus} vCPUs against one Ringway {@link VirtioBlkDevice} with
+     * {@code vcpus} queues (VIRTIO_BLK_F_MQ) on {@code bdev} (not closed here): vCPU k drives queue
+     * k from its own thread, on its own range of the disk (the bdev's blocks split in {@code vcpus}
+     * equal parts, a power of 2 each, at most 65536). One transport poller on one lcore serves all
+     * queues: the zero-length kick ioeventfd does not say which queue was kicked.
+     */
+    public static DriverLoop.SmpResult runSmp(Kvm kvm, BlockDevice bdev, DriverLoop.Options o, int vcpus) {
+        if (vcpus < 1 || vcpus > BlkDriverProgram.MAX_VCPUS) {
+            throw new IllegalArgumentException("the blk-driver guest runs on 1 to " + BlkDriverProgram.MAX_VCPUS + " vCPUs, got " + vcpus);
+        }
+        long blocks = bdev.capacityBytes() / o.dataBytes() / Math.max(1, vcpus);
+        if (blocks < 1) {
+            throw new IllegalArgumentException("block device " + bdev.describe() + " is smaller than " + vcpus
+                + " requests of " + o.dataBytes() + " bytes (one block per vCPU)");
+        }
+        long blocksPerVcpu = Long.highestOneBit(Math.min(blocks, 1L << 16));
+        List<DriverProgram> programs = new ArrayList<>();
+        for (int k = 0; k < vcpus; k++) {
+            programs.add(BlkDriverProgram.build(MicroGuest.MMIO_BASE, o.dataBytes(), k, vcpus));
+        }
+        try (VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-blk0").queues(vcpus).build()) {
+            return DriverLoop.runSmp(kvm, device, programs, o, blocksPerVcpu - 1, blocksPerVcpu);
+        }
+    }
+
+    /**
+     * The host's check of a disk after a run on several vCPUs: each vCPU's range holds what
+     * {@link #checkDiskContents} expects of that vCPU. Returns null when all match, else the first
+     * difference, naming the vCPU.
+     */
+    public static String checkDiskContents(MemorySegment disk, DriverLoop.SmpResult result) {
+        for (int k = 0; k < result.vcpus().size(); k++) {
+            DriverLoop.Result r = result.vcpus().get(k);
+            long bytes = result.blocksPerVcpu() * r.program().dataBytes();
+            String error = checkDiskContents(disk.asSlice(k * bytes, bytes), r);
+            if (error != null) {
+                return "vCPU " + k + " (from block " + k * result.blocksPerVcpu() + "): " + error;
+            }
+        }
+        return null;
     }
 
     /**

@@ -30,6 +30,9 @@ final class DriverAsm {
     static final int ERR_DATA = 11;
     static final int ERR_STOPPED_WAITING = 12;
     static final int ERR_LENGTH = 13;
+    static final int ERR_NO_MQ = 14;
+    static final int ERR_QUEUE_COUNT = 15;
+    static final int ERR_NOT_STARTED = 16;
 
     static final int F_NEXT = 1;
     static final int F_WRITE = 2;
@@ -55,6 +58,9 @@ final class DriverAsm {
             case ERR_DATA -> "data read back differs from what was written";
             case ERR_STOPPED_WAITING -> "stopped by the host while waiting for a completion";
             case ERR_LENGTH -> "a used element has an unexpected length";
+            case ERR_NO_MQ -> "the device does not offer VIRTIO_BLK_F_MQ";
+            case ERR_QUEUE_COUNT -> "the device's num_queues is below the number of vCPUs";
+            case ERR_NOT_STARTED -> "stopped by the host while waiting for vCPU 0 to set the device up";
             default -> "unknown error " + code;
         };
     }
@@ -99,6 +105,14 @@ final class DriverAsm {
 
     /** virtio 1.2, 3.1.1 steps 1-6 for device {@code deviceId}, accepting VERSION_1 only. */
     void negotiate(int deviceId) {
+        negotiate(deviceId, 0);
+    }
+
+    /**
+     * virtio 1.2, 3.1.1 steps 1-6 for device {@code deviceId}, accepting VERSION_1 and the feature
+     * bits {@code featuresLow} (bits 0-31), each of which the device must offer.
+     */
+    void negotiate(int deviceId, int featuresLow) {
         expect(VirtioMmio.MAGIC_VALUE, VirtioMmio.MAGIC, ERR_MAGIC);
         expect(VirtioMmio.VERSION, VirtioMmio.VERSION_2, ERR_VERSION);
         expect(VirtioMmio.DEVICE_ID, deviceId, ERR_DEVICE_ID);
@@ -108,8 +122,14 @@ final class DriverAsm {
         write(VirtioMmio.DEVICE_FEATURES_SEL, 1);
         read(VirtioMmio.DEVICE_FEATURES);
         failUnless(Cond.NZ, () -> a.test(RAX, 1), ERR_NO_VERSION_1); // bit 32: VERSION_1
+        if (featuresLow != 0) {
+            write(VirtioMmio.DEVICE_FEATURES_SEL, 0);
+            read(VirtioMmio.DEVICE_FEATURES);
+            a.and(RAX, featuresLow);
+            failUnless(Cond.E, () -> a.cmp(RAX, featuresLow), ERR_NO_MQ);
+        }
         write(VirtioMmio.DRIVER_FEATURES_SEL, 0);
-        write(VirtioMmio.DRIVER_FEATURES, 0);
+        write(VirtioMmio.DRIVER_FEATURES, featuresLow);
         write(VirtioMmio.DRIVER_FEATURES_SEL, 1);
         write(VirtioMmio.DRIVER_FEATURES, 1);
         write(VirtioMmio.STATUS, FEATURES_OK);
@@ -138,6 +158,35 @@ final class DriverAsm {
         write(VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
         read(VirtioMmio.STATUS);
         failUnless(Cond.Z, () -> a.test(RAX, VirtioMmio.STATUS_DEVICE_NEEDS_RESET), ERR_NEEDS_RESET);
+    }
+
+    /** Reads the aligned 32-bit word at {@code offset} of the device configuration space into RAX. */
+    void readConfig32(int offset) {
+        read(VirtioMmio.CONFIG + offset);
+    }
+
+    /**
+     * A vCPU other than 0: zeroes R13 and R8, then waits until vCPU 0 writes GO at {@code goAddress}
+     * (the device is at DRIVER_OK); STOP_NOW in its own results area (R14) fails with ERR_NOT_STARTED.
+     */
+    void waitGo(long goAddress) {
+        Label poll = a.newLabel("waitGo");
+        Label go = a.newLabel("go");
+        Label stopped = a.newLabel("notStarted");
+        a.xor(R13, R13).xor(R8, R8);
+        a.mov(RBX, goAddress);
+        a.bind(poll);
+        a.load(RAX, Mem.at(RBX)).test(RAX, RAX).jcc(Cond.NZ, go);
+        a.load(RAX, Mem.at(R14, GuestResults.STOP)).cmp(RAX, GuestResults.STOP_NOW).jcc(Cond.AE, stopped);
+        a.pause().jmp(poll);
+        a.bind(stopped);
+        a.xor32(RCX, RCX).xor32(RDX, RDX).mov(RAX, ERR_NOT_STARTED).jmp(fail);
+        a.bind(go);
+    }
+
+    /** Loads RBP (the latency array) from the results area's LATENCY_BASE instead of the fixed address. */
+    void latencyBaseFromResults() {
+        a.load(RBP, Mem.at(R14, GuestResults.LATENCY_BASE));
     }
 
     /**

@@ -2,6 +2,9 @@ package io.ringway.vcpu.workload;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -120,10 +123,7 @@ public final class DriverLoop {
      * @param sectorMask written to the guest's parameters (blk: blocks used - 1; else 0)
      */
     public static Result run(Kvm kvm, VirtioDevice device, DriverProgram program, Options o, long sectorMask) {
-        kvm.requireExtension(KvmApi.KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
-        kvm.requireExtension(KvmApi.KVM_CAP_IRQFD, "KVM_CAP_IRQFD");
-        kvm.requireExtension(KvmApi.KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD");
-        kvm.requireExtension(KvmApi.KVM_CAP_IOEVENTFD_NO_LENGTH, "KVM_CAP_IOEVENTFD_NO_LENGTH");
+        requireCapabilities(kvm);
         long latencyEntries = Math.min(MAX_LATENCY_ENTRIES, Long.highestOneBit((o.memoryBytes() - DriverProgram.LATENCIES) / 8));
         long seed = 0x5157_4e47_0000_0000L ^ System.nanoTime() << 16;
 
@@ -151,17 +151,7 @@ public final class DriverLoop {
                     // live in `ringway stats` while the run lasts: vcpu.0.exit.<reason>
                     ExitStats stats = new ExitStats(StatsRegistry.process(), 0);
                     VcpuRunner runner = new VcpuRunner(vcpu, io, mmio, stats);
-                    io.register("done", DriverProgram.DONE_PORT, 1, new BusDevice() {
-                        @Override
-                        public long read(long offset, int size) {
-                            return 0;
-                        }
-
-                        @Override
-                        public void write(long offset, int size, long value) {
-                            runner.finish();
-                        }
-                    });
+                    io.register("done", DriverProgram.DONE_PORT, 1, BusDevice.onWrite(runner::finish));
                     long sleepsBefore = lcore.sleeps();
                     try {
                         long t0 = System.nanoTime();
@@ -180,6 +170,169 @@ public final class DriverLoop {
                 lcore.close();
             }
         }
+    }
+
+    /**
+     * What a run on several vCPUs did: one {@link Result} per vCPU (its own completed count, kicks,
+     * latencies, seed and block range; the transport's counts are the device's, shared by all).
+     *
+     * @param vcpus         per-vCPU results, vCPU 0 first
+     * @param blocksPerVcpu vCPU k used blocks [k * blocksPerVcpu, k * blocksPerVcpu + sectorMask]
+     * @param note          null, or how the threads share the CPUs when there are fewer CPUs than busy threads
+     */
+    public record SmpResult(List<Result> vcpus, long blocksPerVcpu, String note) {
+        /** Requests completed by all vCPUs. */
+        public long completed() {
+            return vcpus.stream().mapToLong(Result::completed).sum();
+        }
+
+        /** All vCPUs' requests over the longest vCPU loop (the loops run at the same time). */
+        public double requestsPerSecond() {
+            double seconds = vcpus.stream().mapToDouble(Result::guestSeconds).max().orElse(0);
+            return seconds > 0 ? completed() / seconds : 0;
+        }
+
+        /** null, or every vCPU's error prefixed with its index. */
+        public String error() {
+            StringBuilder b = new StringBuilder();
+            for (int k = 0; k < vcpus.size(); k++) {
+                if (vcpus.get(k).error() != null) {
+                    b.append(b.isEmpty() ? "" : "; ").append("vCPU ").append(k).append(": ").append(vcpus.get(k).error());
+                }
+            }
+            return b.isEmpty() ? null : b.toString();
+        }
+    }
+
+    /**
+     * Runs {@code programs} (program k on vCPU k, each on its own thread, each with its own results
+     * area {@code k * VCPU_STRIDE} above vCPU 0's and its own latency array) against one
+     * multi-queue {@code device} behind one transport whose poller on one lcore serves every queue.
+     * vCPU k's block range starts at {@code k * blocksPerVcpu}; its seed differs from the others'
+     * so that a write landing in another vCPU's range fails the host's check. With
+     * {@code o.vcpuCpu() >= 0}, vCPU k is pinned to CPU (vcpuCpu + k) mod online CPUs.
+     */
+    public static SmpResult runSmp(Kvm kvm, VirtioDevice device, List<DriverProgram> programs, Options o, long sectorMask,
+                                   long blocksPerVcpu) {
+        requireCapabilities(kvm);
+        int n = programs.size();
+        if (n < 1 || n > BlkDriverProgram.MAX_VCPUS) {
+            throw new IllegalArgumentException("1 to " + BlkDriverProgram.MAX_VCPUS + " vCPUs, got " + n);
+        }
+        if (device.queueCount() < n) {
+            throw new IllegalArgumentException("device " + device.getClass().getSimpleName() + " has " + device.queueCount()
+                + " queue(s), fewer than the " + n + " vCPUs");
+        }
+        long latencyEntries = Math.min(MAX_LATENCY_ENTRIES, Long.highestOneBit((o.memoryBytes() - DriverProgram.LATENCIES) / 8 / n));
+        long seed = 0x5157_4e47_0000_0000L ^ System.nanoTime() << 16;
+        int cpus = Cpu.onlineCpus();
+        int[] vcpuCpu = new int[n];
+        long[] results = new long[n];
+        for (int k = 0; k < n; k++) {
+            vcpuCpu[k] = o.vcpuCpu() < 0 ? -1 : (o.vcpuCpu() + k) % cpus;
+            results[k] = DriverProgram.RESULTS + BlkDriverProgram.offset(k);
+        }
+        String note = sharingNote(vcpuCpu, o.lcoreCpu(), cpus, o.idle());
+
+        try (MicroGuest guest = MicroGuest.create(kvm, o.memoryBytes(), SharedRegion.Options.defaults().hugepages(o.hugepages()))) {
+            guest.vm().createIrqchip();
+            MemorySegment mem = guest.memory();
+            for (int k = 0; k < n; k++) {
+                guest.load(BlkDriverProgram.codeAddress(k), programs.get(k).code());
+                long r = results[k];
+                mem.set(JAVA_LONG, r + GuestResults.REQUESTS, o.requests());
+                mem.set(JAVA_LONG, r + GuestResults.SECTOR_MASK, sectorMask);
+                mem.set(JAVA_LONG, r + GuestResults.SEED, seed ^ ((long) k << 48));
+                mem.set(JAVA_LONG, r + GuestResults.VERIFY, o.verify() ? 1 : 0);
+                mem.set(JAVA_LONG, r + GuestResults.LATENCY_MASK, latencyEntries - 1);
+                mem.set(JAVA_LONG, r + GuestResults.NO_INTERRUPTS, o.interrupts() ? 0 : 1);
+                mem.set(JAVA_LONG, r + GuestResults.BLOCK_OFFSET, k * blocksPerVcpu);
+                mem.set(JAVA_LONG, r + GuestResults.LATENCY_BASE, DriverProgram.LATENCIES + k * latencyEntries * 8);
+            }
+            String name = programs.get(0).name();
+            Lcore lcore = Lcore.builder("vm-" + name).idlePolicy(o.idle()).cpu(o.lcoreCpu()).start();
+            try {
+                MmioBus mmio = new MmioBus();
+                VirtioMmioTransport transport = new VirtioMmioTransport(name, device, guest.vm(), MicroGuest.MMIO_BASE, GSI, lcore);
+                List<ExitStats> stats = new ArrayList<>();
+                try {
+                    transport.attach(mmio);
+                    List<VcpuRunner> runners = new ArrayList<>();
+                    long tscKhz = -1;
+                    for (int k = 0; k < n; k++) {
+                        Vcpu vcpu = guest.createVcpu(k, BlkDriverProgram.codeAddress(k));
+                        if (k > 0) {
+                            // with the in-kernel irqchip, vCPUs other than 0 start as APs waiting for INIT/SIPI
+                            vcpu.setMpState(KvmApi.KVM_MP_STATE_RUNNABLE);
+                        }
+                        tscKhz = k == 0 ? vcpu.tscKhz() : tscKhz;
+                        stats.add(new ExitStats(StatsRegistry.process(), k));
+                        IoBus io = new IoBus(); // each vCPU's done port ends its own run
+                        VcpuRunner runner = new VcpuRunner(vcpu, io, mmio, stats.get(k));
+                        io.register("done", DriverProgram.DONE_PORT, 1, BusDevice.onWrite(runner::finish));
+                        runners.add(runner);
+                    }
+                    long sleepsBefore = lcore.sleeps();
+                    long t0 = System.nanoTime();
+                    List<CompletableFuture<RunResult>> done = new ArrayList<>();
+                    for (int k = 0; k < n; k++) {
+                        done.add(start(runners.get(k), "vcpu-" + k + " " + name, vcpuCpu[k]));
+                    }
+                    List<RunResult> runs = watchAll(done, runners, mem, results, o, t0);
+                    double hostSeconds = (System.nanoTime() - t0) / 1e9;
+                    long sleeps = device instanceof ExternalRings ? -1 : lcore.sleeps() - sleepsBefore;
+                    List<Result> out = new ArrayList<>();
+                    for (int k = 0; k < n; k++) {
+                        out.add(result(mem, results[k], DriverProgram.LATENCIES + k * latencyEntries * 8, programs.get(k), runners.get(k),
+                            transport, runs.get(k), tscKhz, latencyEntries, hostSeconds, seed ^ ((long) k << 48), sectorMask, sleeps));
+                    }
+                    return new SmpResult(List.copyOf(out), blocksPerVcpu, note);
+                } finally {
+                    stats.forEach(ExitStats::close);
+                    transport.close();
+                }
+            } finally {
+                lcore.close();
+            }
+        }
+    }
+
+    /**
+     * Says which busy threads share a CPU (every vCPU spins: the guest polls its used ring), or
+     * null when each has its own. The device lcore with adaptive idle sleeps when no kick comes.
+     */
+    static String sharingNote(int[] vcpuCpu, int lcoreCpu, int cpus, IdlePolicy idle) {
+        int n = vcpuCpu.length;
+        if (n + 1 <= cpus && lcoreCpu >= 0) {
+            boolean clash = false;
+            for (int c : vcpuCpu) {
+                clash |= c == lcoreCpu;
+            }
+            for (int i = 0; i < n && !clash; i++) {
+                for (int j = i + 1; j < n; j++) {
+                    clash |= vcpuCpu[i] >= 0 && vcpuCpu[i] == vcpuCpu[j];
+                }
+            }
+            if (!clash) {
+                return null;
+            }
+        }
+        StringBuilder b = new StringBuilder();
+        b.append(n).append(" spinning vCPU thread(s) and the device lcore (idle ").append(idle.getClass().getSimpleName()).append(") on ").append(cpus).append(" CPU(s):");
+        for (int k = 0; k < n; k++) {
+            b.append(" vCPU ").append(k).append(vcpuCpu[k] < 0 ? " unpinned," : " on CPU " + vcpuCpu[k] + ",");
+        }
+        b.append(lcoreCpu < 0 ? " lcore unpinned" : " lcore on CPU " + lcoreCpu);
+        b.append("; threads sharing a CPU take turns, so per-request latency includes scheduler time slices");
+        return b.toString();
+    }
+
+    /** The irqchip, irqfd and zero-length ioeventfd a driver loop needs, each named when missing. */
+    private static void requireCapabilities(Kvm kvm) {
+        kvm.requireExtension(KvmApi.KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
+        kvm.requireExtension(KvmApi.KVM_CAP_IRQFD, "KVM_CAP_IRQFD");
+        kvm.requireExtension(KvmApi.KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD");
+        kvm.requireExtension(KvmApi.KVM_CAP_IOEVENTFD_NO_LENGTH, "KVM_CAP_IOEVENTFD_NO_LENGTH");
     }
 
     /** Runs the vCPU on a new platform thread, pinned to {@code cpu} unless it is -1. */
@@ -205,44 +358,89 @@ public final class DriverLoop {
      * after that the vCPU is stopped.
      */
     private static RunResult watch(CompletableFuture<RunResult> done, VcpuRunner runner, MemorySegment mem, Options o, long t0) {
-        long stopAddress = DriverProgram.RESULTS + GuestResults.STOP;
-        long completedAddress = DriverProgram.RESULTS + GuestResults.COMPLETED;
-        long lastCompleted = -1;
-        long lastProgress = System.nanoTime();
+        return watchAll(List.of(done), List.of(runner), mem, new long[] {DriverProgram.RESULTS}, o, t0).get(0);
+    }
+
+    /**
+     * {@link #watch} for several vCPUs, each with its results area at {@code results[k]}: a vCPU
+     * still running without a completion for {@code stallMillis} counts as a stall, and the stop
+     * flags and stops go to all of them.
+     */
+    private static List<RunResult> watchAll(List<CompletableFuture<RunResult>> done, List<VcpuRunner> runners, MemorySegment mem,
+                                            long[] results, Options o, long t0) {
+        int n = results.length;
+        long[] lastCompleted = new long[n];
+        long[] lastProgress = new long[n];
+        Arrays.fill(lastCompleted, -1);
+        Arrays.fill(lastProgress, System.nanoTime());
         boolean stopAsked = false;
         long abortAskedAt = 0;
         while (true) {
+            CompletableFuture<RunResult> running = null;
+            for (CompletableFuture<RunResult> f : done) {
+                if (!f.isDone()) {
+                    running = f;
+                    break;
+                }
+            }
             try {
-                return done.get(20, TimeUnit.MILLISECONDS);
+                if (running == null) {
+                    List<RunResult> runs = new ArrayList<>(done.size());
+                    for (CompletableFuture<RunResult> f : done) {
+                        runs.add(f.get());
+                    }
+                    return runs;
+                }
+                running.get(20, TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.TimeoutException e) {
                 // still running
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                runner.stop();
-                return done.join();
+                runners.forEach(VcpuRunner::stop);
+                return done.stream().map(CompletableFuture::join).toList();
             } catch (java.util.concurrent.ExecutionException e) {
+                runners.forEach(VcpuRunner::stop); // the others must not run on in a VM about to close
+                for (CompletableFuture<RunResult> f : done) {
+                    try {
+                        f.get(5, TimeUnit.SECONDS);
+                    } catch (Exception ignored) {
+                        // reported below: the first failure
+                    }
+                }
                 throw new IllegalStateException("the vCPU thread failed: " + e.getCause(), e.getCause());
             }
             long now = System.nanoTime();
-            long completed = (long) LONG.getVolatile(mem, completedAddress);
-            if (completed != lastCompleted) {
-                lastCompleted = completed;
-                lastProgress = now;
+            boolean stalled = false;
+            for (int k = 0; k < n; k++) {
+                long completed = (long) LONG.getVolatile(mem, results[k] + GuestResults.COMPLETED);
+                if (completed != lastCompleted[k]) {
+                    lastCompleted[k] = completed;
+                    lastProgress[k] = now;
+                }
+                stalled |= !done.get(k).isDone() && now - lastProgress[k] >= TimeUnit.MILLISECONDS.toNanos(o.stallMillis());
             }
             if (!stopAsked && o.durationMillis() > 0 && now - t0 >= TimeUnit.MILLISECONDS.toNanos(o.durationMillis())) {
-                LONG.setVolatile(mem, stopAddress, GuestResults.STOP_AFTER_REQUEST);
+                for (long r : results) {
+                    LONG.setVolatile(mem, r + GuestResults.STOP, GuestResults.STOP_AFTER_REQUEST);
+                }
                 stopAsked = true;
             }
-            if (abortAskedAt == 0 && now - lastProgress >= TimeUnit.MILLISECONDS.toNanos(o.stallMillis())) {
-                LONG.setVolatile(mem, stopAddress, (long) GuestResults.STOP_NOW);
+            if (abortAskedAt == 0 && stalled) {
+                for (long r : results) {
+                    LONG.setVolatile(mem, r + GuestResults.STOP, (long) GuestResults.STOP_NOW);
+                }
                 abortAskedAt = now;
             } else if (abortAskedAt != 0 && now - abortAskedAt >= TimeUnit.SECONDS.toNanos(1)) {
-                runner.stop();
-                try {
-                    return done.get(5, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new IllegalStateException("the vCPU did not stop within 5 s", e);
+                runners.forEach(VcpuRunner::stop);
+                List<RunResult> runs = new ArrayList<>(done.size());
+                for (CompletableFuture<RunResult> f : done) {
+                    try {
+                        runs.add(f.get(5, TimeUnit.SECONDS));
+                    } catch (Exception e) {
+                        throw new IllegalStateException("a vCPU did not stop within 5 s", e);
+                    }
                 }
+                return runs;
             }
         }
     }
@@ -250,7 +448,13 @@ public final class DriverLoop {
     private static Result result(MemorySegment mem, DriverProgram program, VcpuRunner runner, VirtioMmioTransport transport,
                                  RunResult run, long tscKhz, long latencyEntries, double hostSeconds, long seed, long sectorMask,
                                  long lcoreSleeps) {
-        long r = DriverProgram.RESULTS;
+        return result(mem, DriverProgram.RESULTS, DriverProgram.LATENCIES, program, runner, transport, run, tscKhz, latencyEntries,
+            hostSeconds, seed, sectorMask, lcoreSleeps);
+    }
+
+    private static Result result(MemorySegment mem, long r, long latencies, DriverProgram program, VcpuRunner runner,
+                                 VirtioMmioTransport transport, RunResult run, long tscKhz, long latencyEntries, double hostSeconds,
+                                 long seed, long sectorMask, long lcoreSleeps) {
         long completed = mem.get(JAVA_LONG, r + GuestResults.COMPLETED);
         long kicks = mem.get(JAVA_LONG, r + GuestResults.KICKS);
         long error = mem.get(JAVA_LONG, r + GuestResults.ERROR);
@@ -259,7 +463,7 @@ public final class DriverLoop {
         Histogram h = new Histogram(1, 60_000_000_000L, 3);
         long n = Math.min(completed, latencyEntries);
         for (long i = 0; i < n; i++) {
-            long cycles = mem.get(JAVA_LONG, DriverProgram.LATENCIES + 8 * i);
+            long cycles = mem.get(JAVA_LONG, latencies + 8 * i);
             h.recordValue(Math.max(1, Math.min(60_000_000_000L, (long) (cycles * 1e6 / khz))));
         }
         String why = null;

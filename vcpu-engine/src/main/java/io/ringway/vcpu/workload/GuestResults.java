@@ -12,8 +12,12 @@ package io.ringway.vcpu.workload;
  *  0x18 verify        (host) 1: compare read data in the guest
  *  0x20 latency mask  (host) latency array entries - 1 (a power of 2 minus 1)
  *  0x28 no interrupts (host) 1: the driver sets VRING_AVAIL_F_NO_INTERRUPT (it polls anyway)
+ *  0x30 block offset  (host, several vCPUs) first block of this vCPU's range
+ *  0x38 latency base  (host, several vCPUs) guest-physical address of this vCPU's latency array
  *  0x40 stop          (host) 1 (STOP_AFTER_REQUEST): finish the current request and stop;
  *                     2 (STOP_NOW): stop waiting for a completion that does not come
+ *  0x48 go            (guest vCPU 0, several vCPUs) 1 once the device is at DRIVER_OK: the
+ *                     other vCPUs wait for it in vCPU 0's results area
  *  0x80 completed     (guest) requests completed, updated after each
  *  0x88 kicks         (guest) QueueNotify writes
  *  0x90 error         (guest) 0 or an error code ({@link DriverProgram#describeError})
@@ -34,7 +38,10 @@ public final class GuestResults {
     public static final int VERIFY = 0x18;
     public static final int LATENCY_MASK = 0x20;
     public static final int NO_INTERRUPTS = 0x28;
+    public static final int BLOCK_OFFSET = 0x30;
+    public static final int LATENCY_BASE = 0x38;
     public static final int STOP = 0x40;
+    public static final int GO = 0x48;
     /** STOP value: end after the request in flight completes (a duration is over). */
     public static final long STOP_AFTER_REQUEST = 1;
     /** STOP value: end now, even while waiting for a completion (the device stalled). */
