@@ -13,7 +13,6 @@ import org.HdrHistogram.Histogram;
 import io.ringway.perf.blk.BlkLoadGenerator;
 import io.ringway.perf.net.NetLoadGenerator;
 import io.ringway.runtime.poll.IdlePolicy;
-import io.ringway.runtime.poll.Lcore;
 import io.ringway.storage.bdev.BlockDevice;
 import io.ringway.storage.bdev.BlockDeviceSpec;
 import io.ringway.storage.bdev.MallocBlockDevice;
@@ -25,7 +24,6 @@ import io.ringway.vcpu.workload.BlkDriverWorkload;
 import io.ringway.vcpu.workload.DriverLoop;
 import io.ringway.vcpu.workload.NetLoopProgram;
 import io.ringway.vcpu.workload.NetLoopWorkload;
-import io.ringway.vhost.backend.VhostUserBackend;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -263,31 +261,12 @@ final class VmRunCommand implements Callable<Integer> {
 
     /** The same kind of device in this process behind a vhost-user backend, driven by BlkLoadGenerator at qd 1. */
     private BlkLoadGenerator.Result hostFrontend(String spec, double seconds) {
-        Path dir;
-        try {
-            dir = Files.createTempDirectory("ringway-vm-run");
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot create a socket directory: " + e.getMessage(), e);
-        }
-        Path socket = dir.resolve("blk.sock");
         try (BlockDevice bdev = BlockDeviceSpec.open(spec, 512, false, null);
              VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-run-host").build()) {
-            Lcore lcore = Lcore.builder("vm-run-host").idlePolicy(IdlePolicy.parse(idle)).cpu(lcoreCpu).start();
-            try (VhostUserBackend backend = VhostUserBackend.builder(device, lcore).name("vm-run-host").listen(socket)) {
-                return BlkLoadGenerator.run(new BlkLoadGenerator.Options(socket, 1, 1, bs, "randrw", 50, seconds, 0.2,
-                    hugepages, false, vcpuCpu, null));
-            } finally {
-                lcore.close();
-            }
+            return NetLoopHostFrontend.serve(device, idle, lcoreCpu, socket -> BlkLoadGenerator.run(
+                new BlkLoadGenerator.Options(socket, 1, 1, bs, "randrw", 50, seconds, 0.2, hugepages, false, vcpuCpu, null)));
         } catch (Exception e) {
             throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
-        } finally {
-            try {
-                Files.deleteIfExists(socket);
-                Files.deleteIfExists(dir);
-            } catch (IOException ignored) {
-                // a temp dir left behind is harmless
-            }
         }
     }
 
