@@ -224,10 +224,11 @@ public final class DataPlane implements AutoCloseable {
                 case "malloc" -> {
                     // RAM bdevs take their memory at creation (MAP_POPULATE): what is free now is the limit,
                     // and the bdevs made earlier are already out of it.
-                    long available = meminfo("MemAvailable:");
-                    if (s.size() > available) {
+                    io.ringway.runtime.sys.MemoryInfo.Available available = io.ringway.runtime.sys.MemoryInfo.available();
+                    if (s.size() > available.bytes()) {
                         throw RpcException.params("bdev " + s.name() + ": size " + s.size()
-                                + " bytes is beyond the memory available (" + available + " bytes free)");
+                                + " bytes is beyond the memory available (" + available.bytes() + " bytes, "
+                                + available.source() + ")");
                     }
                     yield new MallocBlockDevice(s.name(), s.size(), s.blockSize(), s.readOnly());
                 }
@@ -991,20 +992,6 @@ public final class DataPlane implements AutoCloseable {
         }
         throw RpcException.params(what + " " + p + " is outside the allowed directories " + allowedDirs
                 + " (ringway serve --allow-dir)");
-    }
-
-    /** A /proc/meminfo line (e.g. {@code MemAvailable:}), in bytes. */
-    static long meminfo(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith(key)) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // fall through: the JVM's view
-        }
-        return Runtime.getRuntime().maxMemory();
     }
 
     private void checkOpen() {

@@ -44,6 +44,7 @@ public final class RpcSocket {
         try {
             return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         } catch (IOException | UnsupportedOperationException e) {
+            // No unix attribute view: no uid matches -1, so checkPrivateDirectory refuses the directory.
             return -1;
         }
     }
