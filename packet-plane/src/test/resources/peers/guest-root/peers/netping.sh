@@ -5,6 +5,10 @@
 # ping role: retries one ping a second until the peer answers (it may still be booting), then
 # "ping -c 3" and prints its summary. answer role: configures eth0, prints the ready marker and
 # stays up answering until the test stops QEMU (or peers.wait runs out).
+# both role (two guests pinging each other, then powering off by themselves): as ping, then stays up
+# answering until the peer's own "ping -c 3" has reached this guest (4 echo requests seen: the probe
+# that found it up and the three; /proc/net/snmp InEchos) or peers.wait runs out, and prints
+# "RINGWAY_PING_DONE rc=RC echoes_in=N uptime=S".
 for a in $(cat /proc/cmdline); do
   case $a in
     peers.ip=*) IP=${a#peers.ip=};;
@@ -33,9 +37,15 @@ until ping -c 1 -W 1 "$PEER" >/dev/null 2>&1; do
   i=$((i + 1))
   [ $i -ge "$WAIT" ] && { echo "RINGWAY_NET peer $PEER did not answer in $WAIT tries"; stats; exit 1; }
 done
-echo "RINGWAY_NET peer answered after $i failed tries"
+echo "RINGWAY_NET peer answered after $i failed tries, uptime $(cut -d' ' -f1 /proc/uptime)"
 ping -c 3 -W 2 "$PEER"
 rc=$?
 stats
-echo "RINGWAY_PING rc=$rc"
+echo "RINGWAY_PING rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+[ "$ROLE" = both ] || exit $rc
+echoes() { awk '$1 == "Icmp:" && n++ { for (i = 2; i <= NF; i++) if (h[i] == "InEchos") print $i; next } $1 == "Icmp:" { for (i = 2; i <= NF; i++) h[i] = $i }' /proc/net/snmp; }
+i=0
+while [ "$(echoes)" -lt 4 ] && [ $i -lt $((WAIT * 5)) ]; do sleep 0.2; i=$((i + 1)); done
+sleep 1 # the reply to the peer's last echo request leaves
+echo "RINGWAY_PING_DONE rc=$rc echoes_in=$(echoes) uptime=$(cut -d' ' -f1 /proc/uptime)"
 exit $rc
