@@ -14,6 +14,7 @@ import io.ringway.net.device.VirtioNetHeaderDescriptor;
 import io.ringway.net.forward.ForwardingEngine;
 import io.ringway.net.forward.ForwardingMode;
 import io.ringway.net.l2switch.MacTable;
+import io.ringway.net.port.HostNet;
 import io.ringway.runtime.poll.Poller;
 import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.vhost.virtio.DriverSplitQueue;
@@ -133,6 +134,94 @@ class GuestNicsTest {
             List<String> report = g.report();
             assertTrue(report.get(0).contains("guest sent 1, guest received 1"), report.toString());
         }
+    }
+
+    /**
+     * A tap NIC in a namespace of the test's own: the host's ping to the guest's address sends an ARP
+     * request through the tap to the guest; the guest's ARP reply goes back through it, the host
+     * learns the guest's MAC and sends the ICMP echo request, which the guest receives.
+     */
+    @Test
+    void aTapNicCarriesTheHostsArpToTheGuestAndTheGuestsReplyBack() throws Exception {
+        HostNet.assumeNamespacesAllowed();
+        String tap = HostNet.uniqueName("rwg", 1);
+        String ns = HostNet.uniqueName("rwgns", 1);
+        try (HostNet host = new HostNet();
+             GuestNics g = GuestNics.create(specs("tap:" + tap + ",mac=" + MAC_A), -1, stats)) {
+            host.addNamespace(ns);
+            HostNet.moveAndConfigure(ns, tap, "10.217.0.1/24");
+            MemorySegment ram = arena.allocate(2 << 20, 4096);
+            GuestMemory mem = GuestMemory.of(GuestMemoryRegion.of(0, ram));
+            Guest a = new Guest(mem, 0, (VirtioNetDevice) g.nics().get(0).device());
+            Poller transport = new Poller() {
+                @Override
+                public int doWork() {
+                    return a.device.process(0) + a.device.process(1);
+                }
+
+                @Override
+                public String name() {
+                    return "test-transport";
+                }
+            };
+            g.lcore().addPoller(transport).get(10, TimeUnit.SECONDS);
+            List<String> command = new java.util.ArrayList<>(List.of("ip", "netns", "exec", ns));
+            command.addAll(List.of(HostNet.pingCommand()));
+            command.add("10.217.0.2");
+            Process ping = new ProcessBuilder(command).redirectErrorStream(true).start();
+            try {
+                byte[] arp = null;
+                for (int i = 0; i < 5 && arp == null; i++) { // IPv6 router solicitations and the like may come first
+                    a.postReceive();
+                    byte[] f = a.receive();
+                    if ((f[12] & 0xff) == 0x08 && f[13] == 0x06 && f[41] == 2) { // ARP, target 10.217.0.2
+                        arp = f;
+                    }
+                }
+                assertTrue(arp != null, "the host's ARP request for 10.217.0.2 reached the guest");
+                byte[] hostMac = java.util.Arrays.copyOfRange(arp, 6, 12);
+                a.postReceive();
+                a.send(arpReply(hostMac));
+                byte[] echo = null;
+                for (int i = 0; i < 5 && echo == null; i++) {
+                    byte[] f = i == 0 ? a.receive() : receiveAgain(a);
+                    if (f[12] == 0x08 && f[13] == 0x00 && f[23] == 1) { // IPv4, ICMP
+                        echo = f;
+                    }
+                }
+                assertTrue(echo != null, "the host learned the guest's MAC from its ARP reply and sent the echo request");
+                assertArrayEquals(HexFormat.ofDelimiter(":").parseHex(MAC_A), java.util.Arrays.copyOfRange(echo, 0, 6));
+            } finally {
+                ping.destroy();
+                ping.waitFor(5, TimeUnit.SECONDS);
+            }
+            g.lcore().removePoller(transport).get(10, TimeUnit.SECONDS);
+            // the tap's view: what it took from the kernel (ARP request, echo request ...) and gave it (the ARP reply)
+            assertEquals(1, g.taps().get(0).counters().txPackets.get(), "tap " + g.taps().get(0).counters());
+            assertTrue(g.taps().get(0).counters().rxPackets.get() >= 2, "tap " + g.taps().get(0).counters());
+        }
+    }
+
+    private static byte[] receiveAgain(Guest a) throws InterruptedException {
+        a.postReceive();
+        return a.receive();
+    }
+
+    /** 10.217.0.2 is at MAC_A (RFC 826 reply to the host's 10.217.0.1). */
+    private static byte[] arpReply(byte[] hostMac) {
+        byte[] f = new byte[60];
+        byte[] me = HexFormat.ofDelimiter(":").parseHex(MAC_A);
+        System.arraycopy(hostMac, 0, f, 0, 6);
+        System.arraycopy(me, 0, f, 6, 6);
+        f[12] = 0x08;
+        f[13] = 0x06;
+        byte[] arp = {0, 1, 8, 0, 6, 4, 0, 2};
+        System.arraycopy(arp, 0, f, 14, 8);
+        System.arraycopy(me, 0, f, 22, 6);
+        System.arraycopy(new byte[] {10, (byte) 217, 0, 2}, 0, f, 28, 4);
+        System.arraycopy(hostMac, 0, f, 32, 6);
+        System.arraycopy(new byte[] {10, (byte) 217, 0, 1}, 0, f, 38, 4);
+        return f;
     }
 
     @Test
