@@ -1,0 +1,162 @@
+package io.ringway.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Two Linux guests booted by {@code ringway vm boot} ping each other through {@code ringway net --mode
+ * switch}, inside nested-kvm.sh (a QEMU TCG guest "L1" whose /dev/kvm is a hardware-style KVM; this
+ * machine's PVM cannot boot a stock kernel in usable time). Three processes in L1
+ * (src/test/resources/peers/vm-net-ping.sh): the switch with two vhost-user sockets, and one VMM per
+ * guest with {@code --net vhost:SOCK,mac=...}: the host's Debian kernel drives the NIC with its own
+ * virtio_pci and virtio_net modules (modern virtio-pci, MSI-X through irqfds, notifications through
+ * ioeventfds, the rings served by the switch process through the vhost-user front-end). Each guest's
+ * init (packet-plane's guest job netping.sh, role both) retries a ping until the other answers, sends
+ * {@code ping -c 3 -W 2}, stays up until the other's three echo requests arrived, and powers off.
+ * Then (same L1) a third guest on {@code --net tap:rwvmtap0} pings L1's address on that tap.
+ *
+ * <p>Checks: both guests saw their own MAC (the VMM's, not the back-end's) on a virtio_net eth0, got 3
+ * of 3 replies and powered off (vm boot exit status 0); the switch learned one address on each port
+ * and forwarded frames both ways; the tap guest got 3 of 3 replies from L1. Prints boot-to-ping times.
+ * Skips only where qemu-system-x86_64, a kernel, busybox or cpio is missing. Log:
+ * cli/target/vm-net/nested-net.log. Deadline {@code -Dringway.nestedNet.timeoutSeconds} (default 420:
+ * a loaded 2-core machine is several times slower than the ~2-3 minutes this takes on a quiet one).
+ */
+class VmBootNetNestedTest {
+    private static final Path MODULE = Path.of("").toAbsolutePath();
+    private static final Path ROOT = MODULE.getParent();
+    private static final Path WORK = MODULE.resolve("target/vm-net");
+    private static final Path NESTED = ROOT.resolve("vcpu-engine/src/test/resources/peers/nested-kvm.sh");
+    private static final Path RECIPE = ROOT.resolve("storage-plane/src/test/resources/peers/mkinitramfs.sh");
+    private static final Path GUEST_JOBS = ROOT.resolve("packet-plane/src/test/resources/peers/guest-root");
+    private static final Path SCRIPT = MODULE.resolve("src/test/resources/peers/vm-net-ping.sh");
+    /** virtio_net and its dependencies (failover, net_failover) over modern virtio-pci; modules.dep resolves the rest. */
+    private static final String MODULES = "virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci"
+        + " failover net_failover virtio_net";
+    private static final long TIMEOUT_S = Long.getLong("ringway.nestedNet.timeoutSeconds", 420);
+
+    @Test
+    void twoGuestsPingEachOtherThroughRingwaysSwitchAndOneGuestPingsL1OverATap() throws Exception {
+        assumeTrue(onPath("qemu-system-x86_64"), "skipped, needs qemu-system-x86_64 (apt-get install qemu-system-x86)");
+        Optional<Path> kernel = newestKernel();
+        assumeTrue(kernel.isPresent(), "skipped, needs a kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)");
+        assumeTrue(onPath("busybox") || Files.isExecutable(Path.of("/bin/busybox")), "skipped, needs busybox (apt-get install busybox-static)");
+        assumeTrue(onPath("cpio"), "skipped, needs cpio (apt-get install cpio)");
+        Files.createDirectories(WORK);
+
+        Path initrd = WORK.resolve("net-initramfs.cpio.gz");
+        String kver = kernel.get().getFileName().toString().substring("vmlinuz-".length());
+        int built = run(List.of("bash", RECIPE.toString(), initrd.toString()), 120, WORK.resolve("mkinitramfs.log"),
+            "KVER", kver, "MODS", MODULES, "EXTRA", GUEST_JOBS.toString());
+        assertEquals(0, built, "initramfs recipe: " + Files.readString(WORK.resolve("mkinitramfs.log")));
+
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path log = WORK.resolve("nested-net.log");
+        long t0 = System.nanoTime();
+        int rc = run(List.of(NESTED.toString(), "-m", "2048", "--", "bash", SCRIPT.toString(), java,
+                System.getProperty("java.class.path"), kernel.get().toString(), initrd.toString(), Long.toString(TIMEOUT_S / 2)),
+            TIMEOUT_S, log, "PEERS_DIR", WORK.resolve("peers").toString(), "NESTED_TIMEOUT", Long.toString(TIMEOUT_S),
+            "NESTED_SHARE", ROOT.toString(), "TAP", "1");
+        String out = Files.readString(log, StandardCharsets.ISO_8859_1);
+        System.out.printf("nested two-guest ping: %d s in all; log %s%n", TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0), log);
+        out.lines().filter(l -> l.contains("RINGWAY_") || l.contains("VMNET_EXIT") || l.contains("| ringway vm boot:")
+            || l.contains("switch vhost")).forEach(System.out::println);
+
+        for (String g : new String[] {"A", "B"}) {
+            String mac = g.equals("A") ? "52:54:00:21:50:01" : "52:54:00:21:50:02";
+            assertTrue(Pattern.compile("(?m)^" + g + " [0-9.]+\\| RINGWAY_NET eth0 " + mac + " .* driver=virtio_net$").matcher(out).find(),
+                "guest " + g + " has a virtio_net eth0 with the MAC its VMM set; log " + log + ":\n" + tail(out));
+            assertTrue(Pattern.compile("(?m)^" + g + " [0-9.]+\\| 3 packets transmitted, 3 packets received").matcher(out).find(),
+                "guest " + g + " got 3 of 3 replies; log " + log + ":\n" + tail(out));
+            assertTrue(Pattern.compile("(?m)^" + g + " [0-9.]+\\| RINGWAY_PING_DONE rc=0 echoes_in=([4-9]|\\d\\d)").matcher(out).find(),
+                "guest " + g + " answered the other's pings and finished; log " + log + ":\n" + tail(out));
+            assertTrue(out.contains("| VMNET_EXIT " + g + " 0"), "guest " + g + " powered off, vm boot exit status 0; log " + log + ":\n" + tail(out));
+            System.out.println("guest " + g + ": " + pingTimes(out, g));
+        }
+        for (String port : new String[] {"vhost0", "vhost1"}) {
+            Matcher m = Pattern.compile("(?m)^SW [0-9.]+\\|\\s+switch " + port + ": rx ([\\d,]+), tx ([\\d,]+), flooded [\\d,]+, learned ([\\d,]+)")
+                .matcher(out);
+            assertTrue(m.find(), "the switch printed its counters for " + port + " at SIGTERM; log " + log + ":\n" + tail(out));
+            long rx = Long.parseLong(m.group(1).replace(",", ""));
+            long tx = Long.parseLong(m.group(2).replace(",", ""));
+            long learned = Long.parseLong(m.group(3).replace(",", ""));
+            // each guest sends at least an ARP request or reply, 4 echo requests (probe + 3) and 4 replies
+            assertTrue(rx >= 8 && tx >= 8, port + ": switch rx " + rx + ", tx " + tx);
+            assertEquals(1, learned, port + ": the switch learned exactly its guest's address there");
+        }
+        assertTrue(out.contains("| VMNET_EXIT SW 143") || out.contains("| VMNET_EXIT SW 0"), "the switch ended on SIGTERM:\n" + tail(out));
+
+        assertTrue(Pattern.compile("(?m)^T [0-9.]+\\| RINGWAY_NET eth0 52:54:00:21:50:03 .* driver=virtio_net$").matcher(out).find(),
+            "the tap guest has its NIC; log " + log + ":\n" + tail(out));
+        assertTrue(Pattern.compile("(?m)^T [0-9.]+\\| RINGWAY_PING rc=0").matcher(out).find(),
+            "the tap guest pinged L1 through tap rwvmtap0 (3 of 3); log " + log + ":\n" + tail(out));
+        assertTrue(out.contains("| VMNET_EXIT T 0"), "the tap guest powered off:\n" + tail(out));
+        System.out.println("tap guest: " + pingTimes(out, "T"));
+        assertEquals(0, rc, "nested-kvm.sh exit status (the script's); log " + log);
+    }
+
+    /** "first reply at S s after the script started (guest uptime U s)". */
+    private static String pingTimes(String out, String guest) {
+        Matcher m = Pattern.compile("(?m)^" + guest + " ([0-9.]+)\\| RINGWAY_NET peer answered after (\\d+) failed tries, uptime ([0-9.]+)").matcher(out);
+        return m.find() ? "first reply " + m.group(1) + " s after the processes started (guest uptime " + m.group(3) + " s, "
+            + m.group(2) + " unanswered tries before)" : "no first-reply line";
+    }
+
+    private static Optional<Path> newestKernel() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
+            return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
+                .filter(p -> Files.isDirectory(Path.of("/lib/modules", p.getFileName().toString().substring(8))))
+                .max(Comparator.comparing(p -> p.getFileName().toString()));
+        }
+    }
+
+    private static boolean onPath(String program) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            if (Files.isExecutable(Path.of(dir, program))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Runs {@code cmd} with extra environment pairs, output to {@code log}; fails the test past the deadline. */
+    private static int run(List<String> cmd, long timeoutSeconds, Path log, String... env) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(cmd)).redirectErrorStream(true).redirectOutput(log.toFile());
+        for (int i = 0; i < env.length; i += 2) {
+            pb.environment().put(env[i], env[i + 1]);
+        }
+        Process p = pb.start();
+        p.getOutputStream().close();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+            }
+            fail(cmd.get(0) + " did not finish within " + timeoutSeconds + " s; log " + log + ":\n" + tail(Files.readString(log, StandardCharsets.ISO_8859_1)));
+        }
+        return p.exitValue();
+    }
+
+    private static String tail(String s) {
+        return s.length() <= 6000 ? s : s.substring(s.length() - 6000);
+    }
+}
