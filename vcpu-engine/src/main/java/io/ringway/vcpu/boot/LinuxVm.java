@@ -35,6 +35,9 @@ import io.ringway.vcpu.kvm.Vcpu;
 import io.ringway.vcpu.kvm.Vm;
 import io.ringway.vcpu.pci.PciBus;
 import io.ringway.vcpu.pci.PciHostBridge;
+import io.ringway.vcpu.pci.virtio.VirtioPciFunction;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.vhost.virtio.VirtioDevice;
 
 /**
  * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
@@ -85,6 +88,7 @@ public final class LinuxVm implements AutoCloseable {
     private final PciBus pci;
     private final BootEntry entry;
     private final BootTimer bootTimer = new BootTimer(System.nanoTime());
+    private final List<VirtioPciFunction> functions = new ArrayList<>();
 
     private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
                     String initrdName, String cmdline, OutputStream console) {
@@ -169,6 +173,36 @@ public final class LinuxVm implements AutoCloseable {
     /** PCI bus 0 (configuration mechanism #1 at 0xCF8/0xCFC; the host bridge in slot 0): add functions before {@link #run}. */
     public PciBus pci() {
         return pci;
+    }
+
+    /**
+     * Adds {@code device} to the guest as a modern virtio-pci function (virtio 1.2, 4.1) in the lowest
+     * free slot of bus 0 and returns it: notifications reach the device through ioeventfds, its
+     * interrupts the guest through irqfds routed per MSI-X vector ({@link VirtioPciFunction}).
+     * An in-process device (Ringway's {@code VirtioBlkDevice}, {@code VirtioNetDevice}, ...) runs on
+     * {@code lcore}, a started data-plane thread the caller owns and closes after this VM; a device
+     * that implements {@code ExternalRings} ({@code VhostUserDevice}: any vhost-user back-end) takes
+     * {@code lcore} null. The function is closed with the VM (the device stays the caller's).
+     * Call before {@link #run}; the kernel command line must leave PCI on (no {@code pci=off}).
+     *
+     * @param name a short name for logs ("blk0", "net0")
+     * @throws IllegalArgumentException when the device cannot be a virtio-pci function, or bus 0 is full
+     */
+    public synchronized VirtioPciFunction addVirtioPci(String name, VirtioDevice device, Lcore lcore) {
+        VirtioPciFunction f = VirtioPciFunction.create(name, vm, device, lcore);
+        try {
+            pci.add(f.pciDevice());
+        } catch (RuntimeException e) {
+            f.close();
+            throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
+        functions.add(f);
+        return f;
+    }
+
+    /** The virtio-pci functions added so far. */
+    public synchronized List<VirtioPciFunction> virtioFunctions() {
+        return List.copyOf(functions);
     }
 
     /** The number of vCPUs. */
@@ -326,7 +360,11 @@ public final class LinuxVm implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        for (VirtioPciFunction f : functions) {
+            f.close();
+        }
+        functions.clear();
         if (vm != null) {
             vm.close();
         }

@@ -27,6 +27,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class Vm implements AutoCloseable {
     /** Where the VMX TSS pages go (three pages below 4 GiB, the address Firecracker and QEMU use). */
     public static final long DEFAULT_TSS_ADDRESS = 0xfffb_d000L;
+    /** The first GSI {@link #allocateGsi()} hands out: 0-23 are the in-kernel PIC/IOAPIC lines. */
+    public static final int FIRST_DYNAMIC_GSI = 24;
 
     /**
      * A memory slot as registered.
@@ -48,6 +50,8 @@ public final class Vm implements AutoCloseable {
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final Set<Integer> dirtyLogged = new HashSet<>();
     private List<GsiRoute> routes;
+    /** The next GSI {@link #allocateGsi()} hands out: above the irqchip's 24 lines. */
+    private int nextGsi = FIRST_DYNAMIC_GSI;
     private volatile boolean closed;
 
     Vm(Kvm kvm, int fd) {
@@ -232,9 +236,38 @@ public final class Vm implements AutoCloseable {
      * earlier routes); an irqfd bound to {@code gsi} ({@link #addIrqfd}) then injects that vector.
      */
     public synchronized void routeMsi(int gsi, int apicId, int vector) {
+        GsiRoute.Msi m = GsiRoute.msiToApic(gsi, apicId, vector);
+        setMsiRoute(gsi, m.address(), m.data());
+    }
+
+    /**
+     * A GSI no one else in this process uses for this VM (24 upwards), for a device's MSI routes.
+     * GSIs are never given back: a VM has at most KVM_CAP_IRQ_ROUTING of them (4096 on Linux).
+     */
+    public synchronized int allocateGsi() {
+        return nextGsi++;
+    }
+
+    /**
+     * Routes {@code gsi} to the MSI message a device's MSI-X table entry holds ({@code address},
+     * {@code data}), replacing what {@code gsi} had and keeping the rest of the table. The message is
+     * checked as {@link GsiRoute.Msi} checks it (an {@link IllegalArgumentException} names the problem).
+     */
+    public synchronized void setMsiRoute(int gsi, long address, int data) {
+        GsiRoute.Msi route = new GsiRoute.Msi(gsi, address, data);
         List<GsiRoute> table = new ArrayList<>(routes == null ? List.of() : routes);
         table.removeIf(r -> r.gsi() == gsi);
-        table.add(GsiRoute.msiToApic(gsi, apicId, vector));
+        table.add(route);
+        setGsiRouting(table);
+    }
+
+    /** Removes every route of {@code gsi} (does nothing when it has none). */
+    public synchronized void removeGsiRoute(int gsi) {
+        if (routes == null || routes.stream().noneMatch(r -> r.gsi() == gsi)) {
+            return;
+        }
+        List<GsiRoute> table = new ArrayList<>(routes);
+        table.removeIf(r -> r.gsi() == gsi);
         setGsiRouting(table);
     }
 

@@ -169,13 +169,16 @@ public final class PciBus {
             }
             AddressBus space = isIo ? io : mmio;
             if (placed[slot][i] >= 0) {
-                space.unregister(placed[slot][i]);
+                long old = placed[slot][i];
+                space.unregister(old);
                 placed[slot][i] = -1;
+                device.barUnmapped(i, old);
             }
             if (want >= 0) {
                 try {
                     space.register(String.format("pci-00:%02x.0-bar%d", slot, i), want, bar.size(), barDevice(device, i));
                     placed[slot][i] = want;
+                    device.barMapped(i, want);
                 } catch (IllegalArgumentException e) {
                     barConflicts++; // overlaps another range or leaves the space: the BAR stays unreachable
                 }

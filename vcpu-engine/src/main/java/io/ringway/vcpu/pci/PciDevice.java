@@ -32,4 +32,15 @@ public interface PciDevice {
     /** The guest writes {@code size} bytes of {@code value} at {@code offset} in BAR {@code bar}; ignored unless the device says otherwise. */
     default void barWrite(int bar, long offset, int size, long value) {
     }
+
+    /**
+     * BAR {@code bar} now decodes at guest-physical (or port) {@code base}: the guest enabled its space
+     * in the command register and programmed an address that fits. Called by the bus under its lock.
+     */
+    default void barMapped(int bar, long base) {
+    }
+
+    /** BAR {@code bar} no longer decodes at {@code base} (moved, space disabled). Called by the bus under its lock. */
+    default void barUnmapped(int bar, long base) {
+    }
 }

@@ -7,7 +7,8 @@ import io.ringway.vhost.virtio.QueueConfig;
 
 /**
  * A {@code VirtioDevice} whose rings are served outside the transport, by a vhost-user back-end in
- * another process or thread: at DRIVER_OK the {@link VirtioMmioTransport} hands it guest memory
+ * another process or thread: at DRIVER_OK the transport ({@link VirtioMmioTransport}, or a virtio-pci
+ * function) hands it guest memory
  * (the VM's memory slots, whose fds the back-end maps), the ring addresses the driver wrote, the
  * kick eventfd (the QueueNotify ioeventfd: the guest's write reaches the back-end without any
  * userspace exit) and the call eventfd (the irqfd: the back-end's completion interrupts the guest
@@ -20,10 +21,10 @@ public interface ExternalRings {
      * @param features the features the driver accepted
      * @param memory   the VM's memory slots
      * @param queues   per queue index, its configuration (guest-physical addresses), or null when the driver left it unused
-     * @param kickFd   the kick eventfd, shared by the device's queues
-     * @param callFd   the call eventfd, shared by the device's queues
+     * @param kickFds  per queue index, the kick eventfd (virtio-mmio: one fd for every queue; virtio-pci: one per queue)
+     * @param callFds  per queue index, the call eventfd (virtio-mmio: one fd for every queue; virtio-pci: the queue's MSI-X vector's)
      */
-    void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int kickFd, int callFd);
+    void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int[] kickFds, int[] callFds);
 
     /** Stops the rings (a reset, a failure, the end). Does nothing when they are not running. */
     void stop();

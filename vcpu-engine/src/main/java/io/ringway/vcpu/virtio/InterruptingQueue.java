@@ -7,29 +7,37 @@ import io.ringway.vhost.virtio.VirtqueueError;
 import io.ringway.vhost.virtio.Virtqueue;
 
 /**
- * The queue a device sees through the virtio-mmio transport: a split or packed queue (chosen at
- * QueueReady) whose {@link #needsNotification()} also raises the transport's interrupt (sets
- * InterruptStatus bit 0 and signals the irqfd) when the driver wants a used buffer notification.
+ * The queue a device sees through a VMM transport (virtio-mmio, virtio-pci): a split or packed queue
+ * (chosen when the driver enables it) whose {@link #needsNotification()} also raises the transport's
+ * interrupt (virtio-mmio: InterruptStatus bit 0 and the irqfd; virtio-pci: the queue's MSI-X vector's
+ * irqfd) when the driver wants a used buffer notification.
  * Devices keep their usual pattern ({@code if (q.publishUsed() > 0 && q.needsNotification()) ...})
  * and the transport does the signalling, as the vhost-user back-end's queue does with its call fd.
  *
  * <p>Lcore-owned once the device is running; the delegate changes only while the queue's poller
  * is off the lcore, or on the lcore.
  */
-final class InterruptingQueue implements Virtqueue {
-    private final VirtioMmioTransport transport;
+public final class InterruptingQueue implements Virtqueue {
+    private Runnable interrupt;
     private Virtqueue delegate;
 
-    InterruptingQueue(VirtioMmioTransport transport) {
-        this.transport = transport;
+    /** @param interrupt raises the used buffer interrupt; called on the lcore, must not allocate */
+    public InterruptingQueue(Runnable interrupt) {
+        this.interrupt = interrupt;
     }
 
-    void delegate(Virtqueue queue) {
+    /** The queue the driver set up (null: none); change it only while the queue's poller is off the lcore. */
+    public void delegate(Virtqueue queue) {
         this.delegate = queue;
     }
 
-    Virtqueue delegate() {
+    public Virtqueue delegate() {
         return delegate;
+    }
+
+    /** A new way to raise the interrupt (the driver chose another vector); same rule as {@link #delegate(Virtqueue)}. */
+    public void interrupt(Runnable interrupt) {
+        this.interrupt = interrupt;
     }
 
     @Override
@@ -89,7 +97,7 @@ final class InterruptingQueue implements Virtqueue {
     public boolean needsNotification() {
         Virtqueue d = delegate;
         if (d != null && d.needsNotification()) {
-            transport.raise(VirtioMmio.INTERRUPT_USED_BUFFER);
+            interrupt.run();
             return true;
         }
         return false;

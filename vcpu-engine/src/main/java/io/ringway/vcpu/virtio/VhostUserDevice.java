@@ -108,7 +108,7 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
     }
 
     @Override
-    public synchronized void start(long features, List<Vm.MemorySlot> slots, List<QueueConfig> queues, int kickFd, int callFd) {
+    public synchronized void start(long features, List<Vm.MemorySlot> slots, List<QueueConfig> queues, int[] kickFds, int[] callFds) {
         frontend.setFeatures(features | (offered & PROTOCOL_FEATURES_BIT));
         List<FrontendMemory.Region> regions = new ArrayList<>();
         for (Vm.MemorySlot s : slots) {
@@ -120,7 +120,7 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
         for (int i = 0; i < queues.size(); i++) {
             QueueConfig q = queues.get(i);
             if (q != null) {
-                frontend.startVring(i, memory, q, packed ? VhostUserFrontend.FRESH_PACKED_BASE : 0, kickFd, callFd);
+                frontend.startVring(i, memory, q, packed ? VhostUserFrontend.FRESH_PACKED_BASE : 0, kickFds[i], callFds[i]);
                 started.add(i);
             }
         }

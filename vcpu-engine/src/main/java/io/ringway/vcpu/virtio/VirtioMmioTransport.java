@@ -7,17 +7,13 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import io.ringway.runtime.poll.InterruptSource;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.exit.BusDevice;
 import io.ringway.vcpu.exit.MmioBus;
 import io.ringway.vcpu.kvm.Vm;
 import io.ringway.vhost.virtio.GuestMemory;
-import io.ringway.vhost.virtio.GuestMemoryRegion;
-import io.ringway.vhost.virtio.PackedQueue;
 import io.ringway.vhost.virtio.QueueConfig;
-import io.ringway.vhost.virtio.SplitQueue;
 import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
 import io.ringway.vhost.virtio.Virtqueue;
@@ -45,11 +41,6 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VirtioMmioTransport.class.getName());
     private static final VarHandle INTERRUPT_STATUS;
     private static final VarHandle STATUS;
-    private static final long TRANSPORT_FEATURES = 0xff_ffffL
-            | VirtioFeatures.mask(VirtioFeatures.INDIRECT_DESC)
-            | VirtioFeatures.mask(VirtioFeatures.EVENT_IDX)
-            | VirtioFeatures.mask(VirtioFeatures.VERSION_1)
-            | VirtioFeatures.mask(VirtioFeatures.RING_PACKED);
     private static final long CONTROL_TIMEOUT_SECONDS = 10;
 
     static {
@@ -87,9 +78,10 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
     private final long offered;
     private final QueueRegisters[] queues;
     private final List<Virtqueue> deviceQueues;
-    private final DevicePoller poller;
+    private final DeviceQueuePoller poller;
     private final EventFd kick;
     private final EventFd irq;
+    private final Runnable usedBufferInterrupt = () -> raise(VirtioMmio.INTERRUPT_USED_BUFFER);
     private MmioBus bus;
 
     // Registers, written on vCPU threads under this object's lock (MMIO exits are the slow path).
@@ -134,22 +126,23 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         this.base = base;
         this.gsi = gsi;
         this.lcore = lcore;
-        List<GuestMemoryRegion> regions = new ArrayList<>();
-        for (Vm.MemorySlot s : vm.memorySlots()) {
-            regions.add(GuestMemoryRegion.of(s.gpa(), s.region().segment()));
-        }
-        this.memory = GuestMemory.of(regions);
-        this.offered = device.deviceFeatures() & TRANSPORT_FEATURES;
+        this.memory = VirtioTransports.guestMemory(vm);
+        this.offered = device.deviceFeatures() & VirtioTransports.TRANSPORT_FEATURES;
         this.queues = new QueueRegisters[device.queueCount()];
         List<Virtqueue> dq = new ArrayList<>();
         for (int i = 0; i < queues.length; i++) {
-            queues[i] = new QueueRegisters(new InterruptingQueue(this));
+            queues[i] = new QueueRegisters(new InterruptingQueue(usedBufferInterrupt));
             dq.add(queues[i].queue);
         }
         this.deviceQueues = Collections.unmodifiableList(dq);
         this.kick = EventFd.create(true);
         this.irq = EventFd.create(true);
-        this.poller = new DevicePoller();
+        InterruptingQueue[] iq = new InterruptingQueue[queues.length];
+        for (int i = 0; i < iq.length; i++) {
+            iq[i] = queues[i].queue;
+        }
+        this.poller = new DeviceQueuePoller("virtio-mmio " + name, device, iq, kick,
+            (queue, reason) -> markNeedsReset("queue " + queue + " stopped: " + reason));
     }
 
     /**
@@ -373,16 +366,12 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         if ((s & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0) {
             return; // a failed device accepts nothing until it is reset
         }
-        boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
-        int max = Math.min(device.maxQueueSize(), 32768);
-        Virtqueue ring = packed ? new PackedQueue(max) : new SplitQueue(max);
-        if (packed) {
-            ring.setLastAvailIdx(1 << 15); // virtio 1.2, 2.8.1: both wrap counters start at 1
-        }
+        int max = Math.min(device.maxQueueSize(), VirtioTransports.MAX_QUEUE_SIZE);
         QueueConfig config = QueueConfig.guestPhysical(q.num, q.desc, q.driver, q.device, negotiated);
+        Virtqueue ring;
         try {
             // validated here for every device; an external one then gets the same addresses
-            ring.activate(memory, config);
+            ring = VirtioTransports.activatedQueue(memory, config, max);
         } catch (VirtqueueException e) {
             fail("queue " + queueSel + ": " + e.getMessage() + " (size " + q.num + ", max " + max + ", desc 0x"
                 + Long.toHexString(q.desc) + ", driver 0x" + Long.toHexString(q.driver) + ", device 0x" + Long.toHexString(q.device) + ")");
@@ -466,7 +455,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         driverFeatures = 0;
         negotiated = 0;
         failure = null;
-        poller.brokenSeen = false; // the poller is off the lcore here
+        poller.rearm(); // the poller is off the lcore here
         interruptStatus = 0;
         status = 0;
         kick.read(); // stale kicks of the old rings
@@ -496,7 +485,11 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
             configs.add(q.ready ? q.config : null);
         }
         try {
-            external.start(negotiated, vm.memorySlots(), configs, kick.fd(), irq.fd());
+            int[] kicks = new int[queues.length];
+            int[] calls = new int[queues.length];
+            java.util.Arrays.fill(kicks, kick.fd());
+            java.util.Arrays.fill(calls, irq.fd());
+            external.start(negotiated, vm.memorySlots(), configs, kicks, calls);
         } catch (RuntimeException e) {
             fail("the vhost-user back-end refused the rings: " + e.getMessage());
             return;
@@ -556,69 +549,6 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         INTERRUPT_STATUS.getAndBitwiseOr(this, bits);
         interrupts++; // one writer at a time in practice (the lcore); a lost count is harmless
         irq.signal();
-    }
-
-    // ---------------------------------------------------------------- data plane
-
-    /**
-     * Serves every ready queue of the device on its lcore; sleeps on the kick ioeventfd when the
-     * lcore's adaptive policy says so.
-     */
-    private final class DevicePoller implements InterruptSource {
-        private boolean brokenSeen;
-
-        @Override
-        public int doWork() {
-            if ((status & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0) {
-                return 0; // a failed device serves no queue until the driver resets it
-            }
-            int work = 0;
-            for (int i = 0; i < queues.length; i++) {
-                InterruptingQueue q = queues[i].queue;
-                if (!q.isReady()) {
-                    if (q.isBroken() && !brokenSeen) {
-                        brokenSeen = true;
-                        markNeedsReset("queue " + i + " stopped: " + q.brokenReason());
-                    }
-                    continue;
-                }
-                work += device.process(i);
-                // In case the device published without asking: the transport owns the interrupt.
-                q.publishUsed();
-                q.needsNotification();
-            }
-            return work;
-        }
-
-        @Override
-        public int wakeupFd() {
-            return kick.fd();
-        }
-
-        @Override
-        public boolean arm() {
-            boolean pending = false;
-            for (QueueRegisters r : queues) {
-                if (r.queue.isReady() && r.queue.enableNotifications()) {
-                    pending = true;
-                }
-            }
-            return !pending;
-        }
-
-        @Override
-        public void disarm() {
-            for (QueueRegisters r : queues) {
-                if (r.queue.isReady()) {
-                    r.queue.disableNotifications();
-                }
-            }
-        }
-
-        @Override
-        public String name() {
-            return "virtio-mmio " + name;
-        }
     }
 
     /** Stops the device, unwires it from the VM and the bus, and closes its eventfds (not the lcore). */

@@ -305,11 +305,11 @@ class VirtioMmioTransportTest {
 
         @Override
         public void start(long features, List<Vm.MemorySlot> memory,
-                          List<QueueConfig> queues, int kickFd, int callFd) {
+                          List<QueueConfig> queues, int[] kickFds, int[] callFds) {
             calls.add("start features=0x" + Long.toHexString(features) + " slots=" + memory.size());
             this.queues = queues;
-            this.kickFd = kickFd;
-            this.callFd = callFd;
+            this.kickFd = kickFds[0];
+            this.callFd = callFds[0];
         }
 
         @Override public void stop() { calls.add("stop"); }

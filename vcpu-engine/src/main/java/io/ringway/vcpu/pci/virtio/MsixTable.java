@@ -15,6 +15,15 @@ public final class MsixTable {
     @FunctionalInterface
     public interface MessageSink {
         void send(int vector, long address, int data);
+
+        /**
+         * Vector {@code vector}'s entry or the function's enable/mask bits changed: from now on its
+         * message is {@code address}/{@code data} and it is {@code deliverable} (MSI-X enabled, neither
+         * the function nor the entry masked) or not. A sink that delivers the vector without
+         * {@link #send} (an irqfd routed to the message) re-routes or detaches it here.
+         */
+        default void vectorChanged(int vector, boolean deliverable, long address, int data) {
+        }
     }
 
     private final int vectors;
@@ -36,11 +45,16 @@ public final class MsixTable {
         this.control = new int[vectors];
         this.pending = new long[(vectors + 63) / 64];
         this.sink = sink;
-        reset();
+        clear();
     }
 
     /** Every entry masked with a zero message, nothing pending, MSI-X disabled. */
     public void reset() {
+        clear();
+        changedAll();
+    }
+
+    private void clear() {
         java.util.Arrays.fill(address, 0);
         java.util.Arrays.fill(data, 0);
         java.util.Arrays.fill(control, MSIX_ENTRY_MASKED);
@@ -64,9 +78,38 @@ public final class MsixTable {
 
     /** From the message control register: enable (bit 15) and function mask (bit 14); unmasking sends what is pending. */
     public void control(boolean enable, boolean mask) {
+        boolean changed = enable != enabled || mask != functionMasked;
         enabled = enable;
         functionMasked = mask;
+        if (changed) {
+            changedAll();
+        }
         deliverPending();
+    }
+
+    /** Whether a message raised on {@code vector} now would go out: MSI-X enabled, neither function nor entry masked. */
+    public boolean deliverable(int vector) {
+        return enabled && !functionMasked && (control[vector] & MSIX_ENTRY_MASKED) == 0;
+    }
+
+    /** The message address of {@code vector} (bits 1:0 zero). */
+    public long address(int vector) {
+        return address[vector];
+    }
+
+    /** The message data of {@code vector}. */
+    public int data(int vector) {
+        return data[vector];
+    }
+
+    private void changed(int vector) {
+        sink.vectorChanged(vector, deliverable(vector), address[vector], data[vector]);
+    }
+
+    private void changedAll() {
+        for (int v = 0; v < vectors; v++) {
+            changed(v);
+        }
     }
 
     /**
@@ -110,6 +153,7 @@ public final class MsixTable {
         if (size == 8) {
             writeDword(offset + 4, (int) (value >>> 32));
         }
+        changed((int) (offset / MSIX_ENTRY_SIZE));
         deliverPending();
     }
 

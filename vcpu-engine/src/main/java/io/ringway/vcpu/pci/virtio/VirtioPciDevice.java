@@ -70,6 +70,19 @@ public final class VirtioPciDevice implements PciDevice {
         void reset();
     }
 
+    /**
+     * Where the function's signals go besides exits: MSI-X messages and vector changes (the
+     * {@link MsixTable.MessageSink} part), and the guest-physical address of the notification
+     * structure whenever BAR 0 is mapped or unmapped, so that a VMM can put an ioeventfd on each
+     * queue's notify address ({@code base + queue * }{@link VirtioPciLayout#NOTIFY_OFF_MULTIPLIER}).
+     * Called on vCPU threads with the device's lock held.
+     */
+    public interface Wiring extends MsixTable.MessageSink {
+        /** BAR 0's notification structure now starts at guest-physical {@code base}, or nowhere when {@code base} is -1. */
+        default void notifyRegionMoved(long base) {
+        }
+    }
+
     /** One queue as the driver set it up (guest-physical addresses). */
     public record Queue(int index, int size, int msixVector, long desc, long driver, long device) {
     }
@@ -83,7 +96,10 @@ public final class VirtioPciDevice implements PciDevice {
         long device;
     }
 
+    private static final System.Logger LOG = System.getLogger(VirtioPciDevice.class.getName());
+
     private final Backend backend;
+    private final Wiring wiring;
     private final PciConfigSpace config;
     private final MsixTable msix;
     private final int msixCap;
@@ -102,13 +118,25 @@ public final class VirtioPciDevice implements PciDevice {
     private int isr;
     private boolean active;
     private long badAccesses;
+    private String failure;
+    /** Counts activations: a data-plane failure reported for an earlier one is stale. */
+    private int activation;
 
     /**
      * @param classCode the PCI class for the device type (0x020000 Ethernet, 0x010000 SCSI/storage ...)
      * @param sink      where MSI-X messages go
      */
     public VirtioPciDevice(Backend backend, int classCode, MsixTable.MessageSink sink) {
+        this(backend, classCode, (Wiring) sink::send);
+    }
+
+    /**
+     * @param classCode the PCI class for the device type
+     * @param wiring    where MSI-X messages go, told of vector changes and of BAR 0 moves
+     */
+    public VirtioPciDevice(Backend backend, int classCode, Wiring wiring) {
         this.backend = backend;
+        this.wiring = wiring;
         this.queueCount = backend.queueCount();
         this.deviceFeatures = backend.features();
         this.configSize = backend.configSize();
@@ -144,7 +172,7 @@ public final class VirtioPciDevice implements PciDevice {
             config.addCapability(PCI_CAP_VENDOR, virtioCap(CAP_LENGTH, CAP_DEVICE_CFG, DEVICE, configSize, -1), null);
         }
         int vectors = queueCount + 1;
-        this.msix = new MsixTable(vectors, sink);
+        this.msix = new MsixTable(vectors, wiring);
         byte[] body = new byte[MSIX_CAP_LENGTH - 2];
         putLe(body, 0, 2, vectors - 1); // message control: table size N-1
         putLe(body, 2, 4, MSIX_TABLE | BAR); // table offset | BIR
@@ -195,6 +223,51 @@ public final class VirtioPciDevice implements PciDevice {
 
     public synchronized int status() {
         return status;
+    }
+
+    /** Why the device last set DEVICE_NEEDS_RESET, or null. */
+    public synchronized String failure() {
+        return failure;
+    }
+
+    /** How many times the driver brought the device to DRIVER_OK (a stamp for {@link #dataPlaneFailed}). */
+    public synchronized int activation() {
+        return activation;
+    }
+
+    /**
+     * The data plane stopped serving activation {@code activation} of the device (a queue broke a
+     * rule): DEVICE_NEEDS_RESET and a configuration change interrupt (virtio 1.2, 2.1.2). Ignored when
+     * the driver has reset the device since. Any thread but the data plane's own (this takes the lock
+     * the control path holds while it waits for the data plane).
+     */
+    public synchronized void dataPlaneFailed(int activation, String why) {
+        if (activation == this.activation && active) {
+            needsReset(why);
+            interruptConfig();
+        }
+    }
+
+    private void needsReset(String why) {
+        if ((status & STATUS_NEEDS_RESET) == 0) {
+            failure = why;
+            LOG.log(System.Logger.Level.ERROR, "virtio-pci device " + backend.deviceId() + ": DEVICE_NEEDS_RESET: " + why);
+        }
+        status |= STATUS_NEEDS_RESET;
+    }
+
+    @Override
+    public void barMapped(int bar, long base) {
+        if (bar == BAR) {
+            wiring.notifyRegionMoved(base + NOTIFY);
+        }
+    }
+
+    @Override
+    public void barUnmapped(int bar, long base) {
+        if (bar == BAR) {
+            wiring.notifyRegionMoved(-1);
+        }
     }
 
     /** Accesses at a wrong width or offset, dropped. */
@@ -452,7 +525,7 @@ public final class VirtioPciDevice implements PciDevice {
             return;
         }
         int added = value & ~status;
-        status = value;
+        status = value | (status & STATUS_NEEDS_RESET); // the device's bit stays until the reset
         if ((added & STATUS_FEATURES_OK) != 0) {
             boolean subset = (driverFeatures & ~deviceFeatures) == 0;
             boolean modern = (driverFeatures & 1L << F_VERSION_1) != 0;
@@ -462,7 +535,7 @@ public final class VirtioPciDevice implements PciDevice {
         }
         if ((added & STATUS_DRIVER_OK) != 0 && !active) {
             if ((status & STATUS_FEATURES_OK) == 0) {
-                status |= STATUS_NEEDS_RESET; // DRIVER_OK without accepted features
+                needsReset("DRIVER_OK set without FEATURES_OK (virtio 1.2, 3.1.1)");
                 return;
             }
             List<Queue> enabled = new ArrayList<>();
@@ -472,17 +545,19 @@ public final class VirtioPciDevice implements PciDevice {
                     enabled.add(new Queue(i, s.size, s.vector, s.desc, s.driver, s.device));
                 }
             }
+            activation++;
             try {
                 backend.activate(driverFeatures, List.copyOf(enabled));
                 active = true;
             } catch (IllegalArgumentException e) {
-                status |= STATUS_NEEDS_RESET; // 2.1.1: the device cannot go on until the driver resets it
+                needsReset(e.getMessage()); // 2.1.1: the device cannot go on until the driver resets it
             }
         }
     }
 
     private void resetState() {
         status = 0;
+        failure = null;
         deviceFeatureSelect = 0;
         driverFeatureSelect = 0;
         driverFeatures = 0;

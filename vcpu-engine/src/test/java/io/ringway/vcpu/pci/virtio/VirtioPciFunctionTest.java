@@ -1,0 +1,378 @@
+package io.ringway.vcpu.pci.virtio;
+
+import java.lang.foreign.MemorySegment;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import io.ringway.runtime.poll.IdlePolicy;
+import io.ringway.runtime.poll.Lcore;
+import io.ringway.runtime.sys.EventFd;
+import io.ringway.runtime.sys.LinuxException;
+import io.ringway.storage.bdev.MallocBlockDevice;
+import io.ringway.storage.blk.VirtioBlkDevice;
+import io.ringway.vcpu.exit.IoBus;
+import io.ringway.vcpu.exit.MmioBus;
+import io.ringway.vcpu.guest.MicroGuest;
+import io.ringway.vcpu.kvm.GsiRoute;
+import io.ringway.vcpu.kvm.Kvm;
+import io.ringway.vcpu.kvm.KvmLapicState;
+import io.ringway.vcpu.kvm.KvmTestSupport;
+import io.ringway.vcpu.kvm.Vcpu;
+import io.ringway.vcpu.pci.PciBus;
+import io.ringway.vcpu.pci.PciConfigSpace;
+
+import static io.ringway.vcpu.pci.virtio.VirtioPciLayout.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A virtio-pci function wired to a real VM and Ringway's in-process virtio-blk: the test is the
+ * driver, reaching configuration space through 0xCF8/0xCFC and BAR 0 through the MMIO bus exactly
+ * as the VMM's exit handler does. Checks that the notify ioeventfds follow the BAR, that a
+ * notification reaches the device and its completion comes out of the MSI-X route as the vector the
+ * driver programmed (in the vCPU's local APIC IRR), masking holds the interrupt back, a reset stops
+ * and frees the device and a second activation works. Needs /dev/kvm.
+ */
+class VirtioPciFunctionTest {
+    private static final int SLOT = 3;
+    private static final long BAR_ADDR = 0xc000_0000L;
+    private static final long DESC = 0x10_0000;
+    private static final long AVAIL = 0x10_1000;
+    private static final long USED = 0x10_2000;
+    private static final int VECTOR_A = 0x41;
+    private static final int VECTOR_B = 0x52;
+
+    private Kvm kvm;
+    private MicroGuest guest;
+    private Vcpu vcpu;
+    private Lcore lcore;
+    private MallocBlockDevice bdev;
+    private VirtioBlkDevice device;
+    private VirtioPciFunction f;
+    private final IoBus io = new IoBus();
+    private final MmioBus mmio = new MmioBus();
+    private int nextHead;
+
+    @BeforeEach
+    void setUp() {
+        kvm = KvmTestSupport.openOrSkip();
+        guest = MicroGuest.create(kvm, 4 << 20);
+        guest.vm().createIrqchip();
+        vcpu = guest.vm().createVcpu(0);
+        vcpu.setLapic(vcpu.getLapic().softwareEnable(0xff)); // KVM drops fixed interrupts to a disabled APIC
+        lcore = Lcore.builder("pci-test").idlePolicy(IdlePolicy.adaptive()).start();
+        bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
+        device = VirtioBlkDevice.builder(bdev).name("pci-test").queueSize(128).build();
+        f = VirtioPciFunction.create("blk-test", guest.vm(), device, lcore);
+        PciBus bus = new PciBus(io, mmio);
+        bus.registerPorts();
+        bus.add(SLOT, f.pciDevice());
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (f != null) {
+            f.close();
+            device.close();
+            bdev.close();
+            lcore.close();
+            guest.close();
+            kvm.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ the driver's accesses
+
+    private void cfgWrite(int offset, int size, long value) {
+        io.write(PciBus.CONFIG_ADDRESS, 4, PciBus.ENABLE | SLOT << 11 | (offset & 0xfc));
+        io.write(PciBus.CONFIG_DATA + (offset & 3), size, value);
+    }
+
+    private long cfgRead(int offset, int size) {
+        io.write(PciBus.CONFIG_ADDRESS, 4, PciBus.ENABLE | SLOT << 11 | (offset & 0xfc));
+        return io.read(PciBus.CONFIG_DATA + (offset & 3), size);
+    }
+
+    private void mapBar(long address) {
+        cfgWrite(PciConfigSpace.BAR0, 4, address & 0xffff_ffffL);
+        cfgWrite(PciConfigSpace.BAR0 + 4, 4, address >>> 32);
+        cfgWrite(PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
+    }
+
+    private void common(int offset, int size, long value) {
+        mmio.write(BAR_ADDR + COMMON + offset, size, value);
+    }
+
+    private long common(int offset, int size) {
+        return mmio.read(BAR_ADDR + COMMON + offset, size);
+    }
+
+    /** MSI-X table entry {@code vector}: a fixed interrupt {@code apicVector} to APIC 0, masked or not. */
+    private void msixEntry(int vector, int apicVector, boolean masked) {
+        long at = BAR_ADDR + MSIX_TABLE + (long) vector * MSIX_ENTRY_SIZE;
+        mmio.write(at, 4, GsiRoute.MSI_ADDRESS_BASE);
+        mmio.write(at + 4, 4, 0);
+        mmio.write(at + 8, 4, apicVector);
+        mmio.write(at + 12, 4, masked ? MSIX_ENTRY_MASKED : 0);
+    }
+
+    private void enableMsix() {
+        int control = f.pciDevice().msixCapability() + 2;
+        cfgWrite(control, 2, MSIX_ENABLE | MSIX_FUNCTION_MASK); // as Linux: enable with the function masked, program, unmask
+        msixEntry(0, VECTOR_A, false);
+        msixEntry(1, 0x60, false);
+        cfgWrite(control, 2, MSIX_ENABLE);
+    }
+
+    /** virtio 1.2, 3.1.1 with queue 0 (16 entries, vector 0) and VERSION_1 only. */
+    private void driverOk() {
+        common(DEVICE_STATUS, 1, 0);
+        common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        common(DRIVER_FEATURE_SELECT, 4, 1);
+        common(DRIVER_FEATURE, 4, 1); // VERSION_1
+        common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+        assertEquals(STATUS_FEATURES_OK, common(DEVICE_STATUS, 1) & STATUS_FEATURES_OK, "FEATURES_OK accepted");
+        common(CONFIG_MSIX_VECTOR, 2, 1);
+        common(QUEUE_SELECT, 2, 0);
+        common(QUEUE_SIZE, 2, 16);
+        common(QUEUE_MSIX_VECTOR, 2, 0);
+        assertEquals(0, common(QUEUE_MSIX_VECTOR, 2), "vector 0 accepted for queue 0");
+        common(QUEUE_DESC, 8, DESC);
+        common(QUEUE_DRIVER, 8, AVAIL);
+        common(QUEUE_DEVICE, 8, USED);
+        common(QUEUE_ENABLE, 2, 1);
+        common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+        assertEquals(0, common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET, "the device started: " + f.pciDevice().failure());
+        nextHead = 0;
+    }
+
+    /** A VIRTIO_BLK_T_OUT of one sector with {@code value} at sector {@code sector}, made available; returns the new avail idx. */
+    private int writeRequest(int sector, long value) {
+        MemorySegment m = guest.memory();
+        long header = 0x10_3000;
+        long data = 0x10_4000;
+        long status = 0x10_3100;
+        m.set(JAVA_INT, header, 1);
+        m.set(JAVA_INT, header + 4, 0);
+        m.set(JAVA_LONG, header + 8, sector);
+        m.set(JAVA_LONG, data, value);
+        m.set(JAVA_BYTE, status, (byte) 0xff);
+        descriptor(m, 0, header, 16, 1, 1);
+        descriptor(m, 1, data, 512, 1, 2);
+        descriptor(m, 2, status, 1, 2, 0);
+        m.set(JAVA_SHORT, AVAIL + 4 + 2L * (nextHead % 16), (short) 0);
+        nextHead++;
+        m.set(JAVA_SHORT, AVAIL + 2, (short) nextHead);
+        return nextHead;
+    }
+
+    private static void descriptor(MemorySegment m, int index, long addr, int len, int flags, int next) {
+        long at = DESC + 16L * index;
+        m.set(JAVA_LONG, at, addr);
+        m.set(JAVA_INT, at + 8, len);
+        m.set(JAVA_SHORT, at + 12, (short) flags);
+        m.set(JAVA_SHORT, at + 14, (short) next);
+    }
+
+    /** The driver's write to queue 0's notify address, as an exit delivers it (the ioeventfd only sees real guest writes). */
+    private void notifyQueue0() {
+        mmio.write(BAR_ADDR + NOTIFY, 2, 0);
+    }
+
+    private boolean irr(int vector) {
+        return vcpu.getLapic().bit(KvmLapicState.IRR, vector);
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 10 s: " + what);
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** Whether KVM already has an ioeventfd at {@code address} (a second zero-length one collides: EEXIST). */
+    private boolean ioeventfdAt(long address) {
+        try (EventFd probe = EventFd.create(true)) {
+            try {
+                guest.vm().addIoeventfd(probe, address, 0, false, null);
+            } catch (LinuxException e) {
+                return true;
+            }
+            guest.vm().removeIoeventfd(probe, address, 0, false, null);
+            return false;
+        }
+    }
+
+    // ------------------------------------------------------------------ rules
+
+    @Test
+    void theFunctionIsAModernVirtioBlockDeviceWithItsConfigurationInBar0() {
+        assertEquals(VENDOR_ID, cfgRead(PciConfigSpace.VENDOR_ID, 2));
+        assertEquals(DEVICE_ID_BASE + 2, cfgRead(PciConfigSpace.DEVICE_ID, 2));
+        assertEquals(0x01_00_00, cfgRead(PciConfigSpace.CLASS_CODE - 1, 4) >>> 8, "class: mass storage");
+        mapBar(BAR_ADDR);
+        assertEquals(1, common(NUM_QUEUES, 2));
+        assertEquals(128, common(QUEUE_SIZE, 2), "queue_size reads the device's maximum");
+        assertEquals((1 << 20) / 512, mmio.read(BAR_ADDR + DEVICE, 8), "virtio-blk capacity in sectors at device config 0");
+    }
+
+    @Test
+    void theNotifyIoeventfdsFollowTheBarAndLeaveWhenDecodingStops() {
+        assertFalse(f.notifyWired(), "nothing before the guest maps the BAR");
+        assertFalse(ioeventfdAt(BAR_ADDR + NOTIFY));
+        mapBar(BAR_ADDR);
+        assertTrue(f.notifyWired());
+        assertTrue(ioeventfdAt(BAR_ADDR + NOTIFY), "queue 0's notify address is an ioeventfd");
+
+        long moved = BAR_ADDR + 0x10_0000;
+        cfgWrite(PciConfigSpace.BAR0, 4, moved);
+        assertTrue(ioeventfdAt(moved + NOTIFY), "moved with the BAR");
+        assertFalse(ioeventfdAt(BAR_ADDR + NOTIFY), "and gone from the old address");
+
+        cfgWrite(PciConfigSpace.COMMAND, 2, 0);
+        assertFalse(f.notifyWired());
+        assertFalse(ioeventfdAt(moved + NOTIFY), "memory decoding off: no ioeventfd");
+        cfgWrite(PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY);
+        cfgWrite(PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
+        assertTrue(ioeventfdAt(moved + NOTIFY), "back on, registered once (a second command write changes nothing)");
+    }
+
+    @Test
+    void aNotifiedRequestCompletesAndRaisesTheProgrammedMsixVectorThroughItsRoute() throws InterruptedException {
+        mapBar(BAR_ADDR);
+        enableMsix();
+        assertTrue(f.irqfdAttached(0), "vector 0 unmasked: its eventfd is an irqfd");
+        driverOk();
+        int idx = writeRequest(3, 0x1122_3344_5566_7788L);
+        notifyQueue0();
+
+        await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "used idx " + idx);
+        assertEquals(0, guest.memory().get(JAVA_BYTE, 0x10_3100), "VIRTIO_BLK_S_OK");
+        assertEquals(0x1122_3344_5566_7788L, bdev.memory().get(JAVA_LONG, 3 * 512), "the data reached the bdev");
+        await(() -> irr(VECTOR_A), "vector 0x41 pending in the vCPU's local APIC");
+        assertEquals(1, f.slowNotifies());
+        assertTrue(guest.vm().gsiRoutes().contains(new GsiRoute.Msi(f.gsi(0), GsiRoute.MSI_ADDRESS_BASE, VECTOR_A)),
+            "the vector's GSI routes to the message the driver wrote");
+    }
+
+    @Test
+    void aMaskedVectorHoldsItsInterruptUntilUnmasked() throws InterruptedException {
+        mapBar(BAR_ADDR);
+        enableMsix();
+        driverOk();
+        msixEntry(0, VECTOR_B, true); // masked, and a new message meanwhile
+        assertFalse(f.irqfdAttached(0), "masked: the irqfd is detached");
+        int idx = writeRequest(5, 42);
+        notifyQueue0();
+        await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "used idx " + idx);
+        Thread.sleep(50);
+        assertFalse(irr(VECTOR_B), "nothing delivered while masked");
+
+        msixEntry(0, VECTOR_B, false);
+        assertTrue(f.irqfdAttached(0));
+        await(() -> irr(VECTOR_B), "the held interrupt is delivered on unmask, with the new message");
+    }
+
+    @Test
+    void aResetStopsTheDeviceAndASecondActivationWorks() throws InterruptedException {
+        mapBar(BAR_ADDR);
+        enableMsix();
+        driverOk();
+        int idx = writeRequest(1, 7);
+        notifyQueue0();
+        await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "first run");
+
+        common(DEVICE_STATUS, 1, 0);
+        assertEquals(0, common(DEVICE_STATUS, 1));
+        assertEquals(0, common(QUEUE_ENABLE, 2), "queues forgotten");
+        // the device is off the lcore: a request made available now is not served
+        guest.memory().set(JAVA_SHORT, USED + 2, (short) 0);
+        nextHead = 0;
+        writeRequest(2, 8);
+        notifyQueue0();
+        Thread.sleep(50);
+        assertEquals(0, guest.memory().get(JAVA_SHORT, USED + 2), "a reset device serves nothing");
+
+        guest.memory().set(JAVA_SHORT, AVAIL + 2, (short) 0);
+        driverOk();
+        int again = writeRequest(9, 0xabcdL);
+        notifyQueue0();
+        await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == again, "second activation serves the queue");
+        assertEquals(0xabcdL, bdev.memory().get(JAVA_LONG, 9 * 512));
+    }
+
+    @Test
+    void aDescriptorOutsideGuestMemorySetsNeedsResetAndTheLcoreGoesOn() throws InterruptedException {
+        mapBar(BAR_ADDR);
+        enableMsix();
+        driverOk();
+        MemorySegment m = guest.memory();
+        descriptor(m, 0, 0x7fff_0000_0000L, 16, 0, 0);
+        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
+        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
+        notifyQueue0();
+        await(() -> (common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
+        assertTrue(f.pciDevice().failure().contains("queue 0 stopped"), f.pciDevice().failure());
+        await(() -> irr(0x60), "configuration change interrupt on the config vector");
+        assertTrue(lcore.isRunning(), "the lcore goes on");
+        common(DEVICE_STATUS, 1, 0);
+        m.set(JAVA_SHORT, AVAIL + 2, (short) 0);
+        driverOk();
+        int idx = writeRequest(4, 99);
+        notifyQueue0();
+        await(() -> m.get(JAVA_SHORT, USED + 2) == idx, "works again after the reset");
+    }
+
+    @Test
+    void ringsOutsideGuestMemoryRefuseDriverOkWithTheReason() {
+        mapBar(BAR_ADDR);
+        common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        common(DRIVER_FEATURE_SELECT, 4, 1);
+        common(DRIVER_FEATURE, 4, 1);
+        common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+        common(QUEUE_SIZE, 2, 16);
+        common(QUEUE_DESC, 8, 0x1_0000_0000L);
+        common(QUEUE_DRIVER, 8, AVAIL);
+        common(QUEUE_DEVICE, 8, USED);
+        common(QUEUE_ENABLE, 2, 1);
+        common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+        assertNotEquals(0, common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET);
+        assertTrue(f.pciDevice().failure().contains("outside guest memory"), f.pciDevice().failure());
+    }
+
+    @Test
+    void anUnroutableMessageIsCountedAndLeavesTheVectorSilent() {
+        mapBar(BAR_ADDR);
+        int control = f.pciDevice().msixCapability() + 2;
+        cfgWrite(control, 2, MSIX_ENABLE);
+        long at = BAR_ADDR + MSIX_TABLE;
+        mmio.write(at, 4, 0x1234_0000L); // not the local APIC window
+        mmio.write(at + 8, 4, VECTOR_A);
+        mmio.write(at + 12, 4, 0);
+        assertEquals(1, f.badMessages());
+        assertFalse(f.irqfdAttached(0));
+    }
+
+    @Test
+    void closeRemovesRoutesIoeventfdsAndIrqfds() {
+        mapBar(BAR_ADDR);
+        enableMsix();
+        int gsi = f.gsi(0);
+        f.close();
+        assertFalse(ioeventfdAt(BAR_ADDR + NOTIFY), "ioeventfd removed");
+        assertTrue(guest.vm().gsiRoutes().stream().noneMatch(r -> r.gsi() == gsi), "route removed");
+        f.close(); // twice: nothing left to free, no exception
+    }
+}
