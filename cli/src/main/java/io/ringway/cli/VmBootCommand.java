@@ -9,14 +9,21 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
+import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.storage.bdev.BlockDeviceSpec;
 import io.ringway.vcpu.boot.BadKernelException;
 import io.ringway.vcpu.boot.LinuxLoader;
 import io.ringway.vcpu.boot.LinuxVm;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmUnavailableException;
+import io.ringway.vcpu.net.GuestNics;
+import io.ringway.vcpu.net.NicSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -46,6 +53,15 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--console", paramLabel = "stdio|file:F", defaultValue = "stdio", description = "Where the UART's output goes (default: ${DEFAULT-VALUE}).")
     String console;
 
+    @Option(names = "--net", paramLabel = "switch|tap:NAME|vhost:SOCK[,mac=M]",
+            description = {"A virtio-net NIC (virtio-pci, one function each, in order; repeat for more). switch: this VM's in-process",
+                "L2 switch, joined by all its --net switch NICs (a guest's own NICs on one segment); tap:NAME: a tap device NAME",
+                "(created down: ip link set NAME up and address it on the host); vhost:SOCK: a vhost-user-net back-end listening on",
+                "SOCK (ringway net, DPDK's vhost PMD) serves the rings. mac=52:54:00:12:34:56 sets the MAC; default",
+                "52:54:PP:PP:PP:II from the pid and the NIC's index. switch and tap NICs run on one net lcore (unpinned).",
+                "PCI must be on: pci=off is dropped from --cmdline."})
+    List<String> net = new ArrayList<>();
+
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
@@ -56,6 +72,19 @@ final class VmBootCommand implements Callable<Integer> {
             bytes = BlockDeviceSpec.parseSize(memory);
         } catch (IllegalArgumentException e) {
             System.err.println("ringway vm boot: --memory " + memory + ": " + e.getMessage());
+            return 2;
+        }
+        List<NicSpec> nicSpecs = new ArrayList<>();
+        String kernelCmdline = cmdline;
+        try {
+            for (int i = 0; i < net.size(); i++) {
+                nicSpecs.add(NicSpec.parse(net.get(i), i, ProcessHandle.current().pid()));
+            }
+            if (!nicSpecs.isEmpty()) {
+                kernelCmdline = withPci(cmdline);
+            }
+        } catch (IllegalArgumentException e) {
+            System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
         MemorySegment kernelImage;
@@ -71,13 +100,30 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
-        try (OutputStream out = openConsole();
+        GuestNics nics;
+        try {
+            nics = nicSpecs.isEmpty() ? null : GuestNics.create(nicSpecs, -1, StatsRegistry.process());
+        } catch (RuntimeException e) {
+            System.err.println("ringway vm boot: --net: " + e.getMessage());
+            return 2;
+        }
+        // the VM (and its virtio-pci functions) closes before the NICs it serves
+        try (GuestNics ownedNics = nics;
+             OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
              LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
-                 initrdImage, initrd == null ? null : initrd.toString(), cmdline, out)) {
+                 initrdImage, initrd == null ? null : initrd.toString(), kernelCmdline, out)) {
+            if (nics != null) {
+                for (GuestNics.Nic nic : nics.nics()) {
+                    vm.addVirtioPci(nic.name(), nic.device(), nic.inProcess() ? nics.lcore() : null);
+                }
+            }
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
             out.flush();
             System.err.println("ringway vm boot: " + result.report());
+            if (nics != null) {
+                nics.report().forEach(l -> System.err.println("ringway vm boot: " + l));
+            }
             return result.status();
         } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {
             System.err.println("ringway vm boot: " + e.getMessage());
@@ -86,6 +132,11 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
+    }
+
+    /** The command line without {@code pci=off}: virtio-pci NICs need PCI enumerated. */
+    static String withPci(String cmdline) {
+        return Arrays.stream(cmdline.trim().split("\\s+")).filter(a -> !a.equals("pci=off")).collect(Collectors.joining(" "));
     }
 
     private OutputStream openConsole() throws IOException {

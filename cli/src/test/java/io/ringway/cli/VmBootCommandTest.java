@@ -53,4 +53,39 @@ class VmBootCommandTest {
         assertEquals(1, err.lines().count(), err);
         assertEquals(true, err.startsWith("ringway vm boot: --memory lots: "), err);
     }
+
+    @Test
+    void aBadNetSpecIsNamedInOneLine() throws Exception {
+        Path junk = Files.write(dir.resolve("k"), new byte[16]);
+        assertEquals(2, boot("--kernel", junk.toString(), "--net", "loop"));
+        assertEquals("ringway vm boot: --net loop: expected switch, tap:NAME or vhost:SOCK (then ,mac=XX:XX:XX:XX:XX:XX)\n", err);
+    }
+
+    @Test
+    void aBadMacIsNamedInOneLine() throws Exception {
+        Path junk = Files.write(dir.resolve("k"), new byte[16]);
+        assertEquals(2, boot("--kernel", junk.toString(), "--net", "switch,mac=52:54:00"));
+        assertEquals(1, err.lines().count(), err);
+        assertEquals(true, err.startsWith("ringway vm boot: --net switch,mac=52:54:00: mac= wants six hex bytes"), err);
+    }
+
+    @Test
+    void aVhostNicWithoutBackEndIsNamedInOneLine() throws Exception {
+        Path sock = dir.resolve("nobody.sock");
+        // the kernel file is read and checked before the NICs are built: a real one gets that far
+        java.util.Optional<Path> real;
+        try (var s = Files.list(Path.of("/boot"))) {
+            real = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p)).findFirst();
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(real.isPresent(), "skipped, needs a kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)");
+        assertEquals(2, boot("--kernel", real.get().toString(), "--net", "vhost:" + sock));
+        assertEquals(1, err.lines().count(), err);
+        assertEquals(true, err.startsWith("ringway vm boot: --net: ") && err.contains("nobody.sock"), err);
+    }
+
+    @Test
+    void netNicsTurnPciOn() {
+        assertEquals("console=ttyS0 reboot=k panic=-1", VmBootCommand.withPci("console=ttyS0 reboot=k panic=-1 pci=off"));
+        assertEquals("quiet", VmBootCommand.withPci(" pci=off  quiet "));
+    }
 }

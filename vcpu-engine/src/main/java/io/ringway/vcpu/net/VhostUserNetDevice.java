@@ -105,8 +105,8 @@ public final class VhostUserNetDevice implements VirtioDevice, ExternalRings, Au
     }
 
     @Override
-    public void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int kickFd, int callFd) {
-        backend.start(features & backendFeatures, memory, queues, kickFd, callFd);
+    public void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int[] kickFds, int[] callFds) {
+        backend.start(features & backendFeatures, memory, queues, kickFds, callFds);
     }
 
     @Override
