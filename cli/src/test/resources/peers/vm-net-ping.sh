@@ -7,9 +7,10 @@
 # Every output line is prefixed with its source and the seconds since this script started:
 # "A 12.3| ..." guest A (console and VMM), "B", "T" (tap guest), "SW" (the switch's log, at the end),
 # "S" (this script). Prints "S ...| VMNET_EXIT <who> <status>" per process.
-# Usage: vm-net-ping.sh JAVA CLASSPATH KERNEL INITRD GUEST_TIMEOUT_S
+# Usage: vm-net-ping.sh JAVA CLASSPATH KERNEL INITRD GUEST_TIMEOUT_S [tap]
+# (an argument, not the environment: nested-kvm.sh does not pass the environment into L1)
 set -u
-JAVA=$1; CP=$2; KERNEL=$3; INITRD=$4; T=${5:-150}
+JAVA=$1; CP=$2; KERNEL=$3; INITRD=$4; T=${5:-150}; TAP=${6:-}
 D=$(mktemp -d /tmp/vm-net.XXXXXX)
 T0=${EPOCHREALTIME/./}
 J=("$JAVA" --enable-native-access=ALL-UNNAMED --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED
@@ -33,21 +34,22 @@ boot() { # who net ip role peer
 
 "${J[@]}" net --mode switch --socket "$D/a.sock" --socket "$D/b.sock" --idle adaptive --mbufs 4096 > "$D/switch.log" 2>&1 &
 SW=$!
-for i in $(seq 600); do [ -S "$D/a.sock" ] && [ -S "$D/b.sock" ] && break; kill -0 $SW 2>/dev/null || break; sleep 0.1; done
-say "switch listening: $(ls "$D")"
+if [ "$TAP" = tap ]; then
+  TAPN=rwvmtap0
+  # L1's side of the tap: configured as soon as the VMM has created it (down, without an address)
+  ( for i in $(seq 1200); do [ -e /sys/class/net/$TAPN ] && break; sleep 0.1; done
+    ip addr add 10.216.0.1/24 dev $TAPN && ip link set $TAPN up && echo "tap $TAPN up with 10.216.0.1/24" | stamp S ) &
+  boot T "tap:$TAPN,mac=52:54:00:21:50:03" 10.216.0.2/24 ping 10.216.0.1 &
+  PT=$!
+fi
+for i in $(seq 1200); do [ -S "$D/a.sock" ] && [ -S "$D/b.sock" ] && break; kill -0 $SW 2>/dev/null || break; sleep 0.1; done
+say "switch listening"
 boot A "vhost:$D/a.sock,mac=52:54:00:21:50:01" 10.215.0.1/24 both 10.215.0.2 &
 PA=$!
 boot B "vhost:$D/b.sock,mac=52:54:00:21:50:02" 10.215.0.2/24 both 10.215.0.1 &
 PB=$!
 wait $PA $PB
 kill -TERM $SW; wait $SW; echo "VMNET_EXIT SW $?" | stamp S
-stamp SW < "$D/switch.log"
-
-if [ "${TAP:-0}" = 1 ]; then
-  TAPN=rwvmtap0
-  # L1's side of the tap: configured as soon as the VMM has created it (down, without an address)
-  ( for i in $(seq 600); do [ -e /sys/class/net/$TAPN ] && break; sleep 0.1; done
-    ip addr add 10.216.0.1/24 dev $TAPN && ip link set $TAPN up && echo "tap $TAPN up with 10.216.0.1/24" | stamp S ) &
-  boot T "tap:$TAPN,mac=52:54:00:21:50:03" 10.216.0.2/24 ping 10.216.0.1
-  wait
-fi
+grep -v 'Mpps tx' "$D/switch.log" | stamp SW
+[ -n "${PT:-}" ] && wait $PT
+wait

@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * ioeventfds, the rings served by the switch process through the vhost-user front-end). Each guest's
  * init (packet-plane's guest job netping.sh, role both) retries a ping until the other answers, sends
  * {@code ping -c 3 -W 2}, stays up until the other's three echo requests arrived, and powers off.
- * Then (same L1) a third guest on {@code --net tap:rwvmtap0} pings L1's address on that tap.
+ * Meanwhile (same L1) a third guest on {@code --net tap:rwvmtap0} pings L1's address on that tap.
  *
  * <p>Checks: both guests saw their own MAC (the VMM's, not the back-end's) on a virtio_net eth0, got 3
  * of 3 replies and powered off (vm boot exit status 0); the switch learned one address on each port
@@ -71,9 +71,9 @@ class VmBootNetNestedTest {
         Path log = WORK.resolve("nested-net.log");
         long t0 = System.nanoTime();
         int rc = run(List.of(NESTED.toString(), "-m", "2048", "--", "bash", SCRIPT.toString(), java,
-                System.getProperty("java.class.path"), kernel.get().toString(), initrd.toString(), Long.toString(TIMEOUT_S / 2)),
+                System.getProperty("java.class.path"), kernel.get().toString(), initrd.toString(), Long.toString(TIMEOUT_S / 2), "tap"),
             TIMEOUT_S, log, "PEERS_DIR", WORK.resolve("peers").toString(), "NESTED_TIMEOUT", Long.toString(TIMEOUT_S),
-            "NESTED_SHARE", ROOT.toString(), "TAP", "1");
+            "NESTED_SHARE", ROOT.toString());
         String out = Files.readString(log, StandardCharsets.ISO_8859_1);
         System.out.printf("nested two-guest ping: %d s in all; log %s%n", TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0), log);
         out.lines().filter(l -> l.contains("RINGWAY_") || l.contains("VMNET_EXIT") || l.contains("| ringway vm boot:")
