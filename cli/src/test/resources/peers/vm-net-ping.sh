@@ -27,29 +27,29 @@ cleanup() {
 trap cleanup EXIT
 
 CMD="console=ttyS0 quiet reboot=k panic=-1 peers.run=netping peers.wait=60"
-boot() { # who net ip role peer
-  { "${J[@]}" vm boot --kernel "$KERNEL" --initrd "$INITRD" --memory 256M --cpus 1 --net "$2" --timeout "$T" \
-      --cmdline "$CMD peers.ip=$3 peers.role=$4 peers.peer=$5" 2>&1; echo "VMNET_EXIT $1 $?"; } | stamp "$1"
+boot() { # who net ip role peer [extra --net and cmdline]
+  { "${J[@]}" vm boot --kernel "$KERNEL" --initrd "$INITRD" --memory 256M --cpus 1 --net "$2" ${6:+--net "$6"} --timeout "$T" \
+      --cmdline "$CMD peers.ip=$3 peers.role=$4 peers.peer=$5 ${7:-}" 2>&1; echo "VMNET_EXIT $1 $?"; } | stamp "$1"
 }
 
 "${J[@]}" net --mode switch --socket "$D/a.sock" --socket "$D/b.sock" --idle adaptive --mbufs 4096 > "$D/switch.log" 2>&1 &
 SW=$!
+A_TAP=(); 
 if [ "$TAP" = tap ]; then
   TAPN=rwvmtap0
-  # L1's side of the tap: configured as soon as the VMM has created it (down, without an address)
-  ( for i in $(seq 1200); do [ -e /sys/class/net/$TAPN ] && break; sleep 0.1; done
+  modprobe tun 2>/dev/null # L1 loads only what its own boot needed
+  A_TAP=("tap:$TAPN,mac=52:54:00:21:50:03" "peers.ip2=10.216.0.2/24 peers.peer2=10.216.0.1")
+  # L1's side of the tap: configured as soon as guest A's VMM has created it (down, without an address)
+  ( for i in $(seq 1800); do [ -e /sys/class/net/$TAPN ] && break; sleep 0.1; done
     ip addr add 10.216.0.1/24 dev $TAPN && ip link set $TAPN up && echo "tap $TAPN up with 10.216.0.1/24" | stamp S ) &
-  boot T "tap:$TAPN,mac=52:54:00:21:50:03" 10.216.0.2/24 ping 10.216.0.1 &
-  PT=$!
 fi
 for i in $(seq 1200); do [ -S "$D/a.sock" ] && [ -S "$D/b.sock" ] && break; kill -0 $SW 2>/dev/null || break; sleep 0.1; done
 say "switch listening"
-boot A "vhost:$D/a.sock,mac=52:54:00:21:50:01" 10.215.0.1/24 both 10.215.0.2 &
+boot A "vhost:$D/a.sock,mac=52:54:00:21:50:01" 10.215.0.1/24 both 10.215.0.2 "${A_TAP[@]}" &
 PA=$!
 boot B "vhost:$D/b.sock,mac=52:54:00:21:50:02" 10.215.0.2/24 both 10.215.0.1 &
 PB=$!
 wait $PA $PB
 kill -TERM $SW; wait $SW; echo "VMNET_EXIT SW $?" | stamp S
 grep -v 'Mpps tx' "$D/switch.log" | stamp SW
-[ -n "${PT:-}" ] && wait $PT
 wait

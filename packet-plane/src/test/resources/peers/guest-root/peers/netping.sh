@@ -9,12 +9,16 @@
 # answering until the peer's own "ping -c 3" has reached this guest (4 echo requests seen: the probe
 # that found it up and the three; /proc/net/snmp InEchos) or peers.wait runs out, and prints
 # "RINGWAY_PING_DONE rc=RC echoes_in=N uptime=S".
+# peers.ip2=A.B.C.D/N and peers.peer2=A.B.C.D (optional, ping and both roles): a second NIC, eth1, gets
+# ip2 and, after the ping above, pings peer2 the same way; prints "RINGWAY_PING2 rc=RC".
 for a in $(cat /proc/cmdline); do
   case $a in
     peers.ip=*) IP=${a#peers.ip=};;
     peers.role=*) ROLE=${a#peers.role=};;
     peers.peer=*) PEER=${a#peers.peer=};;
     peers.wait=*) WAIT=${a#peers.wait=};;
+    peers.ip2=*) IP2=${a#peers.ip2=};;
+    peers.peer2=*) PEER2=${a#peers.peer2=};;
   esac
 done
 WAIT=${WAIT:-60}
@@ -22,6 +26,11 @@ ip link set lo up
 ip link set eth0 up || { echo "RINGWAY_NET no eth0: $(ls /sys/class/net)"; exit 2; }
 ip addr add "$IP" dev eth0
 echo "RINGWAY_NET eth0 $(cat /sys/class/net/eth0/address) $IP driver=$(basename "$(readlink /sys/class/net/eth0/device/driver)")"
+if [ -n "${IP2:-}" ]; then
+  ip link set eth1 up || { echo "RINGWAY_NET no eth1: $(ls /sys/class/net)"; exit 2; }
+  ip addr add "$IP2" dev eth1
+  echo "RINGWAY_NET eth1 $(cat /sys/class/net/eth1/address) $IP2 driver=$(basename "$(readlink /sys/class/net/eth1/device/driver)")"
+fi
 stats() {
   echo "RINGWAY_NET_STATS tx_packets=$(cat /sys/class/net/eth0/statistics/tx_packets) rx_packets=$(cat /sys/class/net/eth0/statistics/rx_packets)"
 }
@@ -42,6 +51,12 @@ ping -c 3 -W 2 "$PEER"
 rc=$?
 stats
 echo "RINGWAY_PING rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+if [ -n "${PEER2:-}" ]; then
+  i=0
+  until ping -c 1 -W 1 "$PEER2" >/dev/null 2>&1; do i=$((i + 1)); [ $i -ge "$WAIT" ] && break; done
+  ping -c 3 -W 2 "$PEER2"
+  echo "RINGWAY_PING2 rc=$? uptime=$(cut -d' ' -f1 /proc/uptime)"
+fi
 [ "$ROLE" = both ] || exit $rc
 echoes() { awk '$1 == "Icmp:" && n++ { for (i = 2; i <= NF; i++) if (h[i] == "InEchos") print $i; next } $1 == "Icmp:" { for (i = 2; i <= NF; i++) h[i] = $i }' /proc/net/snmp; }
 i=0
