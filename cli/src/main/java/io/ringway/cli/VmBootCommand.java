@@ -32,10 +32,17 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--initrd", paramLabel = "FILE", description = "Initial ramdisk (cpio, compressed or not).")
     Path initrd;
 
-    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "console=ttyS0 reboot=k panic=-1 pci=off",
-            description = {"Kernel command line (default: ${DEFAULT-VALUE}; without pci=off Linux enumerates PCI bus 0, but on an",
-                "AMD family 0Fh-15h CPU model (the nested test's QEMU TCG CPU is 0Fh) its AGP/GART scans of 256 buses cost ~33,000 port exits, ~3 s nested)."})
+    @Option(names = "--cmdline", paramLabel = "S",
+            description = {"Kernel command line (default: \"" + LinuxVm.DEFAULT_CMDLINE + " pci=off\" without devices, \"" + LinuxVm.DEFAULT_CMDLINE
+                + " " + LinuxVm.PCI_CMDLINE + "\" with --blk: iommu=noaperture skips Linux's AMD GART aperture search, whose scan of 256 buses",
+                "costs ~33,000 port exits (~3 s nested) on an AMD family 0Fh-15h CPU model such as the nested test's QEMU TCG CPU)."})
     String cmdline;
+
+    @Option(names = "--blk", paramLabel = "BDEV-SPEC|vhost:SOCK",
+            description = {"A virtio-blk disk on PCI (repeatable; /dev/vda, /dev/vdb, ... in order): malloc:SIZE, null:SIZE or file:PATH[,direct]",
+                "served in this process on a data-plane thread of its own, or vhost:SOCK, a vhost-user-blk back-end (ringway blk,",
+                "qemu-storage-daemon) that gets the rings and serves them without this process."})
+    java.util.List<String> blk = new java.util.ArrayList<>();
 
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs, 1..254, started by the guest through INIT/SIPI (default: ${DEFAULT-VALUE}).")
     int cpus;
@@ -58,6 +65,12 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: --memory " + memory + ": " + e.getMessage());
             return 2;
         }
+        String line = cmdline != null ? cmdline
+            : LinuxVm.DEFAULT_CMDLINE + " " + (blk.isEmpty() ? "pci=off" : LinuxVm.PCI_CMDLINE);
+        if (!blk.isEmpty() && java.util.Arrays.asList(line.split("\\s+")).contains("pci=off")) {
+            System.err.println("ringway vm boot: --blk puts disks on PCI, but --cmdline says pci=off");
+            return 2;
+        }
         MemorySegment kernelImage;
         MemorySegment initrdImage;
         try {
@@ -74,7 +87,10 @@ final class VmBootCommand implements Callable<Integer> {
         try (OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
              LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
-                 initrdImage, initrd == null ? null : initrd.toString(), cmdline, out)) {
+                 initrdImage, initrd == null ? null : initrd.toString(), line, out)) {
+            for (String spec : blk) {
+                vm.addBlk(spec);
+            }
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
             out.flush();
             System.err.println("ringway vm boot: " + result.report());

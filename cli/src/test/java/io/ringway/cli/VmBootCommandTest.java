@@ -53,4 +53,11 @@ class VmBootCommandTest {
         assertEquals(1, err.lines().count(), err);
         assertEquals(true, err.startsWith("ringway vm boot: --memory lots: "), err);
     }
+
+    @Test
+    void aDiskWithPciOffOnTheCommandLineIsRefusedByName() throws Exception {
+        Path junk = Files.writeString(dir.resolve("kernel"), "not a kernel");
+        assertEquals(2, boot("--kernel", junk.toString(), "--blk", "malloc:16M", "--cmdline", "console=ttyS0 pci=off"));
+        assertEquals("ringway vm boot: --blk puts disks on PCI, but --cmdline says pci=off\n", err);
+    }
 }
