@@ -10,10 +10,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 
 import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.storage.bdev.BlockDeviceSpec;
@@ -39,10 +37,17 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--initrd", paramLabel = "FILE", description = "Initial ramdisk (cpio, compressed or not).")
     Path initrd;
 
-    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "console=ttyS0 reboot=k panic=-1 pci=off",
-            description = {"Kernel command line (default: ${DEFAULT-VALUE}; without pci=off Linux enumerates PCI bus 0, but on an",
-                "AMD family 0Fh-15h CPU model (the nested test's QEMU TCG CPU is 0Fh) its AGP/GART scans of 256 buses cost ~33,000 port exits, ~3 s nested)."})
+    @Option(names = "--cmdline", paramLabel = "S",
+            description = {"Kernel command line (default: \"" + LinuxVm.DEFAULT_CMDLINE + " pci=off\" without devices, \"" + LinuxVm.DEFAULT_CMDLINE
+                + " " + LinuxVm.PCI_CMDLINE + "\" with --blk or --net: iommu=noaperture skips Linux's AMD GART aperture search, whose scan of 256 buses",
+                "costs ~33,000 port exits (~3 s nested) on an AMD family 0Fh-15h CPU model such as the nested test's QEMU TCG CPU)."})
     String cmdline;
+
+    @Option(names = "--blk", paramLabel = "BDEV-SPEC|vhost:SOCK",
+            description = {"A virtio-blk disk on PCI (repeatable; /dev/vda, /dev/vdb, ... in order): malloc:SIZE, null:SIZE or file:PATH[,direct]",
+                "served in this process on a data-plane thread of its own, or vhost:SOCK, a vhost-user-blk back-end (ringway blk,",
+                "qemu-storage-daemon) that gets the rings and serves them without this process."})
+    java.util.List<String> blk = new java.util.ArrayList<>();
 
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs, 1..254, started by the guest through INIT/SIPI (default: ${DEFAULT-VALUE}).")
     int cpus;
@@ -59,7 +64,7 @@ final class VmBootCommand implements Callable<Integer> {
                 "(created down: ip link set NAME up and address it on the host); vhost:SOCK: a vhost-user-net back-end listening on",
                 "SOCK (ringway net, DPDK's vhost PMD) serves the rings. mac=52:54:00:12:34:56 sets the MAC; default",
                 "52:54:PP:PP:PP:II from the pid and the NIC's index. switch and tap NICs run on one net lcore (unpinned).",
-                "PCI must be on: pci=off is dropped from --cmdline."})
+                "Needs PCI: the default --cmdline has it on with --net."})
     List<String> net = new ArrayList<>();
 
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
@@ -75,16 +80,19 @@ final class VmBootCommand implements Callable<Integer> {
             return 2;
         }
         List<NicSpec> nicSpecs = new ArrayList<>();
-        String kernelCmdline = cmdline;
         try {
             for (int i = 0; i < net.size(); i++) {
                 nicSpecs.add(NicSpec.parse(net.get(i), i, ProcessHandle.current().pid()));
             }
-            if (!nicSpecs.isEmpty()) {
-                kernelCmdline = withPci(cmdline);
-            }
         } catch (IllegalArgumentException e) {
             System.err.println("ringway vm boot: " + e.getMessage());
+            return 2;
+        }
+        boolean devices = !blk.isEmpty() || !nicSpecs.isEmpty();
+        String line = cmdline != null ? cmdline
+            : LinuxVm.DEFAULT_CMDLINE + " " + (devices ? LinuxVm.PCI_CMDLINE : "pci=off");
+        if (devices && java.util.Arrays.asList(line.split("\\s+")).contains("pci=off")) {
+            System.err.println("ringway vm boot: " + (blk.isEmpty() ? "--net puts NICs" : "--blk puts disks") + " on PCI, but --cmdline says pci=off");
             return 2;
         }
         MemorySegment kernelImage;
@@ -112,7 +120,10 @@ final class VmBootCommand implements Callable<Integer> {
              OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
              LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
-                 initrdImage, initrd == null ? null : initrd.toString(), kernelCmdline, out)) {
+                 initrdImage, initrd == null ? null : initrd.toString(), line, out)) {
+            for (String spec : blk) {
+                vm.addBlk(spec);
+            }
             if (nics != null) {
                 for (GuestNics.Nic nic : nics.nics()) {
                     vm.addVirtioPci(nic.name(), nic.device(), nic.inProcess() ? nics.lcore() : null);
@@ -132,11 +143,6 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
-    }
-
-    /** The command line without {@code pci=off}: virtio-pci NICs need PCI enumerated. */
-    static String withPci(String cmdline) {
-        return Arrays.stream(cmdline.trim().split("\\s+")).filter(a -> !a.equals("pci=off")).collect(Collectors.joining(" "));
     }
 
     private OutputStream openConsole() throws IOException {

@@ -84,8 +84,16 @@ class VmBootCommandTest {
     }
 
     @Test
-    void netNicsTurnPciOn() {
-        assertEquals("console=ttyS0 reboot=k panic=-1", VmBootCommand.withPci("console=ttyS0 reboot=k panic=-1 pci=off"));
-        assertEquals("quiet", VmBootCommand.withPci(" pci=off  quiet "));
+    void aNicWithPciOffOnTheCommandLineIsRefusedByName() throws Exception {
+        Path junk = Files.writeString(dir.resolve("kernel"), "not a kernel");
+        assertEquals(2, boot("--kernel", junk.toString(), "--net", "switch", "--cmdline", "console=ttyS0 pci=off"));
+        assertEquals("ringway vm boot: --net puts NICs on PCI, but --cmdline says pci=off\n", err);
+    }
+
+    @Test
+    void aDiskWithPciOffOnTheCommandLineIsRefusedByName() throws Exception {
+        Path junk = Files.writeString(dir.resolve("kernel"), "not a kernel");
+        assertEquals(2, boot("--kernel", junk.toString(), "--blk", "malloc:16M", "--cmdline", "console=ttyS0 pci=off"));
+        assertEquals("ringway vm boot: --blk puts disks on PCI, but --cmdline says pci=off\n", err);
     }
 }

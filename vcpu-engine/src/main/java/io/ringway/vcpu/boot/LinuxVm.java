@@ -36,7 +36,12 @@ import io.ringway.vcpu.kvm.Vm;
 import io.ringway.vcpu.pci.PciBus;
 import io.ringway.vcpu.pci.PciHostBridge;
 import io.ringway.vcpu.pci.virtio.VirtioPciFunction;
+import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
+import io.ringway.storage.bdev.BlockDevice;
+import io.ringway.storage.bdev.BlockDeviceSpec;
+import io.ringway.storage.blk.VirtioBlkDevice;
+import io.ringway.vcpu.virtio.VhostUserDevice;
 import io.ringway.vhost.virtio.VirtioDevice;
 
 /**
@@ -63,6 +68,15 @@ public final class LinuxVm implements AutoCloseable {
     static final int KVM_CAP_TSC_DEADLINE_TIMER = 72;
     /** 8-bit APIC ids in the MADT (255 is the broadcast id, and the I/O APIC takes id {@code cpus}). */
     public static final int MAX_CPUS = 254;
+    /** The kernel command line `ringway vm boot` starts from: console on COM1, power off on reboot and panic. */
+    public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
+    /**
+     * What the command line needs when devices are on PCI: {@code iommu=noaperture} makes Linux skip
+     * the AMD GART aperture search (arch/x86/kernel/aperture_64.c, gart_iommu_hole_init), which on an
+     * AMD family 0Fh-15h CPU model reads the class of every function of 256 buses through 0xCF8/0xCFC
+     * (~33,000 port exits, ~3 s in the nested test). There is no GART here to find.
+     */
+    public static final String PCI_CMDLINE = "iommu=noaperture";
     /** How long a stopped vCPU thread may take to leave KVM_RUN before the VM gives up on it. */
     private static final long STOP_WAIT_SECONDS = 10;
 
@@ -89,6 +103,9 @@ public final class LinuxVm implements AutoCloseable {
     private final BootEntry entry;
     private final BootTimer bootTimer = new BootTimer(System.nanoTime());
     private final List<VirtioPciFunction> functions = new ArrayList<>();
+    /** What {@link #addBlk} opened for the VM, closed after the functions, last opened first. */
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private int blkCount;
 
     private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
                     String initrdName, String cmdline, OutputStream console) {
@@ -198,6 +215,67 @@ public final class LinuxVm implements AutoCloseable {
         }
         functions.add(f);
         return f;
+    }
+
+    /** The device type of virtio-blk (virtio 1.2, 5). */
+    public static final int VIRTIO_BLK_ID = 2;
+    /** The queue size offered by a vhost-user-blk back-end behind {@link #addBlk}. */
+    private static final int VHOST_QUEUE_SIZE = 256;
+
+    /**
+     * Adds a virtio-blk disk as a virtio-pci function: {@code vhost:SOCK} connects to a vhost-user-blk
+     * back-end listening on SOCK ({@code ringway blk}, qemu-storage-daemon; it gets the rings and both
+     * eventfds and serves them without this process), anything else is a bdev spec
+     * ({@link BlockDeviceSpec}: {@code malloc:SIZE}, {@code null:SIZE}, {@code file:PATH[,direct]})
+     * served by Ringway's {@link VirtioBlkDevice} on a data-plane lcore of its own (adaptive idle).
+     * The VM owns and closes what this opens. The disks are named blk0, blk1, ... in order.
+     *
+     * @throws IllegalArgumentException for a bad spec (the message names it), or when the back-end cannot be reached
+     */
+    public synchronized VirtioPciFunction addBlk(String spec) {
+        String name = "blk" + blkCount;
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            VirtioPciFunction f;
+            if (spec.startsWith("vhost:")) {
+                String socket = spec.substring("vhost:".length());
+                if (socket.isEmpty()) {
+                    throw new IllegalArgumentException("--blk " + spec + ": expected vhost:SOCKET");
+                }
+                VhostUserDevice device;
+                try {
+                    device = VhostUserDevice.connect(java.nio.file.Path.of(socket), VIRTIO_BLK_ID, 1, VHOST_QUEUE_SIZE);
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException("--blk " + spec + ": no vhost-user back-end: " + e.getMessage(), e);
+                }
+                opened.add(device);
+                f = addVirtioPci(name, device, null);
+            } else {
+                BlockDevice bdev = BlockDeviceSpec.open(spec, 512, false, null);
+                opened.add(bdev);
+                VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-" + name).build();
+                opened.add(device);
+                Lcore lcore = Lcore.builder("vm-" + name).idlePolicy(IdlePolicy.adaptive()).start();
+                opened.add(lcore);
+                f = addVirtioPci(name, device, lcore);
+            }
+            owned.addAll(opened);
+            blkCount++;
+            return f;
+        } catch (RuntimeException e) {
+            closeAll(opened);
+            throw e;
+        }
+    }
+
+    private static void closeAll(List<AutoCloseable> list) {
+        for (int i = list.size() - 1; i >= 0; i--) {
+            try {
+                list.get(i).close();
+            } catch (Exception e) {
+                System.getLogger(LinuxVm.class.getName()).log(System.Logger.Level.WARNING, "close " + list.get(i) + ": " + e.getMessage());
+            }
+        }
     }
 
     /** The virtio-pci functions added so far. */
@@ -365,6 +443,8 @@ public final class LinuxVm implements AutoCloseable {
             f.close();
         }
         functions.clear();
+        closeAll(owned);
+        owned.clear();
         if (vm != null) {
             vm.close();
         }

@@ -94,10 +94,23 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
         return maxQueueSize;
     }
 
-    /** GET_CONFIG when the back-end has VHOST_USER_PROTOCOL_F_CONFIG, else zeros. */
+    /**
+     * GET_CONFIG when the back-end has VHOST_USER_PROTOCOL_F_CONFIG, else zeros. The request asks for
+     * the first {@code offset + length} bytes and cuts the field out: back-ends answer from the start
+     * of their configuration whatever the offset says (QEMU's own frontends always ask from 0, and
+     * qemu-storage-daemon's vhost-user-blk export copies from 0: asked for num_queues at offset 34 it
+     * returned the first two bytes of the capacity). A refused request (an empty reply) reads as zeros.
+     */
     @Override
     public synchronized byte[] readConfig(int offset, int length) {
-        return config ? frontend.getConfig(offset, length) : new byte[length];
+        byte[] out = new byte[length];
+        if (config) {
+            byte[] prefix = frontend.getConfig(0, offset + length);
+            if (prefix.length > offset) {
+                System.arraycopy(prefix, offset, out, 0, Math.min(length, prefix.length - offset));
+            }
+        }
+        return out;
     }
 
     @Override

@@ -111,14 +111,14 @@ class LinuxBootNestedTest {
         Files.delete(xz);
     }
 
-    private static Optional<Path> newestKernel() throws IOException {
+    static Optional<Path> newestKernel() throws IOException {
         try (Stream<Path> s = Files.list(Path.of("/boot"))) {
             return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
                 .max(Comparator.comparing(p -> p.getFileName().toString()));
         }
     }
 
-    private static boolean onPath(String program) {
+    static boolean onPath(String program) {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
             if (Files.isExecutable(Path.of(dir, program))) {
                 return true;
@@ -128,7 +128,7 @@ class LinuxBootNestedTest {
     }
 
     /** Runs {@code cmd} with extra environment pairs, output to {@code log}; fails the test past the deadline. */
-    private static int run(List<String> cmd, long timeoutSeconds, Path log, String... env) throws Exception {
+    static int run(List<String> cmd, long timeoutSeconds, Path log, String... env) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         for (int i = 0; i < env.length; i += 2) {
             pb.environment().put(env[i], env[i + 1]);
@@ -150,7 +150,7 @@ class LinuxBootNestedTest {
         return rc;
     }
 
-    private static String tail(String s) {
+    static String tail(String s) {
         return s.length() <= 4000 ? s : s.substring(s.length() - 4000);
     }
 }

@@ -6,6 +6,7 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
@@ -23,6 +24,8 @@ import io.ringway.vcpu.kvm.KvmTestSupport;
 import io.ringway.vcpu.kvm.Vcpu;
 import io.ringway.vcpu.pci.PciBus;
 import io.ringway.vcpu.pci.PciConfigSpace;
+import io.ringway.vcpu.virtio.VhostUserDevice;
+import io.ringway.vhost.backend.VhostUserBackend;
 
 import static io.ringway.vcpu.pci.virtio.VirtioPciLayout.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -43,7 +46,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and frees the device and a second activation works. Needs /dev/kvm.
  */
 class VirtioPciFunctionTest {
-    private static final int SLOT = 3;
+    private int slot = 3;
     private static final long BAR_ADDR = 0xc000_0000L;
     private static final long DESC = 0x10_0000;
     private static final long AVAIL = 0x10_1000;
@@ -61,6 +64,7 @@ class VirtioPciFunctionTest {
     private final IoBus io = new IoBus();
     private final MmioBus mmio = new MmioBus();
     private int nextHead;
+    private PciBus bus;
 
     @BeforeEach
     void setUp() {
@@ -73,9 +77,9 @@ class VirtioPciFunctionTest {
         bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
         device = VirtioBlkDevice.builder(bdev).name("pci-test").queueSize(128).build();
         f = VirtioPciFunction.create("blk-test", guest.vm(), device, lcore);
-        PciBus bus = new PciBus(io, mmio);
+        bus = new PciBus(io, mmio);
         bus.registerPorts();
-        bus.add(SLOT, f.pciDevice());
+        bus.add(slot, f.pciDevice());
     }
 
     @AfterEach
@@ -93,12 +97,12 @@ class VirtioPciFunctionTest {
     // ------------------------------------------------------------------ the driver's accesses
 
     private void cfgWrite(int offset, int size, long value) {
-        io.write(PciBus.CONFIG_ADDRESS, 4, PciBus.ENABLE | SLOT << 11 | (offset & 0xfc));
+        io.write(PciBus.CONFIG_ADDRESS, 4, PciBus.ENABLE | slot << 11 | (offset & 0xfc));
         io.write(PciBus.CONFIG_DATA + (offset & 3), size, value);
     }
 
     private long cfgRead(int offset, int size) {
-        io.write(PciBus.CONFIG_ADDRESS, 4, PciBus.ENABLE | SLOT << 11 | (offset & 0xfc));
+        io.write(PciBus.CONFIG_ADDRESS, 4, PciBus.ENABLE | slot << 11 | (offset & 0xfc));
         return io.read(PciBus.CONFIG_DATA + (offset & 3), size);
     }
 
@@ -363,6 +367,43 @@ class VirtioPciFunctionTest {
         mmio.write(at + 12, 4, 0);
         assertEquals(1, f.badMessages());
         assertFalse(f.irqfdAttached(0));
+    }
+
+    @Test
+    void aVhostUserBackendGetsTheRingsAndItsCompletionRaisesTheVectorWithoutThisProcess(@TempDir java.nio.file.Path dir) throws Exception {
+        cfgWrite(PciConfigSpace.COMMAND, 2, 0); // the in-process function's BAR off the bus
+        try (MallocBlockDevice disk = new MallocBlockDevice("malloc1", 1 << 20, 512, false);
+             VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("pci-vhost").queueSize(128).build();
+             Lcore backendLcore = Lcore.builder("pci-vhost-backend").idlePolicy(IdlePolicy.adaptive()).start();
+             VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("pci-vhost").listen(dir.resolve("blk.sock"));
+             VhostUserDevice remote = VhostUserDevice.connect(dir.resolve("blk.sock"), 2, 1, 128)) {
+            f.close();
+            f = VirtioPciFunction.create("vhost-test", guest.vm(), remote, null);
+            slot = 4;
+            bus.add(slot, f.pciDevice());
+            mapBar(BAR_ADDR);
+            assertTrue(ioeventfdAt(BAR_ADDR + NOTIFY), "the vhost function's notify address is an ioeventfd");
+            enableMsix();
+            driverOk();
+            int idx = writeRequest(6, 0x5555_aaaa_1234_5678L);
+            notifyQueue0(); // the exit path signals the back-end's kick fd, as the ioeventfd would
+
+            await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "the back-end published used idx " + idx);
+            assertEquals(0, guest.memory().get(JAVA_BYTE, 0x10_3100), "VIRTIO_BLK_S_OK");
+            assertEquals(0x5555_aaaa_1234_5678L, disk.memory().get(JAVA_LONG, 6 * 512), "the data reached the back-end's bdev");
+            await(() -> irr(VECTOR_A), "the back-end's call fd is the vector's irqfd");
+
+            common(DEVICE_STATUS, 1, 0); // reset: the back-end's rings stop
+            assertEquals(0, common(DEVICE_STATUS, 1));
+            guest.memory().set(JAVA_SHORT, AVAIL + 2, (short) 0);
+            guest.memory().set(JAVA_SHORT, USED + 2, (short) 0);
+            driverOk();
+            int again = writeRequest(7, 77);
+            notifyQueue0();
+            await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == again, "second activation through the back-end");
+            assertEquals(77, disk.memory().get(JAVA_LONG, 7 * 512));
+            f.close();
+        }
     }
 
     @Test
