@@ -245,6 +245,38 @@ class GuestNicsTest {
     }
 
     @Test
+    void aVhostNicWhoseBackEndDiedStopsWithoutThrowingAndRefusesToStartAgain() throws Exception {
+        Path sock = dir.resolve("dies.sock");
+        ForwardingEngine.Config config = ForwardingEngine.Config.of(List.of(sock), ForwardingMode.SWITCH, stats);
+        ForwardingEngine sw = ForwardingEngine.start(config);
+        boolean swClosed = false;
+        try (GuestNics g = GuestNics.create(specs("vhost:" + sock), -1, stats);
+             io.ringway.runtime.mem.SharedRegion ram = io.ringway.runtime.mem.SharedRegion.create("t-guest", 2 << 20);
+             io.ringway.runtime.sys.EventFd kick = io.ringway.runtime.sys.EventFd.create(true);
+             io.ringway.runtime.sys.EventFd call = io.ringway.runtime.sys.EventFd.create(true)) {
+            VhostUserNetDevice nic = (VhostUserNetDevice) g.nics().get(0).device();
+            GuestMemory mem = GuestMemory.of(GuestMemoryRegion.of(0, ram.segment()));
+            List<io.ringway.vcpu.kvm.Vm.MemorySlot> slots = List.of(new io.ringway.vcpu.kvm.Vm.MemorySlot(0, 0, ram));
+            List<io.ringway.vhost.virtio.QueueConfig> rings = List.of(
+                new DriverSplitQueue(mem, QSIZE, 0, 0x1000, 0x2000, FEATURES).config(FEATURES),
+                new DriverSplitQueue(mem, QSIZE, 0x4000, 0x5000, 0x6000, FEATURES).config(FEATURES));
+            int[] kicks = {kick.fd(), kick.fd()};
+            int[] calls = {call.fd(), call.fd()};
+            nic.start(FEATURES, slots, rings, kicks, calls);
+            sw.close(); // the back-end dies with its rings running
+            swClosed = true;
+            nic.stop(); // the guest resets its NIC: must not throw into the vCPU thread
+            assertThrows(RuntimeException.class, () -> nic.start(FEATURES, slots, rings, kicks, calls),
+                "rings cannot start on a dead back-end (the transport then refuses the device by name)");
+            nic.reset();
+        } finally {
+            if (!swClosed) {
+                sw.close();
+            }
+        }
+    }
+
+    @Test
     void aVhostNicWithoutBackEndFailsNamingTheSocket() {
         Path sock = dir.resolve("nobody.sock");
         RuntimeException e = assertThrows(RuntimeException.class, () -> GuestNics.create(specs("vhost:" + sock), -1, stats));
