@@ -59,12 +59,11 @@ final class VmBootCommand implements Callable<Integer> {
     String console;
 
     @Option(names = "--net", paramLabel = "switch|tap:NAME|vhost:SOCK[,mac=M]",
-            description = {"A virtio-net NIC (virtio-pci, one function each, in order; repeat for more). switch: this VM's in-process",
-                "L2 switch, joined by all its --net switch NICs (a guest's own NICs on one segment); tap:NAME: a tap device NAME",
-                "(created down: ip link set NAME up and address it on the host); vhost:SOCK: a vhost-user-net back-end listening on",
-                "SOCK (ringway net, DPDK's vhost PMD) serves the rings. mac=52:54:00:12:34:56 sets the MAC; default",
-                "52:54:PP:PP:PP:II from the pid and the NIC's index. switch and tap NICs run on one net lcore (unpinned).",
-                "Needs PCI: the default --cmdline has it on with --net."})
+            description = "A virtio-net NIC on PCI (repeatable; eth0, eth1, ... in order). switch: this VM's in-process L2 switch,"
+                + " joined by all its --net switch NICs (a guest's own NICs on one segment); tap:NAME: a tap device NAME (created down:"
+                + " ip link set NAME up and address it on the host); vhost:SOCK: a vhost-user-net back-end listening on SOCK (ringway net,"
+                + " DPDK's vhost PMD) serves the rings. mac=52:54:00:12:34:56 sets the MAC (default 52:54:PP:PP:PP:II from the pid and"
+                + " the NIC's index). switch and tap NICs run on one net data-plane thread.")
     List<String> net = new ArrayList<>();
 
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
