@@ -219,6 +219,8 @@ public final class LinuxVm implements AutoCloseable {
 
     /** The device type of virtio-blk (virtio 1.2, 5). */
     public static final int VIRTIO_BLK_ID = 2;
+    /** The most request queues {@link #addBlk} gives an in-process disk. */
+    static final int MAX_BLK_QUEUES = 8;
     /** The queue size offered by a vhost-user-blk back-end behind {@link #addBlk}. */
     private static final int VHOST_QUEUE_SIZE = 256;
 
@@ -227,7 +229,8 @@ public final class LinuxVm implements AutoCloseable {
      * back-end listening on SOCK ({@code ringway blk}, qemu-storage-daemon; it gets the rings and both
      * eventfds and serves them without this process), anything else is a bdev spec
      * ({@link BlockDeviceSpec}: {@code malloc:SIZE}, {@code null:SIZE}, {@code file:PATH[,direct]})
-     * served by Ringway's {@link VirtioBlkDevice} on a data-plane lcore of its own (adaptive idle).
+     * served by Ringway's {@link VirtioBlkDevice} on a data-plane lcore of its own (adaptive idle), with
+     * one request queue per vCPU (at most {@value #MAX_BLK_QUEUES}), all served by that lcore.
      * The VM owns and closes what this opens. The disks are named blk0, blk1, ... in order.
      *
      * @throws IllegalArgumentException for a bad spec (the message names it), or when the back-end cannot be reached
@@ -253,7 +256,8 @@ public final class LinuxVm implements AutoCloseable {
             } else {
                 BlockDevice bdev = BlockDeviceSpec.open(spec, 512, false, null);
                 opened.add(bdev);
-                VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-" + name).build();
+                // one request queue per vCPU, up to 8 (VIRTIO_BLK_F_MQ), as QEMU's num-queues default: each its own MSI-X vector
+                VirtioBlkDevice device = VirtioBlkDevice.builder(bdev).name("vm-" + name).queues(Math.min(cpus(), MAX_BLK_QUEUES)).build();
                 opened.add(device);
                 Lcore lcore = Lcore.builder("vm-" + name).idlePolicy(IdlePolicy.adaptive()).start();
                 opened.add(lcore);

@@ -168,4 +168,35 @@ class LinuxVmTest {
             assertEquals(PciHostBridge.VENDOR_ID & 0xff, r.status(), "low byte of vendor id 1b36 at 00:00.0: " + r.report());
         }
     }
+
+    /** As {@link #READ_HOST_BRIDGE_VENDOR} for bus 0, device 1 (CONFIG_ADDRESS 0x80000800): the high byte of the vendor id. */
+    private static final byte[] READ_SLOT_1_VENDOR_HIGH = {(byte) 0xb8, 0, 0x08, 0, (byte) 0x80, 0x66, (byte) 0xba, (byte) 0xf8, 0x0c,
+        (byte) 0xef, 0x66, (byte) 0xba, (byte) 0xfc, 0x0c, (byte) 0xed, (byte) 0x88, (byte) 0xe0, 0x66, (byte) 0xba, 0x01, 0x05, (byte) 0xee, (byte) 0xf4};
+
+    @Test
+    void aBlkDiskIsAVirtioFunctionInSlot1ThatTheGuestEnumerates() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 1, kernel(READ_SLOT_1_VENDOR_HIGH, -1))) {
+            vm.addBlk("malloc:16M");
+            assertEquals(1, vm.virtioFunctions().size());
+            assertEquals("blk0", vm.virtioFunctions().get(0).name());
+            LinuxVm.Result r = vm.run(Duration.ofSeconds(60));
+            assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
+            assertEquals(0x1a, r.status(), "vendor id 1af4 (virtio) at 00:01.0: " + r.report());
+        }
+    }
+
+    @Test
+    void aBadDiskSpecIsNamedAndLeavesNothingBehind() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 1, kernel(SPIN, -1))) {
+            IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> vm.addBlk("tape:1G"));
+            assertTrue(bad.getMessage().contains("unknown kind 'tape'"), bad.getMessage());
+            IllegalArgumentException noSocket = assertThrows(IllegalArgumentException.class, () -> vm.addBlk("vhost:"));
+            assertTrue(noSocket.getMessage().contains("expected vhost:SOCKET"), noSocket.getMessage());
+            assertEquals(0, vm.virtioFunctions().size(), "no function added");
+            vm.addBlk("null:1M");
+            assertEquals("blk0", vm.virtioFunctions().get(0).name(), "the failed specs took no name");
+        }
+    }
 }
