@@ -247,7 +247,7 @@ public final class LinuxVm implements AutoCloseable {
                 }
                 VhostUserDevice device;
                 try {
-                    device = VhostUserDevice.connect(java.nio.file.Path.of(socket), VIRTIO_BLK_ID, 1, VHOST_QUEUE_SIZE);
+                    device = VhostUserDevice.connect(java.nio.file.Path.of(socket), VIRTIO_BLK_ID, VHOST_QUEUE_SIZE);
                 } catch (RuntimeException e) {
                     throw new IllegalArgumentException("--blk " + spec + ": no vhost-user back-end: " + e.getMessage(), e);
                 }

@@ -376,7 +376,8 @@ class VirtioPciFunctionTest {
              VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("pci-vhost").queueSize(128).build();
              Lcore backendLcore = Lcore.builder("pci-vhost-backend").idlePolicy(IdlePolicy.adaptive()).start();
              VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("pci-vhost").listen(dir.resolve("blk.sock"));
-             VhostUserDevice remote = VhostUserDevice.connect(dir.resolve("blk.sock"), 2, 1, 128)) {
+             VhostUserDevice remote = VhostUserDevice.connect(dir.resolve("blk.sock"), 2, 128)) {
+            assertEquals(1, remote.queueCount(), "the back-end's GET_QUEUE_NUM");
             f.close();
             f = VirtioPciFunction.create("vhost-test", guest.vm(), remote, null);
             slot = 4;
