@@ -39,28 +39,53 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
     private final List<Integer> started = new ArrayList<>();
     private FrontendMemory memory;
 
+    /** {@code queueCount} 0: as many as the back-end says (GET_QUEUE_NUM with the MQ protocol feature, else 1). */
     private VhostUserDevice(VhostUserFrontend frontend, int deviceType, int queueCount, int maxQueueSize) {
         this.frontend = frontend;
         this.deviceType = deviceType;
-        this.queueCount = queueCount;
         this.maxQueueSize = maxQueueSize;
         frontend.setOwner();
         long features = frontend.getFeatures();
         boolean cfg = false;
+        boolean mq = false;
         if ((features & PROTOCOL_FEATURES_BIT) != 0) {
             long protocol = frontend.getProtocolFeatures() & (PROTOCOL_MQ | PROTOCOL_REPLY_ACK | PROTOCOL_CONFIG);
             frontend.setProtocolFeatures(protocol);
             cfg = (protocol & PROTOCOL_CONFIG) != 0;
+            mq = (protocol & PROTOCOL_MQ) != 0;
         }
+        if (queueCount == 0) {
+            long n = mq ? frontend.getQueueNum() : 1;
+            if (n < 1 || n > MAX_QUEUES) {
+                throw new IllegalArgumentException("the vhost-user back-end reports " + n + " queues (GET_QUEUE_NUM), expected 1.." + MAX_QUEUES);
+            }
+            queueCount = (int) n;
+        }
+        this.queueCount = queueCount;
         this.offered = features;
         this.config = cfg;
+    }
+
+    /** The most queues {@link #connect(Path, int, int)} accepts from a back-end. */
+    public static final int MAX_QUEUES = 64;
+
+    /**
+     * Connects to the back-end listening on {@code socket} (waits up to 10 s for it) and takes its
+     * queue count from it: GET_QUEUE_NUM when it has the MQ protocol feature (qemu-storage-daemon
+     * reports its export's num-queues), else 1.
+     *
+     * @param deviceType   the virtio device ID (1 net, 2 block)
+     * @param maxQueueSize the largest queue size to offer the driver
+     */
+    public static VhostUserDevice connect(Path socket, int deviceType, int maxQueueSize) {
+        return connect(socket, deviceType, 0, maxQueueSize);
     }
 
     /**
      * Connects to the back-end listening on {@code socket} (waits up to 10 s for it).
      *
      * @param deviceType   the virtio device ID (1 net, 2 block)
-     * @param queueCount   how many queues the driver may use
+     * @param queueCount   how many queues the driver may use (0: ask the back-end, as {@link #connect(Path, int, int)})
      * @param maxQueueSize QueueNumMax to report
      */
     public static VhostUserDevice connect(Path socket, int deviceType, int queueCount, int maxQueueSize) {

@@ -23,8 +23,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Debian's stock kernel with its own virtio_pci and virtio_blk modules on Ringway's virtio-pci
  * disks, inside nested-kvm.sh (a hardware-style KVM), in one nested run of three guests: the
  * bzImage with {@code --blk malloc:64M} (Ringway's VirtioBlkDevice in the VMM process) on 1 vCPU and
- * on 2 vCPUs (two request queues, each with its MSI-X vector), then with {@code --blk vhost:SOCK} against qemu-storage-daemon's vhost-user-blk export
- * started inside L1 (the rings and both eventfds handed to it through the vhost-user frontend).
+ * on 2 vCPUs (two request queues, each with its MSI-X vector), then with {@code --blk vhost:SOCK} on
+ * 2 vCPUs against qemu-storage-daemon's vhost-user-blk export (num-queues=2) started inside L1: the
+ * rings, a kick eventfd per queue and each queue's vector eventfd handed to it through the frontend.
  * Each guest runs {@code fio --rw=randwrite --bs=4k --size=16M --verify=crc32c --iodepth=8
  * --ioengine=libaio --direct=1} on /dev/vda and powers off; the test checks fio's zero errors and
  * exit status, that the driver took MSI-X interrupts, that no notification took the exit path (the
@@ -65,7 +66,7 @@ class LinuxBlkNestedTest {
             LinuxVm.DEFAULT_CMDLINE + " quiet peers.run=blk " + LinuxVm.PCI_CMDLINE,
             "--blk=malloc:64M", "1::" + k,
             "--blk=malloc:64M", "2::" + k,
-            "--blk=vhost:" + QSD_SOCK, "1::" + k));
+            "--blk=vhost:" + QSD_SOCK, "2::" + k));
         Path log = WORK.resolve("nested-blk.log");
         long t0 = System.nanoTime();
         int rc = run(cmd, TIMEOUT_S, log, "PEERS_DIR", WORK.resolve("peers").toString(), "NESTED_TIMEOUT", Long.toString(TIMEOUT_S),
@@ -78,7 +79,7 @@ class LinuxBlkNestedTest {
         assertFalse(out.contains("RINGWAY_QSD_MISSING"), "qemu-storage-daemon did not start inside L1:\n" + tail(out));
         List<String> results = out.lines().filter(l -> l.startsWith("RINGWAY_VM_RESULT")).toList();
         assertEquals(3, results.size(), "three guests ran; log " + log + ":\n" + tail(out));
-        assertTrue(results.get(0).contains(" cpus=1 ") && results.get(1).contains(" cpus=2 ") && results.get(2).contains(" cpus=1 "), results.toString());
+        assertTrue(results.get(0).contains(" cpus=1 ") && results.get(1).contains(" cpus=2 ") && results.get(2).contains(" cpus=2 "), results.toString());
         for (String r : results) {
             assertTrue(r.contains("exit=POWER_OFF status=0"), "the guest powered off after its job: " + r + "\n" + tail(out));
         }
@@ -95,7 +96,8 @@ class LinuxBlkNestedTest {
         }
         assertTrue(out.lines().noneMatch(l -> l.startsWith("RINGWAY_FIO ") && l.contains("verify:")), "no verify complaint:\n" + tail(out));
         assertTrue(disks.get(1).contains("queues=2"), "the 2-vCPU guest uses one request queue per vCPU: " + disks.get(1));
-        assertEquals(List.of("req.0", "req.0", "req.1", "req.0"), out.lines()
+        assertTrue(disks.get(2).contains("queues=2"), "and both of qemu-storage-daemon's (num-queues=2): " + disks.get(2));
+        assertEquals(List.of("req.0", "req.0", "req.1", "req.0", "req.1"), out.lines()
                 .filter(l -> l.startsWith("RINGWAY_IRQ ") && l.contains("PCI-MSI") && l.contains("virtio0-req"))
                 .map(l -> l.substring(l.indexOf("virtio0-") + 8)).toList(),
             "each request queue took MSI-X interrupts on a vector of its own:\n" + tail(out));

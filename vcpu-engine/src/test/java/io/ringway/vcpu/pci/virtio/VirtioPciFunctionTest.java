@@ -272,6 +272,22 @@ class VirtioPciFunctionTest {
     }
 
     @Test
+    void aNewMessageOnAnUnmaskedVectorMovesItsRoute() {
+        mapBar(BAR_ADDR);
+        enableMsix();
+        long before = guest.vm().gsiRoutes().size();
+        mmio.write(BAR_ADDR + MSIX_TABLE + 8, 4, VECTOR_B); // data only, the entry stays unmasked (an affinity change)
+        assertTrue(guest.vm().gsiRoutes().contains(new GsiRoute.Msi(f.gsi(0), GsiRoute.MSI_ADDRESS_BASE, VECTOR_B)), "re-routed");
+        assertTrue(guest.vm().gsiRoutes().stream().noneMatch(r -> r.equals(new GsiRoute.Msi(f.gsi(0), GsiRoute.MSI_ADDRESS_BASE, VECTOR_A))),
+            "the old message is gone");
+        assertEquals(before, guest.vm().gsiRoutes().size(), "one route per vector, replaced in place");
+        assertTrue(f.irqfdAttached(0));
+        cfgWrite(f.pciDevice().msixCapability() + 2, 2, 0); // MSI-X disabled: no vector is deliverable
+        assertFalse(f.irqfdAttached(0));
+        assertFalse(f.irqfdAttached(1));
+    }
+
+    @Test
     void aMaskedVectorHoldsItsInterruptUntilUnmasked() throws InterruptedException {
         mapBar(BAR_ADDR);
         enableMsix();
@@ -376,7 +392,8 @@ class VirtioPciFunctionTest {
              VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("pci-vhost").queueSize(128).build();
              Lcore backendLcore = Lcore.builder("pci-vhost-backend").idlePolicy(IdlePolicy.adaptive()).start();
              VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("pci-vhost").listen(dir.resolve("blk.sock"));
-             VhostUserDevice remote = VhostUserDevice.connect(dir.resolve("blk.sock"), 2, 1, 128)) {
+             VhostUserDevice remote = VhostUserDevice.connect(dir.resolve("blk.sock"), 2, 128)) {
+            assertEquals(1, remote.queueCount(), "the back-end's GET_QUEUE_NUM");
             f.close();
             f = VirtioPciFunction.create("vhost-test", guest.vm(), remote, null);
             slot = 4;
