@@ -32,6 +32,8 @@ final class SocketDescriptor {
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 0x80000;
     static final int SOL_SOCKET = 1;
+    /** x86-64 (and every 64-bit Linux but sparc/parisc): a struct timeval {long tv_sec; long tv_usec}. */
+    static final int SO_RCVTIMEO = 20;
     static final int SCM_RIGHTS = 1;
     static final int MSG_CTRUNC = 0x8;
     static final int MSG_NOSIGNAL = 0x4000;

@@ -33,6 +33,7 @@ import static io.ringway.runtime.sys.SocketDescriptor.SOCKADDR_UN;
 import static io.ringway.runtime.sys.SocketDescriptor.SOCK_CLOEXEC;
 import static io.ringway.runtime.sys.SocketDescriptor.SOCK_STREAM;
 import static io.ringway.runtime.sys.SocketDescriptor.SOL_SOCKET;
+import static io.ringway.runtime.sys.SocketDescriptor.SO_RCVTIMEO;
 import static io.ringway.runtime.sys.SocketDescriptor.SUN_FAMILY_OFFSET;
 import static io.ringway.runtime.sys.SocketDescriptor.SUN_PATH_OFFSET;
 import static io.ringway.runtime.sys.SocketDescriptor.SUN_PATH_SIZE;
@@ -156,6 +157,28 @@ public final class UnixSocket implements AutoCloseable {
             if (errno != Errno.EINTR) {
                 throw new LinuxException("accept4", "fd=" + fd + (listeningPath != null ? ", path=" + listeningPath : ""), errno);
             }
+        }
+    }
+
+    /**
+     * Bounds every later receive: one that gets nothing within {@code timeout} fails with an EAGAIN
+     * {@link LinuxException} (SO_RCVTIMEO). {@link java.time.Duration#ZERO} waits forever again.
+     */
+    public void receiveTimeout(java.time.Duration timeout) {
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("receive timeout must not be negative, got " + timeout);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment timeval = arena.allocate(JAVA_LONG, 2);
+            timeval.setAtIndex(JAVA_LONG, 0, timeout.getSeconds());
+            timeval.setAtIndex(JAVA_LONG, 1, timeout.getNano() / 1000);
+            MemorySegment capture = LibC.capture();
+            int result = (int) LibC.SETSOCKOPT.invokeExact(capture, fd, SOL_SOCKET, SO_RCVTIMEO, timeval, (int) timeval.byteSize());
+            if (result < 0) {
+                throw new LinuxException("setsockopt", "fd=" + fd + ", SO_RCVTIMEO=" + timeout, LibC.errno(capture));
+            }
+        } catch (Throwable t) {
+            throw LibC.rethrow(t);
         }
     }
 

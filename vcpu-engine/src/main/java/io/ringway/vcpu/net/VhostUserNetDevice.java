@@ -32,7 +32,6 @@ import io.ringway.vhost.virtio.Virtqueue;
  * </ul>
  */
 public final class VhostUserNetDevice implements VirtioDevice, ExternalRings, AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(VhostUserNetDevice.class.getName());
     /** Queue pair 0: receiveq1 and transmitq1 (virtio 1.2, 5.1.2). */
     static final int QUEUES = 2;
     private static final long PASSED = VirtioFeatures.mask(VirtioFeatures.VERSION_1)
@@ -110,18 +109,15 @@ public final class VhostUserNetDevice implements VirtioDevice, ExternalRings, Au
         backend.start(features & backendFeatures, memory, queues, kickFds, callFds);
     }
 
-    /**
-     * Stops the back-end's rings. A back-end that is gone (closed socket) cannot be told; that is
-     * logged, not thrown: the guest's reset of this NIC, or the VM's end, must not fail because a
-     * peer died (its rings are dead already).
-     */
+    /** Stops the back-end's rings; a back-end that is gone is not an error here ({@link VhostUserDevice#stop()}). */
     @Override
     public void stop() {
-        try {
-            backend.stop();
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "vhost-user-net back-end did not take the ring stop (gone?): " + e.getMessage());
-        }
+        backend.stop();
+    }
+
+    @Override
+    public void onFailure(java.util.function.Consumer<String> listener) {
+        backend.onFailure(listener);
     }
 
     /** Nothing here: the back-end activates its device when its rings start. */

@@ -1,6 +1,7 @@
 package io.ringway.vcpu.virtio;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 import io.ringway.vcpu.kvm.Vm;
 import io.ringway.vhost.virtio.QueueConfig;
@@ -26,6 +27,15 @@ public interface ExternalRings {
      */
     void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int[] kickFds, int[] callFds);
 
-    /** Stops the rings (a reset, a failure, the end). Does nothing when they are not running. */
+    /** Stops the rings (a reset, a failure, the end). Does nothing when they are not running; never throws for a dead back-end. */
     void stop();
+
+    /**
+     * Who to tell when the rings die on their own (the back-end closed its connection or broke the
+     * protocol): the transport sets DEVICE_NEEDS_RESET (virtio 1.2, 2.1.2). The listener gets a reason
+     * naming the back-end; it may run on any thread, with no lock of the device held. Rings that
+     * cannot die on their own ignore it.
+     */
+    default void onFailure(Consumer<String> listener) {
+    }
 }

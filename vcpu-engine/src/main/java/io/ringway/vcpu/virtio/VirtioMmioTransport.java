@@ -143,6 +143,9 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
         }
         this.poller = new DeviceQueuePoller("virtio-mmio " + name, device, iq, kick,
             (queue, reason) -> markNeedsReset("queue " + queue + " stopped: " + reason));
+        if (device instanceof ExternalRings external) {
+            external.onFailure(this::markNeedsReset); // a dead vhost-user back-end: any thread, lock-free
+        }
     }
 
     /**
@@ -554,6 +557,9 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
     /** Stops the device, unwires it from the VM and the bus, and closes its eventfds (not the lcore). */
     @Override
     public synchronized void close() {
+        if (device instanceof ExternalRings external) {
+            external.onFailure(null); // the irqfd is about to close: a later failure is only logged
+        }
         try {
             stopPolling();
         } catch (RuntimeException e) {

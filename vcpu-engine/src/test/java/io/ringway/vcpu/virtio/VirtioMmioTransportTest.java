@@ -8,6 +8,7 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
@@ -18,6 +19,7 @@ import io.ringway.vcpu.guest.MicroGuest;
 import io.ringway.vcpu.kvm.Kvm;
 import io.ringway.vcpu.kvm.KvmTestSupport;
 import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vhost.backend.VhostUserBackend;
 import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.QueueConfig;
 import io.ringway.vhost.virtio.VirtioDevice;
@@ -321,19 +323,9 @@ class VirtioMmioTransportTest {
         VirtioMmioTransport x = new VirtioMmioTransport("ext", ext, guest.vm(), BASE + VirtioMmio.WINDOW, 17, lcore);
         try {
             x.attach(new MmioBus());
-            set(x, VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
             set(x, VirtioMmio.DEVICE_FEATURES_SEL, 0);
             assertEquals(0, x.read(VirtioMmio.DEVICE_FEATURES, 4) & 1L << 30, "the vhost-user protocol bit is not a virtio feature");
-            set(x, VirtioMmio.DRIVER_FEATURES_SEL, 1);
-            set(x, VirtioMmio.DRIVER_FEATURES, 1);
-            set(x, VirtioMmio.STATUS, FEATURES_OK);
-            set(x, VirtioMmio.QUEUE_SEL, 0);
-            set(x, VirtioMmio.QUEUE_NUM, 16);
-            set(x, VirtioMmio.QUEUE_DESC_LOW, DESC);
-            set(x, VirtioMmio.QUEUE_DRIVER_LOW, AVAIL);
-            set(x, VirtioMmio.QUEUE_DEVICE_LOW, USED);
-            set(x, VirtioMmio.QUEUE_READY, 1);
-            set(x, VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+            start(x);
 
             assertEquals(List.of("start features=0x100000000 slots=1"), ext.calls);
             assertEquals(2, ext.queues.size());
@@ -354,6 +346,99 @@ class VirtioMmioTransportTest {
         } finally {
             x.close();
         }
+    }
+
+    // ------------------------------------------------------------------ a vhost-user back-end that dies or misbehaves
+
+    /** The socket and eventfd count once the test's lcore runs (its thread opens its epoll when it starts). */
+    private long baseline() throws Exception {
+        lcore.execute(() -> { }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        return ScriptedVhostUserBackend.countSocketAndEventFds();
+    }
+
+    /** From reset: negotiated, queue 0 of 16 ready, DRIVER_OK, on transport {@code x}. */
+    private static void start(VirtioMmioTransport x) {
+        set(x, VirtioMmio.STATUS, VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER);
+        set(x, VirtioMmio.DRIVER_FEATURES_SEL, 1);
+        set(x, VirtioMmio.DRIVER_FEATURES, 1);
+        set(x, VirtioMmio.STATUS, FEATURES_OK);
+        set(x, VirtioMmio.QUEUE_SEL, 0);
+        set(x, VirtioMmio.QUEUE_NUM, 16);
+        set(x, VirtioMmio.QUEUE_DESC_LOW, DESC);
+        set(x, VirtioMmio.QUEUE_DRIVER_LOW, AVAIL);
+        set(x, VirtioMmio.QUEUE_DEVICE_LOW, USED);
+        set(x, VirtioMmio.QUEUE_READY, 1);
+        set(x, VirtioMmio.STATUS, FEATURES_OK | VirtioMmio.STATUS_DRIVER_OK);
+    }
+
+    /** virtio 1.2, 2.1.2: DEVICE_NEEDS_RESET, a configuration change interrupt, the reason naming the socket and {@code what}. */
+    private static void assertNeedsResetNaming(VirtioMmioTransport x, java.nio.file.Path socket, String what) throws InterruptedException {
+        await(() -> (x.status() & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
+        assertTrue((x.interruptStatus() & VirtioMmio.INTERRUPT_CONFIG_CHANGE) != 0, "the configuration change interrupt");
+        assertTrue(x.failure().contains(socket.toString()) && x.failure().contains(what), "the reason names the socket and '" + what + "': " + x.failure());
+    }
+
+    /** The guest resets the failed device (nothing throws into the vCPU), and a new DRIVER_OK is refused with the reason. */
+    private static void resetAndRetry(VirtioMmioTransport x, java.nio.file.Path socket) throws InterruptedException {
+        set(x, VirtioMmio.STATUS, 0);
+        assertEquals(0, x.status(), "the reset took");
+        start(x);
+        assertNeedsResetNaming(x, socket, "refused the rings");
+    }
+
+    @Test
+    void aVhostUserBackEndThatDiesWhileTheRingsRunSetsNeedsResetAndTheResetDoesNotThrow(@TempDir java.nio.file.Path dir) throws Exception {
+        long baseline = baseline();
+        java.nio.file.Path sock = dir.resolve("blk.sock");
+        try (MallocBlockDevice disk = new MallocBlockDevice("malloc1", 1 << 20, 512, false);
+             VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("mmio-dead").queueSize(128).build();
+             Lcore backendLcore = Lcore.builder("mmio-dead-backend").idlePolicy(IdlePolicy.adaptive()).start()) {
+            VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("mmio-dead").listen(sock);
+            VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 128);
+            VirtioMmioTransport x = new VirtioMmioTransport("vhost", remote, guest.vm(), BASE + VirtioMmio.WINDOW, 17, lcore);
+            try {
+                x.attach(new MmioBus());
+                start(x);
+                assertEquals(0, x.status() & VirtioMmio.STATUS_DEVICE_NEEDS_RESET, "the back-end took the rings: " + x.failure());
+
+                backend.close(); // the back-end dies with the rings running
+
+                assertNeedsResetNaming(x, sock, "closed the connection");
+                resetAndRetry(x, sock);
+            } finally {
+                x.close();
+                remote.close();
+                backend.close();
+            }
+        }
+        ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
+    }
+
+    @Test
+    void aBackEndThatAnswersTheRingStopWithTheWrongRequestFailsTheDeviceWithoutThrowingIntoTheReset(@TempDir java.nio.file.Path dir)
+            throws Exception {
+        long baseline = baseline();
+        java.nio.file.Path sock = dir.resolve("bad.sock");
+        try (ScriptedVhostUserBackend backend = new ScriptedVhostUserBackend(sock, ScriptedVhostUserBackend.Misbehaviour.WRONG_REQUEST_IN_REPLY)) {
+            VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 1, 128);
+            VirtioMmioTransport x = new VirtioMmioTransport("vhost", remote, guest.vm(), BASE + VirtioMmio.WINDOW, 17, lcore);
+            try {
+                x.attach(new MmioBus());
+                start(x);
+                backend.awaitRingsRunning();
+                assertEquals(0, x.status() & VirtioMmio.STATUS_DEVICE_NEEDS_RESET, "the back-end took the rings: " + x.failure());
+
+                set(x, VirtioMmio.STATUS, 0); // GET_VRING_BASE is answered as GET_FEATURES: the reset still completes
+                assertEquals(0, x.status(), "the reset took");
+                assertTrue(remote.failure() != null && remote.failure().contains("expected a reply to GET_VRING_BASE"), "failed: " + remote.failure());
+                start(x);
+                assertNeedsResetNaming(x, sock, "GET_VRING_BASE");
+            } finally {
+                x.close();
+                remote.close();
+            }
+        }
+        ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
     }
 
     private static void set(VirtioMmioTransport x, int offset, long value) {

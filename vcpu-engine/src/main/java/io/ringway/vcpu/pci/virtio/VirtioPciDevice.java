@@ -551,6 +551,7 @@ public final class VirtioPciDevice implements PciDevice {
                 active = true;
             } catch (IllegalArgumentException e) {
                 needsReset(e.getMessage()); // 2.1.1: the device cannot go on until the driver resets it
+                interruptConfig(); // 2.1.2: DRIVER_OK is set, so the driver is told
             }
         }
     }

@@ -124,6 +124,9 @@ public final class VirtioPciFunction implements AutoCloseable {
             spareCall = open(opened);
             this.poller = external == null ? new DeviceQueuePoller("virtio-pci " + name, device, queues, kicks[0], this::queueBroken) : null;
             this.pci = new VirtioPciDevice(new Backend(), classCode(device.deviceType()), new KvmWiring());
+            if (external != null) {
+                external.onFailure(this::backendFailed);
+            }
         } catch (RuntimeException e) {
             opened.forEach(EventFd::close);
             throw e;
@@ -418,6 +421,15 @@ public final class VirtioPciFunction implements AutoCloseable {
         }
     }
 
+    /**
+     * The vhost-user back-end died or broke the protocol (any thread; no lock of ours held on the
+     * watcher's, the transport's own on a vCPU's): DEVICE_NEEDS_RESET and a configuration interrupt
+     * while the device runs; the driver's reset then stops nothing that can throw.
+     */
+    private void backendFailed(String reason) {
+        pci.dataPlaneFailed(activation, name + ": " + reason);
+    }
+
     /** On the lcore: a queue broke a rule. The transport's lock may be held by a vCPU waiting for this lcore: report from another thread. */
     private void queueBroken(int queue, String reason) {
         int stamp = activation;
@@ -442,6 +454,9 @@ public final class VirtioPciFunction implements AutoCloseable {
                     return;
                 }
                 closed = true;
+                if (external != null) {
+                    external.onFailure(null); // the eventfds are about to close: a later failure is only logged
+                }
                 try {
                     stopDevice();
                 } catch (RuntimeException e) {

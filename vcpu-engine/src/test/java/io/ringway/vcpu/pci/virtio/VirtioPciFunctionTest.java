@@ -24,6 +24,8 @@ import io.ringway.vcpu.kvm.KvmTestSupport;
 import io.ringway.vcpu.kvm.Vcpu;
 import io.ringway.vcpu.pci.PciBus;
 import io.ringway.vcpu.pci.PciConfigSpace;
+import io.ringway.vcpu.virtio.ScriptedVhostUserBackend;
+import io.ringway.vcpu.virtio.ScriptedVhostUserBackend.Misbehaviour;
 import io.ringway.vcpu.virtio.VhostUserDevice;
 import io.ringway.vhost.backend.VhostUserBackend;
 
@@ -53,6 +55,8 @@ class VirtioPciFunctionTest {
     private static final long USED = 0x10_2000;
     private static final int VECTOR_A = 0x41;
     private static final int VECTOR_B = 0x52;
+    /** What {@link #enableMsix()} programs into vector 1, the configuration vector of {@link #driverOk()}. */
+    private static final int CONFIG_VECTOR = 0x60;
 
     private Kvm kvm;
     private MicroGuest guest;
@@ -133,12 +137,19 @@ class VirtioPciFunctionTest {
         int control = f.pciDevice().msixCapability() + 2;
         cfgWrite(control, 2, MSIX_ENABLE | MSIX_FUNCTION_MASK); // as Linux: enable with the function masked, program, unmask
         msixEntry(0, VECTOR_A, false);
-        msixEntry(1, 0x60, false);
+        msixEntry(1, CONFIG_VECTOR, false);
         cfgWrite(control, 2, MSIX_ENABLE);
     }
 
     /** virtio 1.2, 3.1.1 with queue 0 (16 entries, vector 0) and VERSION_1 only. */
     private void driverOk() {
+        bringUp();
+        assertEquals(0, common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET, "the device started: " + f.pciDevice().failure());
+        nextHead = 0;
+    }
+
+    /** {@link #driverOk()} without expecting the device to start. */
+    private void bringUp() {
         common(DEVICE_STATUS, 1, 0);
         common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
         common(DRIVER_FEATURE_SELECT, 4, 1);
@@ -155,8 +166,6 @@ class VirtioPciFunctionTest {
         common(QUEUE_DEVICE, 8, USED);
         common(QUEUE_ENABLE, 2, 1);
         common(DEVICE_STATUS, 1, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
-        assertEquals(0, common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET, "the device started: " + f.pciDevice().failure());
-        nextHead = 0;
     }
 
     /** A VIRTIO_BLK_T_OUT of one sector with {@code value} at sector {@code sector}, made available; returns the new avail idx. */
@@ -421,6 +430,122 @@ class VirtioPciFunctionTest {
             assertEquals(77, disk.memory().get(JAVA_LONG, 7 * 512));
             f.close();
         }
+    }
+
+    // ------------------------------------------------------------------ a vhost-user back-end that dies or misbehaves
+
+    /** Takes the in-process function off the bus and closes it; returns the socket/eventfd count then (the lcore running: its thread opens its epoll when it starts). */
+    private long withoutTheInProcessFunction() throws Exception {
+        cfgWrite(PciConfigSpace.COMMAND, 2, 0);
+        f.close();
+        lcore.execute(() -> { }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        return ScriptedVhostUserBackend.countSocketAndEventFds();
+    }
+
+    /** A function for {@code remote} at slot 4, BAR mapped, MSI-X on. */
+    private void attach(VhostUserDevice remote) {
+        f = VirtioPciFunction.create("vhost-test", guest.vm(), remote, null);
+        slot = 4;
+        bus.add(slot, f.pciDevice());
+        mapBar(BAR_ADDR);
+        enableMsix();
+    }
+
+    private boolean needsReset() {
+        return (common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET) != 0;
+    }
+
+    /** virtio 1.2, 2.1.2: DEVICE_NEEDS_RESET, the configuration vector raised, the reason naming the socket and {@code what}. */
+    private void assertNeedsResetNaming(java.nio.file.Path socket, String what) throws InterruptedException {
+        await(this::needsReset, "DEVICE_NEEDS_RESET");
+        await(() -> irr(CONFIG_VECTOR), "the configuration change interrupt on the config vector");
+        String why = f.pciDevice().failure();
+        assertTrue(why.contains(socket.toString()) && why.contains(what), "the reason names the socket and '" + what + "': " + why);
+    }
+
+    /** The guest resets the failed device (nothing throws into the vCPU), and a new DRIVER_OK is refused with the reason. */
+    private void resetAndRetry(java.nio.file.Path socket) throws InterruptedException {
+        common(DEVICE_STATUS, 1, 0);
+        assertEquals(0, common(DEVICE_STATUS, 1), "the reset took");
+        bringUp();
+        assertNeedsResetNaming(socket, "vhost-user back-end");
+    }
+
+    @Test
+    void aVhostUserBackEndThatDiesWhileTheRingsRunSetsNeedsResetAndTheResetDoesNotThrow(@TempDir java.nio.file.Path dir) throws Exception {
+        long baseline = withoutTheInProcessFunction();
+        java.nio.file.Path sock = dir.resolve("blk.sock");
+        try (MallocBlockDevice disk = new MallocBlockDevice("malloc1", 1 << 20, 512, false);
+             VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("pci-dead").queueSize(128).build();
+             Lcore backendLcore = Lcore.builder("pci-dead-backend").idlePolicy(IdlePolicy.adaptive()).start()) {
+            VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("pci-dead").listen(sock);
+            VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 128);
+            try {
+                attach(remote);
+                driverOk();
+                int idx = writeRequest(6, 66);
+                notifyQueue0();
+                await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "the back-end served a request");
+
+                backend.close(); // the back-end dies with the rings running
+
+                assertNeedsResetNaming(sock, "closed the connection");
+                resetAndRetry(sock);
+            } finally {
+                f.close();
+                remote.close();
+                backend.close();
+            }
+        }
+        ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = Misbehaviour.class, names = {"WRONG_REQUEST_IN_REPLY", "WRONG_REPLY_SIZE", "NO_REPLY"})
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aBackEndThatAnswersTheRingStopWrongFailsTheDeviceWithoutThrowingIntoTheReset(Misbehaviour how, @TempDir java.nio.file.Path dir)
+            throws Exception {
+        long baseline = withoutTheInProcessFunction();
+        java.nio.file.Path sock = dir.resolve("bad.sock");
+        try (ScriptedVhostUserBackend backend = new ScriptedVhostUserBackend(sock, how)) {
+            VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 1, 128);
+            try {
+                attach(remote);
+                driverOk();
+                backend.awaitRingsRunning();
+
+                common(DEVICE_STATUS, 1, 0); // GET_VRING_BASE gets a wrong answer, or none: the reset still completes
+                assertEquals(0, common(DEVICE_STATUS, 1), "the reset took");
+                assertTrue(remote.failure() != null && remote.failure().contains("GET_VRING_BASE"), "the device failed: " + remote.failure());
+                bringUp();
+                assertNeedsResetNaming(sock, "GET_VRING_BASE");
+                common(DEVICE_STATUS, 1, 0);
+            } finally {
+                f.close();
+                remote.close();
+            }
+        }
+        ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
+    }
+
+    @Test
+    void aBackEndThatSendsBytesNobodyAskedForSetsNeedsReset(@TempDir java.nio.file.Path dir) throws Exception {
+        long baseline = withoutTheInProcessFunction();
+        java.nio.file.Path sock = dir.resolve("stray.sock");
+        try (ScriptedVhostUserBackend backend = new ScriptedVhostUserBackend(sock, Misbehaviour.STRAY_BYTES_WHILE_RUNNING)) {
+            VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 1, 128);
+            try {
+                attach(remote);
+                driverOk();
+                backend.awaitRingsRunning();
+                assertNeedsResetNaming(sock, "sent bytes no request asked for");
+                resetAndRetry(sock);
+            } finally {
+                f.close();
+                remote.close();
+            }
+        }
+        ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
     }
 
     @Test
