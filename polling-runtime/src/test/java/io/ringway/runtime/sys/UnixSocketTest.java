@@ -26,6 +26,23 @@ class UnixSocketTest {
     Path dir;
 
     @Test
+    void aReceiveTimeoutEndsAWaitWithNothingToReadAsEagain() {
+        UnixSocket[] pair = UnixSocket.pair();
+        try (UnixSocket a = pair[0]; UnixSocket b = pair[1]; Arena arena = Arena.ofConfined()) {
+            b.receiveTimeout(java.time.Duration.ofMillis(50));
+            MemorySegment buffer = arena.allocate(16);
+            long start = System.nanoTime();
+            LinuxException e = assertThrows(LinuxException.class, () -> b.receive(buffer, new int[0], null));
+            assertEquals(Errno.EAGAIN, e.errno(), e.getMessage());
+            assertTrue(System.nanoTime() - start >= 40_000_000L, "waited for the timeout");
+
+            a.send(arena.allocateFrom(JAVA_BYTE, (byte) 7), new int[0]);
+            assertEquals(1, b.receive(buffer, new int[0], null), "data within the timeout still arrives");
+            assertThrows(IllegalArgumentException.class, () -> b.receiveTimeout(java.time.Duration.ofMillis(-1)));
+        }
+    }
+
+    @Test
     void fdsSentWithScmRightsArriveAndWork() {
         UnixSocket[] pair = UnixSocket.pair();
         try (UnixSocket a = pair[0]; UnixSocket b = pair[1]; EventFd efd = EventFd.create(true); Arena arena = Arena.ofConfined()) {

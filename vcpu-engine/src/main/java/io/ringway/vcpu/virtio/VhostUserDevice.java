@@ -35,7 +35,8 @@ import io.ringway.vhost.virtio.Virtqueue;
  * answers another request or has the wrong size, no reply within {@link #REPLY_TIMEOUT}, bytes
  * nobody asked for) makes the device <em>failed</em>: the socket is closed at once, the reason
  * (naming the socket and the message) goes to the {@link #onFailure} listener — the transport, which
- * sets DEVICE_NEEDS_RESET — and from then on {@link #stop()}, {@link #reset()} and {@link #close()}
+ * sets DEVICE_NEEDS_RESET; a failure while the transport stops the rings is only logged, the device is
+ * being reset anyway — and from then on {@link #stop()}, {@link #reset()} and {@link #close()}
  * do nothing that can throw, {@link #readConfig} reads zeros and {@link #start} refuses with the
  * reason. A watcher thread notices a close or stray bytes while the rings run and nobody talks to
  * the back-end. A reconnect is not attempted: the VMM needs a new device.
@@ -243,7 +244,12 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
                 }
             }
         } catch (RuntimeException e) {
-            failed("the ring stop", e);
+            // The transport is stopping the rings already (a reset, a failure, the end): no
+            // DEVICE_NEEDS_RESET for a device being reset, just the line; the next start refuses.
+            String reason = reason("the ring stop", e);
+            if (markFailed(reason)) {
+                LOG.log(System.Logger.Level.ERROR, reason);
+            }
         } finally {
             started.clear();
             memory = null; // not owning: the VM's regions stay with the VM
