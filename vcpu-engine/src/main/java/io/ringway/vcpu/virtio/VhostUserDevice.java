@@ -212,8 +212,9 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
             if (!isBackendFailure(e)) {
                 throw e; // our own refusal (a ring outside the memory table): the back-end is fine
             }
-            failed("the ring start", e);
-            throw new IllegalArgumentException(failure, e);
+            String reason = reason("the ring start", e);
+            markFailed(reason); // the transport hears of it through this exception
+            throw new IllegalArgumentException(reason, e);
         }
     }
 
@@ -301,7 +302,9 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
             stopWatch.signal();
         }
         try {
-            watcher.join(); // it needs this lock to see the stop
+            // It needs this lock to see the stop. Bounded: a watcher telling the listener may wait
+            // for the transport's lock; it touches no fd after that, so closing them under it is safe.
+            watcher.join(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

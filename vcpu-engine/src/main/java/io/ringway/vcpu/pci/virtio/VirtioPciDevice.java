@@ -240,12 +240,16 @@ public final class VirtioPciDevice implements PciDevice {
      * rule): DEVICE_NEEDS_RESET and a configuration change interrupt (virtio 1.2, 2.1.2). Ignored when
      * the driver has reset the device since. Any thread but the data plane's own (this takes the lock
      * the control path holds while it waits for the data plane).
+     *
+     * @return whether the device took it (false: not running, or reset since)
      */
-    public synchronized void dataPlaneFailed(int activation, String why) {
+    public synchronized boolean dataPlaneFailed(int activation, String why) {
         if (activation == this.activation && active) {
             needsReset(why);
             interruptConfig();
+            return true;
         }
+        return false;
     }
 
     private void needsReset(String why) {

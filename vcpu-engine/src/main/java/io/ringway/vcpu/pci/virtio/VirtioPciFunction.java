@@ -427,7 +427,9 @@ public final class VirtioPciFunction implements AutoCloseable {
      * while the device runs; the driver's reset then stops nothing that can throw.
      */
     private void backendFailed(String reason) {
-        pci.dataPlaneFailed(activation, name + ": " + reason);
+        if (!pci.dataPlaneFailed(activation, name + ": " + reason)) {
+            LOG.log(System.Logger.Level.ERROR, name + ": " + reason + " (the device is not running; the next DRIVER_OK is refused)");
+        }
     }
 
     /** On the lcore: a queue broke a rule. The transport's lock may be held by a vCPU waiting for this lcore: report from another thread. */

@@ -491,6 +491,10 @@ class VirtioPciFunctionTest {
 
                 assertNeedsResetNaming(sock, "closed the connection");
                 resetAndRetry(sock);
+                int gsi = f.gsi(0);
+                f.close();
+                assertFalse(ioeventfdAt(BAR_ADDR + NOTIFY), "the notify ioeventfd is gone");
+                assertTrue(guest.vm().gsiRoutes().stream().noneMatch(r -> r.gsi() == gsi), "the vector's route is gone");
             } finally {
                 f.close();
                 remote.close();
