@@ -7,10 +7,12 @@
 # Every output line is prefixed with its source and the seconds since this script started:
 # "A 12.3| ..." guest A (console and VMM), "B", "T" (tap guest), "SW" (the switch's log, at the end),
 # "S" (this script). Prints "S ...| VMNET_EXIT <who> <status>" per process.
-# Usage: vm-net-ping.sh JAVA CLASSPATH KERNEL INITRD GUEST_TIMEOUT_S [tap]
+# Usage: vm-net-ping.sh JAVA CLASSPATH KERNEL INITRD GUEST_TIMEOUT_S [tap|-] [PCI_CMDLINE]
+# (PCI_CMDLINE: what LinuxVm.PCI_CMDLINE adds to a PCI guest's command line, e.g. pci=noearly)
 # (an argument, not the environment: nested-kvm.sh does not pass the environment into L1)
 set -u
-JAVA=$1; CP=$2; KERNEL=$3; INITRD=$4; T=${5:-150}; TAP=${6:-}
+JAVA=$1; CP=$2; KERNEL=$3; INITRD=$4; T=${5:-150}; TAP=${6:-}; PCI_CMDLINE=${7:-}
+[ "$TAP" = - ] && TAP=
 D=$(mktemp -d /tmp/vm-net.XXXXXX)
 T0=${EPOCHREALTIME/./}
 J=("$JAVA" --enable-native-access=ALL-UNNAMED --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED
@@ -26,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CMD="console=ttyS0 quiet reboot=k panic=-1 peers.run=netping peers.wait=60"
+CMD="console=ttyS0 quiet reboot=k panic=-1 peers.run=netping peers.wait=60 $PCI_CMDLINE"
 boot() { # who net ip role peer [extra --net and cmdline]
   { "${J[@]}" vm boot --kernel "$KERNEL" --initrd "$INITRD" --memory 256M --cpus 1 --net "$2" ${6:+--net "$6"} --timeout "$T" \
       --cmdline "$CMD peers.ip=$3 peers.role=$4 peers.peer=$5 ${7:-}" 2>&1; echo "VMNET_EXIT $1 $?"; } | stamp "$1"

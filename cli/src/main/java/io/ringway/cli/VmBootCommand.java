@@ -39,8 +39,8 @@ final class VmBootCommand implements Callable<Integer> {
 
     @Option(names = "--cmdline", paramLabel = "S",
             description = {"Kernel command line (default: \"" + LinuxVm.DEFAULT_CMDLINE + " pci=off\" without devices, \"" + LinuxVm.DEFAULT_CMDLINE
-                + " " + LinuxVm.PCI_CMDLINE + "\" with --blk or --net: iommu=noaperture skips Linux's AMD GART aperture search, whose scan of 256 buses",
-                "costs ~16,500 port exits (7 s of a 17 s nested boot) on an AMD family 0Fh-15h CPU model such as the nested test's QEMU TCG CPU)."})
+                + " " + LinuxVm.PCI_CMDLINE + "\" with --blk or --net: pci=noearly skips Linux's early PCI scans, among them the AMD GART search",
+                "over 256 buses (~16,400 port exits) on an AMD family 0Fh-15h CPU model such as the nested test's QEMU TCG CPU)."})
     String cmdline;
 
     @Option(names = "--blk", paramLabel = "BDEV-SPEC|vhost:SOCK",

@@ -6,3 +6,7 @@ echo "RINGWAY_BOOT_OK uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^proce
 for d in /sys/bus/pci/devices/*; do [ -e "$d/vendor" ] && echo "RINGWAY_PCI ${d##*/} $(cat "$d/vendor") $(cat "$d/device") $(cat "$d/class")"; done
 # the boot-timer port (0x440 = 1088): the VMM reports the time from VM creation to here
 printf '\173' | dd of=/dev/port bs=1 seek=1088 count=1 2>/dev/null || echo "boot timer: /dev/port not writable"
+# with peers.dmesg on the command line: the kernel's PCI/aperture lines (after the timer; every console byte is an exit)
+if grep -q peers.dmesg /proc/cmdline; then
+  dmesg | grep -i -E 'agp|aperture|pci|acpi.*bus|iommu' | sed 's/^/RINGWAY_DMESG /'
+fi

@@ -42,6 +42,9 @@ public final class PciBus {
     private final long[][] placed = new long[SLOTS][PciBar.COUNT];
     private int address;
     private long barConflicts;
+    /** Enabled CONFIG_ADDRESS writes per (bus, device): which functions the guest probed, and how often. */
+    private final int[] addressWrites = new int[256 * SLOTS];
+    private long dataAccesses;
 
     /** A bus whose BARs go on {@code io} and {@code mmio}; call {@link #registerPorts()} to make it reachable. */
     public PciBus(IoBus io, MmioBus mmio) {
@@ -105,6 +108,44 @@ public final class PciBus {
         return barConflicts;
     }
 
+    /**
+     * How the guest used configuration mechanism #1 so far, to see where config-cycle exits go: each
+     * config access costs two port exits (CONFIG_ADDRESS write, CONFIG_DATA access).
+     */
+    public synchronized ConfigCycles configCycles() {
+        long writes = 0;
+        long busZero = 0;
+        int buses = 0;
+        int maxBus = -1;
+        for (int bus = 0; bus < 256; bus++) {
+            long perBus = 0;
+            for (int dev = 0; dev < SLOTS; dev++) {
+                perBus += addressWrites[bus * SLOTS + dev];
+            }
+            if (perBus > 0) {
+                buses++;
+                maxBus = bus;
+            }
+            if (bus == 0) {
+                busZero = perBus;
+            }
+            writes += perBus;
+        }
+        return new ConfigCycles(writes, dataAccesses, busZero, buses, maxBus);
+    }
+
+    /**
+     * Configuration-mechanism use: enabled CONFIG_ADDRESS writes (all buses, and bus 0 alone),
+     * CONFIG_DATA accesses, how many distinct buses were addressed and the highest.
+     */
+    public record ConfigCycles(long addressWrites, long dataAccesses, long busZeroAddressWrites, int busesAddressed, int highestBus) {
+        @Override
+        public String toString() {
+            return "config_address_writes=" + addressWrites + " bus0=" + busZeroAddressWrites + " data_accesses=" + dataAccesses
+                + " buses_addressed=" + busesAddressed + " highest_bus=" + highestBus;
+        }
+    }
+
     synchronized long readAddress(int size) {
         return size == 4 ? Integer.toUnsignedLong(address) : ones(size);
     }
@@ -112,10 +153,14 @@ public final class PciBus {
     synchronized void writeAddress(int size, long value) {
         if (size == 4) {
             address = (int) value & ADDRESS_BITS;
+            if ((address & ENABLE) != 0) {
+                addressWrites[(address >>> 11) & 0x1fff]++; // bus 23:16 and device 15:11 as one index
+            }
         }
     }
 
     synchronized long readData(int port, int size) {
+        dataAccesses++;
         PciDevice device = addressed(port, size);
         if (device == null) {
             return ones(size);
@@ -126,6 +171,7 @@ public final class PciBus {
     }
 
     synchronized void writeData(int port, int size, long value) {
+        dataAccesses++;
         PciDevice device = addressed(port, size);
         if (device == null) {
             return;

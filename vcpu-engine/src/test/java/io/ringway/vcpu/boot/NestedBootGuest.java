@@ -18,7 +18,8 @@ import io.ringway.vcpu.kvm.Kvm;
  * kernel; the exit status is the first non-zero guest status.
  * Args: INITRD MEMORY_MIB TIMEOUT_S CMDLINE [--blk=SPEC...] CPUS:EXTRA:KERNEL... (EXTRA may be empty); each
  * {@code --blk=SPEC} adds a virtio-blk disk ({@link LinuxVm#addBlk}) to the next kernel's VM, and after that
- * VM's run a {@code RINGWAY_PCI_FUNCTION} line gives the function's slow-path notifications and unroutable messages.
+ * VM's run a {@code RINGWAY_PCI_FUNCTION} line gives the function's slow-path notifications and unroutable messages;
+ * a {@code RINGWAY_PCI_CONFIG} line per kernel tells how the guest used the configuration ports ({@link io.ringway.vcpu.pci.PciBus#configCycles}).
  */
 public final class NestedBootGuest {
     private NestedBootGuest() {
@@ -54,6 +55,7 @@ public final class NestedBootGuest {
                     for (io.ringway.vcpu.pci.virtio.VirtioPciFunction f : vm.virtioFunctions()) {
                         System.out.printf("RINGWAY_PCI_FUNCTION name=%s slow_notifies=%d bad_messages=%d%n", f.name(), f.slowNotifies(), f.badMessages());
                     }
+                    System.out.println("RINGWAY_PCI_CONFIG kernel=" + kernel.getFileName() + " " + vm.pci().configCycles());
                     System.out.printf("RINGWAY_VM_RESULT kernel=%s cpus=%d entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
                         kernel.getFileName(), cpus, vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
                         (System.nanoTime() - created) / 1_000_000, result.bootTimerNanos() / 1_000_000, result.report());

@@ -178,4 +178,16 @@ class PciBusTest {
         assertEquals(0x42, mmio.read(0xfee0_0000L, 4), "the VMM's own device still answers");
         assertTrue(dev.accesses.isEmpty());
     }
+
+    @Test
+    void configCyclesCountEnabledAddressWritesPerBusAndEveryDataAccess() {
+        assertEquals(new PciBus.ConfigCycles(0, 0, 0, 0, -1), bus.configCycles(), "nothing probed yet");
+        config(address(0, 0, 0, 0), 0xcfc, 4);
+        config(address(0, 3, 0, 0), 0xcfc, 2);
+        config(address(7, 31, 0, 0x08), 0xcfc, 4); // an absent bus still costs its two exits
+        io.write(PciBus.CONFIG_ADDRESS, 4, 0x0000_0000L); // enable bit clear: not a config cycle
+        io.write(PciBus.CONFIG_ADDRESS, 2, 0xffffL); // word access: ordinary I/O, not CONFIG_ADDRESS
+        io.write(0xcfd, 1, 0); // data access with the enable bit clear, dropped but counted
+        assertEquals(new PciBus.ConfigCycles(3, 4, 2, 2, 7), bus.configCycles());
+    }
 }
