@@ -39,7 +39,7 @@ import io.ringway.vcpu.pci.PciHostBridge;
 /**
  * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
  * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
- * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, PCI bus 0
+ * KVM_GET_SUPPORTED_CPUID with the SMP topology of {@link CpuidTopology}, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, PCI bus 0
  * with its host bridge behind configuration mechanism #1 ({@link PciBus}), and the
  * boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit entry, protected mode
  * for PVH).
@@ -53,10 +53,6 @@ import io.ringway.vcpu.pci.PciHostBridge;
  * reset or debug exit from any vCPU, or a fault — stops all the others, and so does a timeout.
  */
 public final class LinuxVm implements AutoCloseable {
-    /** CPUID.1:ECX bit 24, TSC-deadline timer: KVM emulates it but leaves it out of KVM_GET_SUPPORTED_CPUID (api.rst). */
-    static final int CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
-    /** CPUID.1:ECX bit 31: running under a hypervisor. */
-    static final int CPUID_1_ECX_HYPERVISOR = 1 << 31;
     static final int KVM_CAP_TSC_DEADLINE_TIMER = 72;
     /** 8-bit APIC ids in the MADT (255 is the broadcast id, and the I/O APIC takes id {@code cpus}). */
     public static final int MAX_CPUS = 254;
@@ -119,9 +115,11 @@ public final class LinuxVm implements AutoCloseable {
             entry = LinuxLoader.load(low.segment(), memory, cpus, kernel, kernelName, initrd, initrdName, cmdline);
 
             List<Vcpu> vcpus = new ArrayList<>();
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            boolean tscDeadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
             for (int id = 0; id < cpus; id++) {
                 Vcpu vcpu = vm.createVcpu(id);
-                vcpu.setCpuid(cpuid(kvm, id));
+                vcpu.setCpuid(CpuidTopology.forVcpu(supported, cpus, id, tscDeadline));
                 if (id == 0) {
                     setBootCpu(vcpu, entry);
                 } else {
@@ -278,23 +276,6 @@ public final class LinuxVm implements AutoCloseable {
     private String bootTimerText() {
         long n = bootTimer.elapsedNanos();
         return n < 0 ? "" : String.format("; boot timer written %.1f ms after the VM was created", n / 1e6);
-    }
-
-    /** The supported CPUID with what a Linux guest needs set for vCPU {@code apicId}. */
-    static List<CpuidEntry> cpuid(Kvm kvm, int apicId) {
-        boolean deadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-        List<CpuidEntry> out = new ArrayList<>();
-        for (CpuidEntry e : kvm.supportedCpuid()) {
-            if (e.function() == 1) {
-                int ecx = e.ecx() | CPUID_1_ECX_HYPERVISOR | (deadline ? CPUID_1_ECX_TSC_DEADLINE : 0);
-                int ebx = (e.ebx() & 0x00ff_ffff) | apicId << 24; // initial APIC id in bits 31:24
-                e = new CpuidEntry(e.function(), e.index(), e.flags(), e.eax(), ebx, ecx, e.edx());
-            } else if (e.function() == 0xb || e.function() == 0x1f) {
-                e = new CpuidEntry(e.function(), e.index(), e.flags(), e.eax(), e.ebx(), e.ecx(), apicId); // x2APIC id
-            }
-            out.add(e);
-        }
-        return out;
     }
 
     /** Registers and segments at the entry point (boot.rst "64-bit boot protocol"; Xen PVH for 32-bit). */
