@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
             TraceCommand.class, JmhCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Not built yet (see README): virtio-pci devices for vm boot."})
 public final class Main implements Runnable {
+    /** {@link System#nanoTime()} when main() was entered (class initialisation runs just before it): `vm boot --timings` counts from here. */
+    static final long MAIN_NANOS = System.nanoTime();
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 

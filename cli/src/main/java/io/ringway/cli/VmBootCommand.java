@@ -49,8 +49,12 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
+    @Option(names = "--timings", description = "Print where the time to the guest's boot-timer write went (JVM start, main(), VM creation, guest run) on stderr.")
+    boolean timings;
+
     @Override
     public Integer call() {
+        long called = System.nanoTime();
         long bytes;
         try {
             bytes = BlockDeviceSpec.parseSize(memory);
@@ -71,13 +75,18 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
+        long creating = System.nanoTime();
         try (OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
              LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
                  initrdImage, initrd == null ? null : initrd.toString(), cmdline, out)) {
+            long created = System.nanoTime();
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
             out.flush();
             System.err.println("ringway vm boot: " + result.report());
+            if (timings) {
+                System.err.println("ringway vm boot: " + BootTimings.line(Main.MAIN_NANOS, called, creating, created, result.bootTimerNanos()));
+            }
             return result.status();
         } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {
             System.err.println("ringway vm boot: " + e.getMessage());
