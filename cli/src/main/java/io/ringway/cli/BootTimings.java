@@ -1,29 +1,47 @@
 package io.ringway.cli;
 
+import java.time.Duration;
+import java.time.Instant;
+
 /**
- * The {@code vm boot --timings} line: where the time from the launcher's start to the guest's
- * boot-timer write went. The launcher ({@code ringway}) passes its start as {@code -Dringway.launched}
- * (bash's EPOCHREALTIME, seconds with microseconds), so "launcher to main()" covers the launcher script,
- * exec and the JVM's start-up up to the main class; the rest are {@link System#nanoTime()} intervals.
+ * What {@code vm boot --timings} prints: where the time from the launcher's start to the guest's
+ * boot-timer write went, and the process's CPU time when the VM was ready to run (the JVM's own work:
+ * start-up, class loading, JIT, VM set-up; robust to other load, unlike the wall-clock figures). The
+ * launcher ({@code ringway}) passes its start as {@code -Dringway.launched} (bash's EPOCHREALTIME,
+ * seconds with microseconds), so "launcher to main()" covers the launcher script, exec and the JVM's
+ * start-up up to the main class; the rest are {@link System#nanoTime()} intervals.
  */
 final class BootTimings {
-    private BootTimings() {
+    private final long mainNanos;
+    private final long calledNanos = System.nanoTime();
+    private long creatingNanos;
+    private long createdNanos;
+    private Duration cpuAtCreated;
+
+    /** @param mainNanos nanoTime at main(); the command's call() begins now */
+    BootTimings(long mainNanos) {
+        this.mainNanos = mainNanos;
     }
 
-    /**
-     * @param mainNanos nanoTime at main()
-     * @param called    nanoTime when the command's call() began (after picocli built and parsed the command line)
-     * @param creating  nanoTime just before LinuxVm.create (files read, /dev/kvm opened)
-     * @param created   nanoTime just after it
-     * @param bootTimer LinuxVm.Result.bootTimerNanos (from LinuxVm.create's start, -1 when never written)
-     */
-    static String line(long mainNanos, long called, long creating, long created, long bootTimer) {
+    /** Files read, /dev/kvm about to be opened and the VM created. */
+    void creating() {
+        creatingNanos = System.nanoTime();
+    }
+
+    /** The VM is ready to run. */
+    void created() {
+        createdNanos = System.nanoTime();
+        cpuAtCreated = ProcessHandle.current().info().totalCpuDuration().orElse(null);
+    }
+
+    /** @param bootTimerWrite nanoTime of the guest's boot-timer write, -1 when it never wrote */
+    String line(long bootTimerWrite) {
         String launcher = "?";
         String launched = System.getProperty("ringway.launched");
         if (launched != null) {
             try {
                 long launchedMicros = Math.round(Double.parseDouble(launched) * 1e6);
-                java.time.Instant now = java.time.Instant.now();
+                Instant now = Instant.now();
                 long nowMicros = now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
                 long mainMicros = nowMicros - (System.nanoTime() - mainNanos) / 1000;
                 launcher = ms((mainMicros - launchedMicros) * 1000);
@@ -31,11 +49,12 @@ final class BootTimings {
                 launcher = "? (-Dringway.launched=" + launched + ")";
             }
         }
-        String run = bootTimer < 0 ? "never" : ms(bootTimer - (created - creating));
-        return "timings (ms): launcher to main() " + launcher + ", main() to command " + ms(called - mainNanos)
-            + ", command to VM creation " + ms(creating - called) + ", VM creation " + ms(created - creating)
-            + ", guest run to boot timer " + run + "; main_to_init_ms=" + (bootTimer < 0 ? "never" : ms(creating - mainNanos + bootTimer))
-            + " launcher_to_main_ms=" + launcher;
+        boolean wrote = bootTimerWrite >= 0;
+        return "timings (ms): launcher to main() " + launcher + ", main() to command " + ms(calledNanos - mainNanos)
+            + ", command to VM creation " + ms(creatingNanos - calledNanos) + ", VM creation " + ms(createdNanos - creatingNanos)
+            + ", guest run to boot timer " + (wrote ? ms(bootTimerWrite - createdNanos) : "never")
+            + "; main_to_init_ms=" + (wrote ? ms(bootTimerWrite - mainNanos) : "never") + " launcher_to_main_ms=" + launcher
+            + " cpu_ms_at_vm_created=" + (cpuAtCreated == null ? "?" : ms(cpuAtCreated.toNanos()));
     }
 
     private static String ms(long nanos) {

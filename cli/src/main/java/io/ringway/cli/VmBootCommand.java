@@ -54,7 +54,7 @@ final class VmBootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        long called = System.nanoTime();
+        BootTimings clock = new BootTimings(Main.MAIN_NANOS);
         long bytes;
         try {
             bytes = BlockDeviceSpec.parseSize(memory);
@@ -75,17 +75,17 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
-        long creating = System.nanoTime();
+        clock.creating();
         try (OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
              LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
                  initrdImage, initrd == null ? null : initrd.toString(), cmdline, out)) {
-            long created = System.nanoTime();
+            clock.created();
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
             out.flush();
             System.err.println("ringway vm boot: " + result.report());
             if (timings) {
-                System.err.println("ringway vm boot: " + BootTimings.line(Main.MAIN_NANOS, called, creating, created, result.bootTimerNanos()));
+                System.err.println("ringway vm boot: " + clock.line(vm.bootTimerWriteNanos()));
             }
             return result.status();
         } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {

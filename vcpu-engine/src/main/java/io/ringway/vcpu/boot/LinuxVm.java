@@ -169,6 +169,11 @@ public final class LinuxVm implements AutoCloseable {
         return pci;
     }
 
+    /** The {@link System#nanoTime()} of the guest's first boot-timer write, -1 before it. */
+    public long bootTimerWriteNanos() {
+        return bootTimer.firstWriteNanos();
+    }
+
     /** The number of vCPUs. */
     public int cpus() {
         return runners.size();
