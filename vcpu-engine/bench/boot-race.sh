@@ -15,11 +15,12 @@
 #
 # Usage: vcpu-engine/bench/boot-race.sh [-n TURNS] [--cpus N] [--memory MIB] [--l1-cpus N]
 #            [--q35-bios seabios|qboot] [--cmdline S] [--ringway-opts S] [--variant NAME=JVM-OPTIONS]...
-#            [--vmms "ringway microvm q35"] [--no-warmup] [--verbose] [--topology]
+#            [--vmms "ringway microvm q35"] [--no-warmup] [--verbose] [--topology | --topology-cpus "N..."]
 #   -n TURNS       timed turns per VMM (default 3), after one untimed warm-up round (page cache of L1,
 #                  which reads the JDK, QEMU and the images over 9p; its figures print as turn 0)
 #   --topology     instead of the race: boot Ringway with 1, 2 and 4 vCPUs and print the guest's
-#                  topology (/proc/cpuinfo, smpboot lines, "[Firmware Bug]" count)
+#                  topology (/proc/cpuinfo, smpboot lines, "[Firmware Bug]" count); --topology-cpus "2 4"
+#                  picks the counts. Use --l1-cpus 1 for SMP guests (see vcpu-engine/README.md)
 #   --ringway-opts extra JVM options for the ringway turns (RINGWAY_JAVA_OPTS)
 #   --variant      an extra Ringway column "ringway-NAME" run with these JVM options added, e.g.
 #                  "noaot=-XX:AOTMode=off" or "c1=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
@@ -32,7 +33,7 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${BOOT_RACE_ROOT:-$(cd "$HERE/../.." && pwd)}
 TURNS=3; CPUS=1; MEM=512; L1_CPUS=2; Q35_BIOS=seabios; MODE=race; RINGWAY_OPTS=""; VARIANTS=""; VMMS="ringway microvm q35"
-WARMUP=1; VERBOSE=0
+WARMUP=1; VERBOSE=0; TOPOLOGY_CPUS="1 2 4"
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet pci=off peers.run=race"
 TURN_TIMEOUT=${TURN_TIMEOUT:-180}
 
@@ -40,7 +41,7 @@ if [ "${1:-}" = --inner ]; then
   # ---- runs inside L1 (nested-kvm.sh): the project is visible read-only at $ROOT, /tmp is a fresh tmpfs ----
   shift
   MODE=$1 TURNS=$2 CPUS=$3 MEM=$4 Q35_BIOS=$5 KERNEL=$6 INITRD=$7 CMDLINE=$8 RINGWAY_OPTS=$9 TURN_TIMEOUT=${10}
-  VARIANTS=${11} VMMS=${12} WARMUP=${13} VERBOSE=${14} LAUNCHER=${15}
+  VARIANTS=${11} VMMS=${12} WARMUP=${13} VERBOSE=${14} LAUNCHER=${15} TOPOLOGY_CPUS=${16}
   W=$(mktemp -d /tmp/boot-race.XXXX)
   # Stamps each console line with its arrival time. perl reads the pipe in blocks (a bash read loop
   # reads it byte by byte and, starved by a busy JVM on L1's CPUs, stamped Ringway's lines seconds late);
@@ -85,7 +86,7 @@ if [ "${1:-}" = --inner ]; then
   }
   echo "L1: $(nproc) CPUs, $(sed -n 's/^model name.*: //p' /proc/cpuinfo | head -1), $(sed -n 's/^vendor_id.*: //p' /proc/cpuinfo | head -1); /dev/kvm: $(ls -l /dev/kvm 2>&1 | cut -c1-10)"
   if [ "$MODE" = topology ]; then
-    for n in 1 2 4; do
+    for n in $TOPOLOGY_CPUS; do
       echo "== ringway vm boot --cpus $n"
       ringway_cmd "$n" "${CMDLINE/peers.run=race/peers.run=boot}"
       timeout -k 5 "$TURN_TIMEOUT" "${cmd[@]}" < /dev/null 2>&1 \
@@ -130,6 +131,7 @@ while [ $# -gt 0 ]; do
     --cmdline) CMDLINE=$2; shift 2;;
     --ringway-opts) RINGWAY_OPTS=$2; shift 2;;
     --topology) MODE=topology; shift;;
+    --topology-cpus) MODE=topology; TOPOLOGY_CPUS=$2; shift 2;;
     --variant) VARIANTS="$VARIANTS|$2"; shift 2;;
     --vmms) VMMS=$2; shift 2;;
     --no-warmup) WARMUP=0; shift;;
@@ -163,7 +165,7 @@ cd "$ROOT"
 NESTED_SHARE=$ROOT NESTED_TIMEOUT=${NESTED_TIMEOUT:-1500} \
   "$ROOT/vcpu-engine/src/test/resources/peers/nested-kvm.sh" -m $((MEM * 2 + 1024)) -c "$L1_CPUS" -- \
   /bin/bash "$HERE/boot-race.sh" --inner "$MODE" "$TURNS" "$CPUS" "$MEM" "$Q35_BIOS" "$KERNEL" "$INITRD" "$CMDLINE" \
-  "$RINGWAY_OPTS" "$TURN_TIMEOUT" "${VARIANTS#|}" "$VMMS" "$WARMUP" "$VERBOSE" "$SNAP/ringway" | tee "$LOG"
+  "$RINGWAY_OPTS" "$TURN_TIMEOUT" "${VARIANTS#|}" "$VMMS" "$WARMUP" "$VERBOSE" "$SNAP/ringway" "$TOPOLOGY_CPUS" | tee "$LOG"
 [ "$MODE" = race ] || exit 0
 # the table: median and min of the console-marker time per VMM, and Ringway / QEMU
 awk '
