@@ -23,7 +23,8 @@
 #                  picks the counts. Use --l1-cpus 1 for SMP guests (see vcpu-engine/README.md)
 #   --ringway-opts extra JVM options for the ringway turns (RINGWAY_JAVA_OPTS)
 #   --variant      an extra Ringway column "ringway-NAME" run with these JVM options added, e.g.
-#                  "noaot=-XX:AOTMode=off" or "c1=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+#                  "noaot=-XX:AOTMode=off" or "c2=-XX:TieredStopAtLevel=4", or, when they start with
+#                  "--", these `vm boot` arguments: "huge=--hugepages" (L1 then reserves huge pages)
 #   --verbose      print every turn's console with each line's arrival time
 # The ringway launcher uses cli/target/ringway-cli.aot (an AOT cache, see ../../ringway) when it is newer
 # than the jar; this script makes it on the host first with a training `vm boot` (RINGWAY_AOT_TRAIN=1).
@@ -52,10 +53,17 @@ if [ "${1:-}" = --inner ]; then
     stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "${l%$'\r'}"; done; }
   fi
   # the commands, as arrays (timeout runs executables, not functions)
-  ringway_cmd() { # VCPUS CMDLINE [JVM-OPTIONS]
-    cmd=(env RINGWAY_NO_BUILD=1 "RINGWAY_JAVA_OPTS=$RINGWAY_OPTS${3:+ $3}" "$LAUNCHER" vm boot --kernel "$KERNEL" --initrd "$INITRD"
-      --cpus "$1" --memory "${MEM}M" --cmdline "$2" --timeout "$TURN_TIMEOUT" --timings)
+  ringway_cmd() { # VCPUS CMDLINE [JVM-OPTIONS | --VM-BOOT-ARGS]
+    local jvm="" args=()
+    case ${3:-} in --*) read -r -a args <<< "$3";; *) jvm=${3:-};; esac
+    cmd=(env RINGWAY_NO_BUILD=1 "RINGWAY_JAVA_OPTS=$RINGWAY_OPTS${jvm:+ $jvm}" "$LAUNCHER" vm boot --kernel "$KERNEL" --initrd "$INITRD"
+      --cpus "$1" --memory "${MEM}M" --cmdline "$2" --timeout "$TURN_TIMEOUT" --timings "${args[@]}")
   }
+  if [[ "$VARIANTS" == *--hugepages* ]]; then
+    # huge pages for the guest RAM of the --hugepages turns (L1 boots with none reserved)
+    echo $((MEM / 2 + 16)) > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+    echo "L1: $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) huge pages of 2 MiB reserved"
+  fi
   qemu_cmd() { # MACHINE CMDLINE
     local bios=()
     [ "$1" = q35 ] && [ "$Q35_BIOS" = qboot ] && bios=(-bios /usr/share/qemu/qboot.rom)

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
+import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.storage.bdev.BlockDeviceSpec;
 import io.ringway.vcpu.boot.BadKernelException;
 import io.ringway.vcpu.boot.LinuxLoader;
@@ -49,6 +50,10 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
+    @Option(names = "--hugepages", description = {"Back guest RAM with 2 MiB huge pages (a hugetlb memfd; with too few reserved it",
+        "falls back to normal pages and says so). KVM then maps the guest with 2 MiB pages."})
+    boolean hugepages;
+
     @Option(names = "--timings", description = "Print where the time to the guest's boot-timer write went (JVM start, main(), VM creation, guest run) on stderr.")
     boolean timings;
 
@@ -78,7 +83,7 @@ final class VmBootCommand implements Callable<Integer> {
         clock.creating();
         try (OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
-             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
+             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, SharedRegion.Options.DEFAULTS.hugepages(hugepages), kernelImage, kernel.toString(),
                  initrdImage, initrd == null ? null : initrd.toString(), cmdline, out)) {
             clock.created();
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));

@@ -82,8 +82,8 @@ public final class LinuxVm implements AutoCloseable {
     private final BootEntry entry;
     private final BootTimer bootTimer = new BootTimer(System.nanoTime());
 
-    private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
-                    String initrdName, String cmdline, OutputStream console) {
+    private LinuxVm(Kvm kvm, int cpus, long memory, SharedRegion.Options memoryOptions, MemorySegment kernel, String kernelName,
+                    MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
         if (cpus < 1 || cpus > MAX_CPUS) {
             throw new IllegalArgumentException("--cpus " + cpus + ": must be 1.." + MAX_CPUS + " (8-bit APIC ids in the MADT)");
         }
@@ -104,11 +104,11 @@ public final class LinuxVm implements AutoCloseable {
             vm.setTssAddress(Vm.DEFAULT_TSS_ADDRESS);
             vm.createIrqchip();
             vm.createPit2();
-            SharedRegion low = SharedRegion.create("ringway-guest-low", BootLayout.lowRam(memory));
+            SharedRegion low = SharedRegion.create("ringway-guest-low", BootLayout.lowRam(memory), memoryOptions);
             regions.add(low);
             vm.addMemory(0, low);
             if (BootLayout.highRam(memory) > 0) {
-                SharedRegion high = SharedRegion.create("ringway-guest-high", BootLayout.highRam(memory));
+                SharedRegion high = SharedRegion.create("ringway-guest-high", BootLayout.highRam(memory), memoryOptions);
                 regions.add(high);
                 vm.addMemory(BootLayout.HIGH_RAM_START, high);
             }
@@ -156,7 +156,17 @@ public final class LinuxVm implements AutoCloseable {
      */
     public static LinuxVm create(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName,
                                  MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
-        return new LinuxVm(kvm, cpus, memory, kernel, kernelName, initrd, initrdName, cmdline, console);
+        return create(kvm, cpus, memory, SharedRegion.Options.DEFAULTS, kernel, kernelName, initrd, initrdName, cmdline, console);
+    }
+
+    /**
+     * As {@link #create(Kvm, int, long, MemorySegment, String, MemorySegment, String, String, OutputStream)}, with guest RAM
+     * made with {@code memoryOptions} (2 MiB huge pages: KVM then maps the guest with 2 MiB pages, as QEMU's
+     * transparent huge pages do for its anonymous RAM; a memfd's shmem pages are 4 KiB while shmem_enabled is "never").
+     */
+    public static LinuxVm create(Kvm kvm, int cpus, long memory, SharedRegion.Options memoryOptions, MemorySegment kernel,
+                                 String kernelName, MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
+        return new LinuxVm(kvm, cpus, memory, memoryOptions, kernel, kernelName, initrd, initrdName, cmdline, console);
     }
 
     /** Where the loader put things. */
