@@ -190,14 +190,17 @@ awk '
     return k % 2 ? b[(k + 1) / 2] : (b[k / 2] + b[k / 2 + 1]) / 2 }
   function mn(a, k,   i, x) { x = a[1]; for (i = 2; i <= k; i++) if (a[i] < x) x = a[i]; return x }
   END {
-    printf "\n%-16s %6s %10s %10s %14s\n", "VMM", "turns", "median ms", "min ms", "ringway/this"
     for (o = 1; o <= no; o++) { v = order[o]; k = n[v] + 0
-      if (k == 0) { printf "%-16s %6d %10s %10s %14s%s\n", v, 0, "-", "-", "-", failed[v] ? "  (" failed[v] " failed)" : ""; continue }
+      if (k == 0) continue
       for (i = 1; i <= k; i++) a[i] = t[v, i]
-      md[v] = med(a, k); mi[v] = mn(a, k)
-      r = (v !~ /^ringway/ && n["ringway"] > 0) ? sprintf("%.2f", md["ringway"] / md[v]) : "-"
-      printf "%-16s %6d %10.0f %10.0f %14s%s\n", v, k, md[v], mi[v], r, failed[v] ? "  (" failed[v] " failed)" : "" }
+      md[v] = med(a, k); mi[v] = mn(a, k) }
+    printf "\n%-16s %6s %10s %10s %16s %16s\n", "VMM", "turns", "median ms", "min ms", "this/microvm", "this/q35"
+    for (o = 1; o <= no; o++) { v = order[o]; k = n[v] + 0
+      if (k == 0) { printf "%-16s %6d %10s %10s%s\n", v, 0, "-", "-", failed[v] ? "  (" failed[v] " failed)" : ""; continue }
+      r1 = (v ~ /^ringway/ && ("microvm" in md)) ? sprintf("%.2f (min %.2f)", md[v] / md["microvm"], mi[v] / mi["microvm"]) : "-"
+      r2 = (v ~ /^ringway/ && ("q35" in md)) ? sprintf("%.2f (min %.2f)", md[v] / md["q35"], mi[v] / mi["q35"]) : "-"
+      printf "%-16s %6d %10.0f %10.0f %16s %16s%s\n", v, k, md[v], mi[v], r1, r2, failed[v] ? "  (" failed[v] " failed)" : "" }
     if (nm > 0) printf "ringway: main() to init median %.0f ms (min %.0f); BootTimer (VM creation to the port write) median %.0f ms (min %.0f)\n",
       med(m, nm), mn(m, nm), med(tm, nt), mn(tm, nt)
-    print "(console marker arrival minus process start, inside nested-kvm.sh; ratio < 1: Ringway faster)"
+    print "(console marker arrival minus process start, inside nested-kvm.sh; a ratio < 1: Ringway faster)"
   }' "$LOG"
