@@ -39,10 +39,10 @@ import io.ringway.vcpu.pci.PciHostBridge;
 /**
  * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
  * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
- * KVM_GET_SUPPORTED_CPUID with the SMP topology of {@link CpuidTopology}, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, PCI bus 0
- * with its host bridge behind configuration mechanism #1 ({@link PciBus}), and the
- * boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit entry, protected mode
- * for PVH).
+ * KVM_GET_SUPPORTED_CPUID with the SMP topology of {@link CpuidTopology}, a COM1 8250 UART on IRQ 4 (an
+ * irqfd), the power-off/reset ports, PCI bus 0 with its host bridge behind configuration mechanism #1
+ * ({@link PciBus}), and the boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit
+ * entry, protected mode for PVH).
  *
  * <h2>SMP</h2>
  * vCPU {@code i} has APIC id {@code i} (the MADT lists one LAPIC per vCPU). Only the BSP (vCPU 0) gets
