@@ -169,9 +169,12 @@ RINGWAY_AOT_TRAIN=1 RINGWAY_NO_BUILD=1 "$SNAP/ringway" vm boot --kernel "$KERNEL
 LOG=$W/boot-race-$(date -u +%Y%m%dT%H%M%SZ).log
 echo "boot-race: $MODE, $TURNS turn(s), kernel $KERNEL, initrd $INITRD ($(stat -c %s "$INITRD") bytes), $CPUS vCPU(s), $MEM MiB," \
   "q35 firmware $Q35_BIOS, L1 $L1_CPUS CPU(s); cmdline: $CMDLINE${RINGWAY_OPTS:+; ringway JVM options: $RINGWAY_OPTS}; log $LOG"
+# L1 memory: a guest's RAM at a time, twice (QEMU's own and L1's page cache of the images, the JDK and the
+# jar, which must not be evicted between turns), plus what the reserved huge pages take away
+L1_MEM=$((MEM * 2 + 1024)); [[ "$VARIANTS" == *--hugepages* ]] && L1_MEM=$((L1_MEM + MEM))
 cd "$ROOT"
 NESTED_SHARE=$ROOT NESTED_TIMEOUT=${NESTED_TIMEOUT:-1500} \
-  "$ROOT/vcpu-engine/src/test/resources/peers/nested-kvm.sh" -m $((MEM * 2 + 1024)) -c "$L1_CPUS" -- \
+  "$ROOT/vcpu-engine/src/test/resources/peers/nested-kvm.sh" -m "$L1_MEM" -c "$L1_CPUS" -- \
   /bin/bash "$HERE/boot-race.sh" --inner "$MODE" "$TURNS" "$CPUS" "$MEM" "$Q35_BIOS" "$KERNEL" "$INITRD" "$CMDLINE" \
   "$RINGWAY_OPTS" "$TURN_TIMEOUT" "${VARIANTS#|}" "$VMMS" "$WARMUP" "$VERBOSE" "$SNAP/ringway" "$TOPOLOGY_CPUS" | tee "$LOG"
 [ "$MODE" = race ] || exit 0
