@@ -53,7 +53,7 @@ timeout "${NESTED_TIMEOUT:-1500}" qemu-system-x86_64 -M q35 -accel tcg -cpu max 
   -nographic -no-reboot -kernel /boot/vmlinuz-$KVER -initrd "$INITRD" \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$J",mount_tag=job,security_model=none "${SHARE_ARGS[@]}" \
-  -append "console=ttyS0 quiet panic=-1 peers.run=nested" 2>&1 | tr -d '\r' \
+  -append "console=ttyS0 quiet panic=-1 peers.run=nested" 2>&1 | sed -u 's/\r$//' \
   | sed -u -n '/PEERS_MARKER modules-loaded/,$p' | grep --line-buffered -v -E 'PEERS_MARKER|reboot: Power down' | tee "$J/out"
 rc=$(sed -n 's/^NESTED_RC=\([0-9]*\).*/\1/p' "$J/out" | tail -1)
 rm -rf "$J"

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.storage.bdev.BlockDeviceSpec;
 import io.ringway.vcpu.boot.BadKernelException;
 import io.ringway.vcpu.boot.LinuxLoader;
@@ -69,8 +70,16 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
+    @Option(names = "--hugepages", description = {"Back guest RAM with 2 MiB huge pages (a hugetlb memfd; with too few reserved it",
+        "falls back to normal pages and says so). KVM then maps the guest with 2 MiB pages."})
+    boolean hugepages;
+
+    @Option(names = "--timings", description = "Print where the time to the guest's boot-timer write went (JVM start, main(), VM creation, guest run) on stderr.")
+    boolean timings;
+
     @Override
     public Integer call() {
+        BootTimings clock = new BootTimings(Main.MAIN_NANOS);
         long bytes;
         try {
             bytes = BlockDeviceSpec.parseSize(memory);
@@ -114,11 +123,12 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: --net: " + e.getMessage());
             return 2;
         }
+        clock.creating();
         // the VM (and its virtio-pci functions) closes before the NICs it serves
         try (GuestNics ownedNics = nics;
              OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
-             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, kernelImage, kernel.toString(),
+             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, SharedRegion.Options.DEFAULTS.hugepages(hugepages), kernelImage, kernel.toString(),
                  initrdImage, initrd == null ? null : initrd.toString(), line, out)) {
             for (String spec : blk) {
                 vm.addBlk(spec);
@@ -128,11 +138,15 @@ final class VmBootCommand implements Callable<Integer> {
                     vm.addVirtioPci(nic.name(), nic.device(), nic.inProcess() ? nics.lcore() : null);
                 }
             }
+            clock.created();
             LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
             out.flush();
             System.err.println("ringway vm boot: " + result.report());
             if (nics != null) {
                 nics.report().forEach(l -> System.err.println("ringway vm boot: " + l));
+            }
+            if (timings) {
+                System.err.println("ringway vm boot: " + clock.line(vm.bootTimerWriteNanos()));
             }
             return result.status();
         } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {

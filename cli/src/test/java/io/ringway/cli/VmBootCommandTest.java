@@ -96,4 +96,22 @@ class VmBootCommandTest {
         assertEquals(2, boot("--kernel", junk.toString(), "--blk", "malloc:16M", "--cmdline", "console=ttyS0 pci=off"));
         assertEquals("ringway vm boot: --blk puts disks on PCI, but --cmdline says pci=off\n", err);
     }
+
+    @Test
+    void theLaunchersFastPathRunsTheSameCommandAndNamesItInUsageErrors() {
+        PrintStream saved = System.err;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        Path missing = dir.resolve("nothere");
+        try {
+            assertEquals(2, Main.bootFastPath(new String[] {"vm", "boot", "--kernel", missing.toString()}));
+            assertEquals("ringway vm boot: " + missing + ": no such file\n", buffer.toString(StandardCharsets.UTF_8));
+            buffer.reset();
+            assertEquals(2, Main.bootFastPath(new String[] {"vm", "boot", "--cpus", "x", "--kernel", missing.toString()}));
+            String usage = buffer.toString(StandardCharsets.UTF_8);
+            assertEquals(true, usage.contains("Usage: ringway vm boot "), usage);
+        } finally {
+            System.setErr(saved);
+        }
+    }
 }

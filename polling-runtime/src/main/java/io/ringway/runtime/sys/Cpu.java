@@ -1,13 +1,26 @@
 package io.ringway.runtime.sys;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.util.BitSet;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** CPU placement of the calling thread: pinning (sched_setaffinity) and where it runs now (sched_getcpu). */
 public final class Cpu {
+    // downcalls of this class only: made when it is first used, not in LibC's static initialiser (each
+    // distinct signature spins classes, which a `vm boot` that never opens a socket should not pay for)
+    private static final MethodHandle SCHED_SETAFFINITY =
+        LibC.downcall("sched_setaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle SCHED_GETAFFINITY =
+        LibC.downcall("sched_getaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle SCHED_GETCPU =
+        LibC.downcall("sched_getcpu", FunctionDescriptor.of(JAVA_INT));
+
     /** {@code sizeof(cpu_set_t)} in glibc: a 1024-bit mask. */
     public static final int CPU_SET_SIZE = 128;
     /** The highest CPU number a {@code cpu_set_t} can name, plus one. */
@@ -51,7 +64,7 @@ public final class Cpu {
             for (int i = 0; i < words.length; i++) {
                 mask.setAtIndex(JAVA_LONG, i, words[i]);
             }
-            result = (int) LibC.SCHED_SETAFFINITY.invokeExact(capture, 0, (long) CPU_SET_SIZE, mask);
+            result = (int) SCHED_SETAFFINITY.invokeExact(capture, 0, (long) CPU_SET_SIZE, mask);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }
@@ -65,7 +78,7 @@ public final class Cpu {
         MemorySegment capture = LibC.capture();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment mask = arena.allocate(CPU_SET_SIZE, Long.BYTES);
-            int result = (int) LibC.SCHED_GETAFFINITY.invokeExact(capture, 0, (long) CPU_SET_SIZE, mask);
+            int result = (int) SCHED_GETAFFINITY.invokeExact(capture, 0, (long) CPU_SET_SIZE, mask);
             if (result < 0) {
                 throw new LinuxException("sched_getaffinity", "pid=0 (this thread)", LibC.errno(capture));
             }
@@ -80,7 +93,7 @@ public final class Cpu {
         MemorySegment capture = LibC.capture();
         int result;
         try {
-            result = (int) LibC.SCHED_GETCPU.invokeExact(capture);
+            result = (int) SCHED_GETCPU.invokeExact(capture);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }

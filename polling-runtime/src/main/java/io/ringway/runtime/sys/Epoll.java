@@ -1,11 +1,14 @@
 package io.ringway.runtime.sys;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
@@ -24,6 +27,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * thread; {@link #add}, {@link #modify} and {@link #remove} are control-plane calls.
  */
 public final class Epoll implements AutoCloseable {
+    // downcalls of this class only: made when it is first used, not in LibC's static initialiser (each
+    // distinct signature spins classes, which a `vm boot` that never opens a socket should not pay for)
+    private static final MethodHandle EPOLL_CREATE1 =
+        LibC.downcall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL =
+        LibC.downcall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT =
+        LibC.downcall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+
     /** Readable. */
     public static final int EPOLLIN = 0x001;
     /** Urgent data readable. */
@@ -81,7 +93,7 @@ public final class Epoll implements AutoCloseable {
         MemorySegment capture = LibC.capture();
         int result;
         try {
-            result = (int) LibC.EPOLL_CREATE1.invokeExact(capture, EPOLL_CLOEXEC);
+            result = (int) EPOLL_CREATE1.invokeExact(capture, EPOLL_CLOEXEC);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }
@@ -118,7 +130,7 @@ public final class Epoll implements AutoCloseable {
             MemorySegment event = arena.allocate(EVENT_LAYOUT);
             event.set(JAVA_INT, EVENTS_OFFSET, events);
             event.set(JAVA_LONG_UNALIGNED, DATA_OFFSET, data);
-            result = (int) LibC.EPOLL_CTL.invokeExact(capture, epfd, op, fd, event);
+            result = (int) EPOLL_CTL.invokeExact(capture, epfd, op, fd, event);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }
@@ -139,7 +151,7 @@ public final class Epoll implements AutoCloseable {
         MemorySegment capture = LibC.capture();
         int result;
         try {
-            result = (int) LibC.EPOLL_WAIT.invokeExact(capture, epfd, ready, maxEvents, timeoutMillis);
+            result = (int) EPOLL_WAIT.invokeExact(capture, epfd, ready, maxEvents, timeoutMillis);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }

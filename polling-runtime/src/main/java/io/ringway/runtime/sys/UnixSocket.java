@@ -4,7 +4,9 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -55,6 +57,29 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * allocate and block.
  */
 public final class UnixSocket implements AutoCloseable {
+    // downcalls of this class only: made when it is first used, not in LibC's static initialiser (each
+    // distinct signature spins classes, which a `vm boot` that never opens a socket should not pay for)
+    private static final MethodHandle SOCKET =
+        LibC.downcall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle BIND =
+        LibC.downcall("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle LISTEN =
+        LibC.downcall("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle ACCEPT4 =
+        LibC.downcall("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle CONNECT =
+        LibC.downcall("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SOCKETPAIR =
+        LibC.downcall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle SHUTDOWN =
+        LibC.downcall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SETSOCKOPT =
+        LibC.downcall("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SENDMSG =
+        LibC.downcall("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle RECVMSG =
+        LibC.downcall("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+
     /** The longest path a socket address can hold: sun_path is 108 bytes including the terminating NUL. */
     public static final int MAX_PATH_BYTES = SUN_PATH_SIZE - 1;
     /** The most fds one message can carry (the kernel's SCM_MAX_FD). */
@@ -87,11 +112,11 @@ public final class UnixSocket implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment address = socketAddress(arena, pathBytes);
             MemorySegment capture = LibC.capture();
-            int result = (int) LibC.BIND.invokeExact(capture, fd, address, addressLength(pathBytes));
+            int result = (int) BIND.invokeExact(capture, fd, address, addressLength(pathBytes));
             if (result < 0) {
                 throw new LinuxException("bind", "path=" + path, LibC.errno(capture));
             }
-            result = (int) LibC.LISTEN.invokeExact(capture, fd, backlog);
+            result = (int) LISTEN.invokeExact(capture, fd, backlog);
             if (result < 0) {
                 throw new LinuxException("listen", "path=" + path + ", backlog=" + backlog, LibC.errno(capture));
             }
@@ -113,7 +138,7 @@ public final class UnixSocket implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment address = socketAddress(arena, pathBytes);
             MemorySegment capture = LibC.capture();
-            int result = (int) LibC.CONNECT.invokeExact(capture, fd, address, addressLength(pathBytes));
+            int result = (int) CONNECT.invokeExact(capture, fd, address, addressLength(pathBytes));
             if (result < 0) {
                 throw new LinuxException("connect", "path=" + path, LibC.errno(capture));
             }
@@ -129,7 +154,7 @@ public final class UnixSocket implements AutoCloseable {
         MemorySegment capture = LibC.capture();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment fds = arena.allocate(JAVA_INT, 2);
-            int result = (int) LibC.SOCKETPAIR.invokeExact(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+            int result = (int) SOCKETPAIR.invokeExact(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
             if (result < 0) {
                 throw new LinuxException("socketpair", "domain=AF_UNIX, type=SOCK_STREAM", LibC.errno(capture));
             }
@@ -146,7 +171,7 @@ public final class UnixSocket implements AutoCloseable {
         while (true) {
             int result;
             try {
-                result = (int) LibC.ACCEPT4.invokeExact(capture, fd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+                result = (int) ACCEPT4.invokeExact(capture, fd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
             } catch (Throwable t) {
                 throw LibC.rethrow(t);
             }
@@ -173,7 +198,7 @@ public final class UnixSocket implements AutoCloseable {
             timeval.setAtIndex(JAVA_LONG, 0, timeout.getSeconds());
             timeval.setAtIndex(JAVA_LONG, 1, timeout.getNano() / 1000);
             MemorySegment capture = LibC.capture();
-            int result = (int) LibC.SETSOCKOPT.invokeExact(capture, fd, SOL_SOCKET, SO_RCVTIMEO, timeval, (int) timeval.byteSize());
+            int result = (int) SETSOCKOPT.invokeExact(capture, fd, SOL_SOCKET, SO_RCVTIMEO, timeval, (int) timeval.byteSize());
             if (result < 0) {
                 throw new LinuxException("setsockopt", "fd=" + fd + ", SO_RCVTIMEO=" + timeout, LibC.errno(capture));
             }
@@ -244,7 +269,7 @@ public final class UnixSocket implements AutoCloseable {
         while (true) {
             long result;
             try {
-                result = (long) LibC.SENDMSG.invokeExact(capture, fd, msg, MSG_NOSIGNAL);
+                result = (long) SENDMSG.invokeExact(capture, fd, msg, MSG_NOSIGNAL);
             } catch (Throwable t) {
                 throw LibC.rethrow(t);
             }
@@ -309,7 +334,7 @@ public final class UnixSocket implements AutoCloseable {
         while (true) {
             long result;
             try {
-                result = (long) LibC.RECVMSG.invokeExact(capture, fd, msg, MSG_CMSG_CLOEXEC);
+                result = (long) RECVMSG.invokeExact(capture, fd, msg, MSG_CMSG_CLOEXEC);
             } catch (Throwable t) {
                 throw LibC.rethrow(t);
             }
@@ -376,7 +401,7 @@ public final class UnixSocket implements AutoCloseable {
             return;
         }
         try {
-            int ignored = (int) LibC.SHUTDOWN.invokeExact(LibC.capture(), fd, SHUT_RDWR);
+            int ignored = (int) SHUTDOWN.invokeExact(LibC.capture(), fd, SHUT_RDWR);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }
@@ -399,7 +424,7 @@ public final class UnixSocket implements AutoCloseable {
         MemorySegment capture = LibC.capture();
         int result;
         try {
-            result = (int) LibC.SOCKET.invokeExact(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            result = (int) SOCKET.invokeExact(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }

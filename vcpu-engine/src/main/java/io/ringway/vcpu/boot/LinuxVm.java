@@ -47,10 +47,10 @@ import io.ringway.vhost.virtio.VirtioDevice;
 /**
  * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
  * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
- * KVM_GET_SUPPORTED_CPUID, a COM1 8250 UART on IRQ 4 (an irqfd), the power-off/reset ports, PCI bus 0
- * with its host bridge behind configuration mechanism #1 ({@link PciBus}), and the
- * boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit entry, protected mode
- * for PVH).
+ * KVM_GET_SUPPORTED_CPUID with the SMP topology of {@link CpuidTopology}, a COM1 8250 UART on IRQ 4 (an
+ * irqfd), the power-off/reset ports, PCI bus 0 with its host bridge behind configuration mechanism #1
+ * ({@link PciBus}), and the boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit
+ * entry, protected mode for PVH).
  *
  * <h2>SMP</h2>
  * vCPU {@code i} has APIC id {@code i} (the MADT lists one LAPIC per vCPU). Only the BSP (vCPU 0) gets
@@ -61,10 +61,6 @@ import io.ringway.vhost.virtio.VirtioDevice;
  * reset or debug exit from any vCPU, or a fault — stops all the others, and so does a timeout.
  */
 public final class LinuxVm implements AutoCloseable {
-    /** CPUID.1:ECX bit 24, TSC-deadline timer: KVM emulates it but leaves it out of KVM_GET_SUPPORTED_CPUID (api.rst). */
-    static final int CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
-    /** CPUID.1:ECX bit 31: running under a hypervisor. */
-    static final int CPUID_1_ECX_HYPERVISOR = 1 << 31;
     static final int KVM_CAP_TSC_DEADLINE_TIMER = 72;
     /** 8-bit APIC ids in the MADT (255 is the broadcast id, and the I/O APIC takes id {@code cpus}). */
     public static final int MAX_CPUS = 254;
@@ -113,8 +109,8 @@ public final class LinuxVm implements AutoCloseable {
     private final List<AutoCloseable> owned = new ArrayList<>();
     private int blkCount;
 
-    private LinuxVm(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName, MemorySegment initrd,
-                    String initrdName, String cmdline, OutputStream console) {
+    private LinuxVm(Kvm kvm, int cpus, long memory, SharedRegion.Options memoryOptions, MemorySegment kernel, String kernelName,
+                    MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
         if (cpus < 1 || cpus > MAX_CPUS) {
             throw new IllegalArgumentException("--cpus " + cpus + ": must be 1.." + MAX_CPUS + " (8-bit APIC ids in the MADT)");
         }
@@ -135,20 +131,22 @@ public final class LinuxVm implements AutoCloseable {
             vm.setTssAddress(Vm.DEFAULT_TSS_ADDRESS);
             vm.createIrqchip();
             vm.createPit2();
-            SharedRegion low = SharedRegion.create("ringway-guest-low", BootLayout.lowRam(memory));
+            SharedRegion low = SharedRegion.create("ringway-guest-low", BootLayout.lowRam(memory), memoryOptions);
             regions.add(low);
             vm.addMemory(0, low);
             if (BootLayout.highRam(memory) > 0) {
-                SharedRegion high = SharedRegion.create("ringway-guest-high", BootLayout.highRam(memory));
+                SharedRegion high = SharedRegion.create("ringway-guest-high", BootLayout.highRam(memory), memoryOptions);
                 regions.add(high);
                 vm.addMemory(BootLayout.HIGH_RAM_START, high);
             }
             entry = LinuxLoader.load(low.segment(), memory, cpus, kernel, kernelName, initrd, initrdName, cmdline);
 
             List<Vcpu> vcpus = new ArrayList<>();
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            boolean tscDeadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
             for (int id = 0; id < cpus; id++) {
                 Vcpu vcpu = vm.createVcpu(id);
-                vcpu.setCpuid(cpuid(kvm, id));
+                vcpu.setCpuid(CpuidTopology.forVcpu(supported, cpus, id, tscDeadline));
                 if (id == 0) {
                     setBootCpu(vcpu, entry);
                 } else {
@@ -185,7 +183,17 @@ public final class LinuxVm implements AutoCloseable {
      */
     public static LinuxVm create(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName,
                                  MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
-        return new LinuxVm(kvm, cpus, memory, kernel, kernelName, initrd, initrdName, cmdline, console);
+        return create(kvm, cpus, memory, SharedRegion.Options.DEFAULTS, kernel, kernelName, initrd, initrdName, cmdline, console);
+    }
+
+    /**
+     * As {@link #create(Kvm, int, long, MemorySegment, String, MemorySegment, String, String, OutputStream)}, with guest RAM
+     * made with {@code memoryOptions} (2 MiB huge pages: KVM then maps the guest with 2 MiB pages, as QEMU's
+     * transparent huge pages do for its anonymous RAM; a memfd's shmem pages are 4 KiB while shmem_enabled is "never").
+     */
+    public static LinuxVm create(Kvm kvm, int cpus, long memory, SharedRegion.Options memoryOptions, MemorySegment kernel,
+                                 String kernelName, MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
+        return new LinuxVm(kvm, cpus, memory, memoryOptions, kernel, kernelName, initrd, initrdName, cmdline, console);
     }
 
     /** Where the loader put things. */
@@ -291,6 +299,11 @@ public final class LinuxVm implements AutoCloseable {
     /** The virtio-pci functions added so far. */
     public synchronized List<VirtioPciFunction> virtioFunctions() {
         return List.copyOf(functions);
+    }
+
+    /** The {@link System#nanoTime()} of the guest's first boot-timer write, -1 before it. */
+    public long bootTimerWriteNanos() {
+        return bootTimer.firstWriteNanos();
     }
 
     /** The number of vCPUs. */
@@ -400,23 +413,6 @@ public final class LinuxVm implements AutoCloseable {
     private String bootTimerText() {
         long n = bootTimer.elapsedNanos();
         return n < 0 ? "" : String.format("; boot timer written %.1f ms after the VM was created", n / 1e6);
-    }
-
-    /** The supported CPUID with what a Linux guest needs set for vCPU {@code apicId}. */
-    static List<CpuidEntry> cpuid(Kvm kvm, int apicId) {
-        boolean deadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-        List<CpuidEntry> out = new ArrayList<>();
-        for (CpuidEntry e : kvm.supportedCpuid()) {
-            if (e.function() == 1) {
-                int ecx = e.ecx() | CPUID_1_ECX_HYPERVISOR | (deadline ? CPUID_1_ECX_TSC_DEADLINE : 0);
-                int ebx = (e.ebx() & 0x00ff_ffff) | apicId << 24; // initial APIC id in bits 31:24
-                e = new CpuidEntry(e.function(), e.index(), e.flags(), e.eax(), ebx, ecx, e.edx());
-            } else if (e.function() == 0xb || e.function() == 0x1f) {
-                e = new CpuidEntry(e.function(), e.index(), e.flags(), e.eax(), e.ebx(), e.ecx(), apicId); // x2APIC id
-            }
-            out.add(e);
-        }
-        return out;
     }
 
     /** Registers and segments at the entry point (boot.rst "64-bit boot protocol"; Xen PVH for 32-bit). */

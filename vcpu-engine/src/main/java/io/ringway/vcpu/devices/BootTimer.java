@@ -32,6 +32,11 @@ public final class BootTimer implements BusDevice {
         }
     }
 
+    /** The {@link System#nanoTime()} of the guest's first write, or -1 when it has not written. */
+    public long firstWriteNanos() {
+        return firstWriteNanos;
+    }
+
     /** Nanoseconds from the start to the guest's first write, or -1 when it has not written. */
     public long elapsedNanos() {
         long t = firstWriteNanos;

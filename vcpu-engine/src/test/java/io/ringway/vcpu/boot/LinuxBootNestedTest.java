@@ -32,6 +32,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * which spares the AMD GART search's scan of 256 buses, ~16,400 port exits, see {@link LinuxVm#PCI_CMDLINE}):
  * Linux finds the root bridge and its [bus 00] in the DSDT and enumerates the host bridge through
  * configuration mechanism #1, touching no other bus.
+ * Both guests see the CPU topology {@link CpuidTopology} describes (one package, a core per vCPU,
+ * APIC ids as in the MADT) and log no "[Firmware Bug]".
  *
  * <p>Skips only where qemu-system-x86_64 or a kernel is missing. Takes about a minute on a quiet
  * machine (L1 boot, the JVM under TCG, the kernel's decompressor); the deadline is
@@ -85,6 +87,12 @@ class LinuxBootNestedTest {
         assertTrue(booted.get(0).contains(" cpus=2 online=0-1 mem_kb="),
             "the 2-vCPU guest brought its AP up (2 CPUs in /proc/cpuinfo, 0-1 online): " + booted.get(0));
         assertTrue(booted.get(1).contains(" cpus=1 online=0 mem_kb="), "the 1-vCPU guest sees one CPU: " + booted.get(1));
+        // CpuidTopology: one package of N cores whose APIC ids are the MADT's, and no firmware complaint
+        List<String> topology = out.lines().filter(l -> l.startsWith("RINGWAY_TOPO ")).toList();
+        assertEquals(List.of("RINGWAY_TOPO packages=1 core_ids=0,1, siblings=2, cpu_cores=2, apicids=0,1, fw_bug=0",
+                "RINGWAY_TOPO packages=1 core_ids=0, siblings=1, cpu_cores=1, apicids=0, fw_bug=0"), topology,
+            "the guests' /proc/cpuinfo topology:\n" + tail(out));
+        assertTrue(out.contains("smpboot: Max logical packages: 1"), "Linux counts one package:\n" + tail(out));
         List<String> pci = out.lines().filter(l -> l.startsWith("RINGWAY_PCI ")).toList();
         assertEquals(List.of("RINGWAY_PCI 0000:00:00.0 0x1b36 0x0008 0x060000"), pci,
             "only the PCI guest enumerates, and finds the host bridge at 00:00.0:\n" + tail(out));
