@@ -1,23 +1,22 @@
 package io.ringway.cli;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
+import static io.ringway.vcpu.boot.NestedKvm.newestKernelWithModules;
+import static io.ringway.vcpu.boot.NestedKvm.onPath;
+import static io.ringway.vcpu.boot.NestedKvm.run;
+import static io.ringway.vcpu.boot.NestedKvm.tail;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -57,7 +56,7 @@ class VmBootNetNestedTest {
     @Test
     void twoGuestsPingEachOtherThroughRingwaysSwitchAndOneGuestPingsL1OverATap() throws Exception {
         assumeTrue(onPath("qemu-system-x86_64"), "skipped, needs qemu-system-x86_64 (apt-get install qemu-system-x86)");
-        Optional<Path> kernel = newestKernel();
+        Optional<Path> kernel = newestKernelWithModules();
         assumeTrue(kernel.isPresent(), "skipped, needs a kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)");
         assumeTrue(onPath("busybox") || Files.isExecutable(Path.of("/bin/busybox")), "skipped, needs busybox (apt-get install busybox-static)");
         assumeTrue(onPath("cpio"), "skipped, needs cpio (apt-get install cpio)");
@@ -128,46 +127,5 @@ class VmBootNetNestedTest {
         Matcher m = Pattern.compile("(?m)^" + guest + " ([0-9.]+)\\| RINGWAY_NET peer answered after (\\d+) failed tries, uptime ([0-9.]+)").matcher(out);
         return m.find() ? "first reply " + m.group(1) + " s after the processes started (guest uptime " + m.group(3) + " s, "
             + m.group(2) + " unanswered tries before)" : "no first-reply line";
-    }
-
-    private static Optional<Path> newestKernel() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
-            return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
-                .filter(p -> Files.isDirectory(Path.of("/lib/modules", p.getFileName().toString().substring(8))))
-                .max(Comparator.comparing(p -> p.getFileName().toString()));
-        }
-    }
-
-    private static boolean onPath(String program) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, program))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Runs {@code cmd} with extra environment pairs, output to {@code log}; fails the test past the deadline. */
-    private static int run(List<String> cmd, long timeoutSeconds, Path log, String... env) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(cmd)).redirectErrorStream(true).redirectOutput(log.toFile());
-        for (int i = 0; i < env.length; i += 2) {
-            pb.environment().put(env[i], env[i + 1]);
-        }
-        Process p = pb.start();
-        p.getOutputStream().close();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.descendants().forEach(ProcessHandle::destroy);
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-            }
-            fail(cmd.get(0) + " did not finish within " + timeoutSeconds + " s; log " + log + ":\n" + tail(Files.readString(log, StandardCharsets.ISO_8859_1)));
-        }
-        return p.exitValue();
-    }
-
-    private static String tail(String s) {
-        return s.length() <= 6000 ? s : s.substring(s.length() - 6000);
     }
 }

@@ -4,16 +4,17 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
+
+import io.ringway.storage.interop.QemuPeers;
+
+import static io.ringway.storage.interop.QemuPeers.digest;
+import static io.ringway.storage.interop.QemuPeers.kernelVersion;
+import static io.ringway.storage.interop.QemuPeers.onPath;
 
 /**
  * A Linux guest under QEMU (TCG) with one {@code virtio-net-pci} NIC on a vhost-user socket,
@@ -45,16 +46,16 @@ final class QemuNetGuest implements AutoCloseable {
     /** @return why a guest cannot run here (naming what to install), or empty */
     static Optional<String> missingPeers() {
         List<String> missing = new ArrayList<>();
-        if (executable(QEMU) == null) {
+        if (onPath(QEMU) == null) {
             missing.add("qemu-system-x86_64 (apt-get install qemu-system-x86)");
         }
-        if (kernel() == null) {
+        if (kernelVersion() == null) {
             missing.add("a kernel in /boot with its modules (apt-get install linux-image-amd64)");
         }
-        if (executable("busybox") == null) {
+        if (onPath("busybox") == null) {
             missing.add("busybox (apt-get install busybox-static)");
         }
-        if (executable("cpio") == null) {
+        if (onPath("cpio") == null) {
             missing.add("cpio (apt-get install cpio)");
         }
         if (!Files.isRegularFile(recipe())) {
@@ -62,29 +63,6 @@ final class QemuNetGuest implements AutoCloseable {
         }
         return missing.isEmpty() ? Optional.empty()
                 : Optional.of("QEMU net interop test skipped, missing: " + String.join(", ", missing));
-    }
-
-    private static Path executable(String name) {
-        Stream<String> dirs = Stream.concat(Stream.of(System.getenv().getOrDefault("PATH", "").split(":")),
-                Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
-        return dirs.filter(d -> !d.isEmpty()).map(d -> Path.of(d, name)).filter(Files::isExecutable).findFirst().orElse(null);
-    }
-
-    /** The newest version V with /boot/vmlinuz-V and /lib/modules/V/modules.dep, or null. */
-    static String kernel() {
-        try (Stream<Path> s = Files.list(Path.of("/lib/modules"))) {
-            return s.map(p -> p.getFileName().toString())
-                    .filter(v -> Files.isReadable(Path.of("/boot/vmlinuz-" + v)))
-                    .filter(v -> Files.isReadable(Path.of("/lib/modules", v, "modules.dep")))
-                    .max(Comparator.comparing(QemuNetGuest::versionKey)).orElse(null);
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    /** "6.1.0-56-amd64" as zero-padded numbers, so that a plain string comparison orders versions. */
-    private static String versionKey(String version) {
-        return Pattern.compile("\\d+").matcher(version).replaceAll(m -> "%08d".formatted(Long.parseLong(m.group())));
     }
 
     /** The shared initramfs recipe, found from the module directory (Maven's working directory for tests). */
@@ -101,46 +79,13 @@ final class QemuNetGuest implements AutoCloseable {
         if (initramfs != null) {
             return initramfs;
         }
-        String kver = kernel();
+        String kver = kernelVersion();
         Files.createDirectories(WORK);
         Path out = WORK.resolve("net-guest-" + digest(kver + "|" + MODULES, recipe(), guestRoot()) + ".cpio.gz");
-        if (!Files.exists(out)) {
-            Path log = WORK.resolve("mkinitramfs-net.log");
-            ProcessBuilder pb = new ProcessBuilder("bash", recipe().toString(), out.toString())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).directory(WORK.toFile());
-            pb.environment().put("KVER", kver);
-            pb.environment().put("MODS", MODULES);
-            pb.environment().put("EXTRA", guestRoot().toString());
-            Process p = pb.start();
-            p.getOutputStream().close();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("mkinitramfs.sh took over 120 s; see " + log);
-            }
-            if (p.exitValue() != 0 || !Files.exists(out)) {
-                throw new IllegalStateException("mkinitramfs.sh failed (" + p.exitValue() + "): " + Files.readString(log));
-            }
-        }
+        QemuPeers.buildInitramfs(recipe(), out, WORK.resolve("mkinitramfs-net.log"),
+                Map.of("KVER", kver, "MODS", MODULES, "EXTRA", guestRoot().toString()));
         initramfs = out;
         return out;
-    }
-
-    private static String digest(String extra, Path... inputs) throws IOException {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(extra.getBytes(StandardCharsets.UTF_8));
-            for (Path input : inputs) {
-                try (Stream<Path> s = Files.walk(input)) {
-                    for (Path f : s.filter(Files::isRegularFile).sorted().toList()) {
-                        md.update(f.toString().getBytes(StandardCharsets.UTF_8));
-                        md.update(Files.readAllBytes(f));
-                    }
-                }
-            }
-            return HexFormat.of().formatHex(md.digest(), 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /**
@@ -153,7 +98,7 @@ final class QemuNetGuest implements AutoCloseable {
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
                 "-chardev", "socket,id=c0,path=" + socket, "-netdev", "vhost-user,id=n0,chardev=c0",
                 "-device", "virtio-net-pci,netdev=n0,mac=" + mac + ",vectors=0",
-                "-nographic", "-no-reboot", "-kernel", "/boot/vmlinuz-" + kernel(), "-initrd", initramfs().toString(),
+                "-nographic", "-no-reboot", "-kernel", "/boot/vmlinuz-" + kernelVersion(), "-initrd", initramfs().toString(),
                 "-append", "console=ttyS0 quiet panic=-1 peers.run=" + job + " " + String.join(" ", params));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(console.toFile()).start();
         p.getOutputStream().close();

@@ -5,17 +5,18 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
+
+import static io.ringway.storage.interop.QemuPeers.digest;
+import static io.ringway.storage.interop.QemuPeers.kernelVersion;
+import static io.ringway.storage.interop.QemuPeers.onPath;
 
 /**
  * A Linux guest under QEMU (TCG) with one vhost-user-blk-pci disk, running a job from the test
@@ -52,51 +53,6 @@ final class QemuGuest {
                 : Optional.of("QEMU interop test skipped, missing: " + String.join(", ", missing));
     }
 
-    static Path onPath(String name) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            Path p = Path.of(dir, name);
-            if (Files.isExecutable(p)) {
-                return p;
-            }
-        }
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) {
-            Path p = Path.of(dir, name);
-            if (Files.isExecutable(p)) {
-                return p;
-            }
-        }
-        return null;
-    }
-
-    /** The newest kernel with both /boot/vmlinuz-V and /lib/modules/V/modules.dep, or null. */
-    static String kernelVersion() {
-        Path modules = Path.of("/lib/modules");
-        if (!Files.isDirectory(modules)) {
-            return null;
-        }
-        try (Stream<Path> s = Files.list(modules)) {
-            return s.map(p -> p.getFileName().toString())
-                    .filter(v -> Files.isReadable(Path.of("/boot", "vmlinuz-" + v)))
-                    .filter(v -> Files.isReadable(modules.resolve(v).resolve("modules.dep")))
-                    .max(QemuGuest::compareVersions).orElse(null);
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    private static int compareVersions(String a, String b) {
-        String[] x = a.split("[.-]");
-        String[] y = b.split("[.-]");
-        for (int i = 0; i < Math.min(x.length, y.length); i++) {
-            int c = x[i].matches("\\d+") && y[i].matches("\\d+")
-                    ? Long.compare(Long.parseLong(x[i]), Long.parseLong(y[i])) : x[i].compareTo(y[i]);
-            if (c != 0) {
-                return c;
-            }
-        }
-        return Integer.compare(x.length, y.length);
-    }
-
     /** Builds (or reuses) the initramfs: busybox, virtio-blk modules, fio with its libraries, the guest jobs. */
     static synchronized Path initramfs() throws IOException, InterruptedException {
         if (initramfs != null) {
@@ -110,42 +66,12 @@ final class QemuGuest {
         }
         String kver = kernelVersion();
         Path fio = onPath("fio");
-        String key = digest(scripts, kver + "|" + fio + "|" + Files.size(fio) + "|" + Files.getLastModifiedTime(fio));
+        String key = digest(kver + "|" + fio + "|" + Files.size(fio) + "|" + Files.getLastModifiedTime(fio), scripts);
         Files.createDirectories(WORK);
         Path out = WORK.resolve("guest-" + key + ".cpio.gz");
-        if (!Files.exists(out)) {
-            Path log = WORK.resolve("mkinitramfs.log");
-            Process p = new ProcessBuilder("bash", scripts.resolve("mkinitramfs.sh").toString(), out.toString(), fio.toString())
-                    .redirectErrorStream(true).redirectOutput(log.toFile())
-                    .directory(WORK.toFile())
-                    .start();
-            p.getOutputStream().close();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("mkinitramfs.sh took over 120 s; see " + log);
-            }
-            if (p.exitValue() != 0 || !Files.exists(out)) {
-                throw new IllegalStateException("mkinitramfs.sh failed (" + p.exitValue() + "): " + Files.readString(log));
-            }
-        }
+        QemuPeers.buildInitramfs(scripts.resolve("mkinitramfs.sh"), out, WORK.resolve("mkinitramfs.log"), Map.of(), fio.toString());
         initramfs = out;
         return out;
-    }
-
-    private static String digest(Path scripts, String extra) throws IOException {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(extra.getBytes(StandardCharsets.UTF_8));
-            try (Stream<Path> s = Files.walk(scripts)) {
-                for (Path f : s.filter(Files::isRegularFile).sorted().toList()) {
-                    md.update(scripts.relativize(f).toString().getBytes(StandardCharsets.UTF_8));
-                    md.update(Files.readAllBytes(f));
-                }
-            }
-            return HexFormat.of().formatHex(md.digest(), 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** What a guest run printed and how it ended. */

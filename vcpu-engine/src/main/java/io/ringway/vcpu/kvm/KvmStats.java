@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.ringway.runtime.sys.FileIo;
 import io.ringway.runtime.sys.LibC;
@@ -86,7 +87,7 @@ public final class KvmStats implements AutoCloseable {
     private final int dataSize;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment data;
-    private volatile boolean closed;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private KvmStats(int fd) {
         this.fd = fd;
@@ -171,7 +172,7 @@ public final class KvmStats implements AutoCloseable {
 
     /** Re-reads the values (one pread of the data block; does not allocate). */
     public void refresh() {
-        if (closed) {
+        if (closed.get()) {
             throw new IllegalStateException("KVM stats " + id + " closed");
         }
         readFully(data, dataSize, dataOffset, "data");
@@ -236,11 +237,8 @@ public final class KvmStats implements AutoCloseable {
     /** Closes the stats fd. */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        if (closed.getAndSet(true)) {
+            return;
         }
         LibC.closeQuietly(fd);
         arena.close();

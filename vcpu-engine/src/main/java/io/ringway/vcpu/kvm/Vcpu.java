@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.ringway.runtime.sys.Errno;
 import io.ringway.runtime.sys.LibC;
@@ -50,7 +51,7 @@ public final class Vcpu implements AutoCloseable {
     private final Object kickLock = new Object();
     private final int pid = LibC.getpid();
     private int boundTid;
-    private volatile boolean closed;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     Vcpu(Vm vm, int id, int fd) {
         this.vm = vm;
@@ -452,11 +453,8 @@ public final class Vcpu implements AutoCloseable {
     /** Unmaps kvm_run and closes the fd. The run loop must have ended. */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        if (closed.getAndSet(true)) {
+            return;
         }
         arena.close();
         LibC.closeQuietly(fd);

@@ -8,11 +8,8 @@ import io.ringway.net.device.VirtioNetFeatures;
 import io.ringway.vcpu.kvm.Vm;
 import io.ringway.vcpu.virtio.ExternalRings;
 import io.ringway.vcpu.virtio.VhostUserDevice;
-import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.QueueConfig;
-import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
-import io.ringway.vhost.virtio.Virtqueue;
 
 /**
  * A guest NIC whose queues a vhost-user-net back-end serves ({@code ringway net}, DPDK's vhost PMD),
@@ -31,7 +28,7 @@ import io.ringway.vhost.virtio.Virtqueue;
  *   <li>The back-end is told only the negotiated bits it offered itself (MAC is ours, not its).</li>
  * </ul>
  */
-public final class VhostUserNetDevice implements VirtioDevice, ExternalRings, AutoCloseable {
+public final class VhostUserNetDevice implements ExternalRings, AutoCloseable {
     /** Queue pair 0: receiveq1 and transmitq1 (virtio 1.2, 5.1.2). */
     static final int QUEUES = 2;
     private static final long PASSED = VirtioFeatures.mask(VirtioFeatures.VERSION_1)
@@ -120,21 +117,6 @@ public final class VhostUserNetDevice implements VirtioDevice, ExternalRings, Au
         backend.onFailure(listener);
     }
 
-    /** Nothing here: the back-end activates its device when its rings start. */
-    @Override
-    public void activate(long negotiatedFeatures, GuestMemory memory, List<Virtqueue> queues) {
-    }
-
-    @Override
-    public void reset() {
-        stop();
-    }
-
-    /** Never called for an {@link ExternalRings} device: the back-end polls. */
-    @Override
-    public int process(int queueIndex) {
-        return 0;
-    }
 
     /** @return the MAC the guest reads */
     public byte[] mac() {

@@ -4,7 +4,10 @@ import java.util.List;
 import java.util.function.Consumer;
 
 import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.VirtioDevice;
+import io.ringway.vhost.virtio.Virtqueue;
 
 /**
  * A {@code VirtioDevice} whose rings are served outside the transport, by a vhost-user back-end in
@@ -15,7 +18,7 @@ import io.ringway.vhost.virtio.QueueConfig;
  * userspace exit) and the call eventfd (the irqfd: the back-end's completion interrupts the guest
  * without passing through this process). The transport polls nothing for such a device.
  */
-public interface ExternalRings {
+public interface ExternalRings extends VirtioDevice {
     /**
      * Starts the rings.
      *
@@ -37,5 +40,22 @@ public interface ExternalRings {
      * cannot die on their own ignore it.
      */
     default void onFailure(Consumer<String> listener) {
+    }
+
+    /** Nothing to do: the back-end activates its device when its rings start. */
+    @Override
+    default void activate(long negotiatedFeatures, GuestMemory memory, List<Virtqueue> queues) {
+    }
+
+    /** Stops the rings. */
+    @Override
+    default void reset() {
+        stop();
+    }
+
+    /** Never called for an {@code ExternalRings} device: the back-end polls. */
+    @Override
+    default int process(int queueIndex) {
+        return 0;
     }
 }

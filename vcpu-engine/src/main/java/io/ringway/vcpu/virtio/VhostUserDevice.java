@@ -15,11 +15,8 @@ import io.ringway.vcpu.kvm.Vm;
 import io.ringway.vhost.frontend.FrontendMemory;
 import io.ringway.vhost.frontend.VhostUserFrontend;
 import io.ringway.vhost.frontend.VhostUserFrontendException;
-import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.QueueConfig;
-import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
-import io.ringway.vhost.virtio.Virtqueue;
 
 /**
  * A virtio device served by a vhost-user back-end (Ringway's {@code ringway blk}, qemu-storage-daemon,
@@ -41,7 +38,7 @@ import io.ringway.vhost.virtio.Virtqueue;
  * reason. A watcher thread notices a close or stray bytes while the rings run and nobody talks to
  * the back-end. A reconnect is not attempted: the VMM needs a new device.
  */
-public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoCloseable {
+public final class VhostUserDevice implements ExternalRings, AutoCloseable {
     private static final long PROTOCOL_FEATURES_BIT = 1L << 30;
     private static final long PROTOCOL_MQ = 1L << 0;
     private static final long PROTOCOL_REPLY_ACK = 1L << 3;
@@ -257,21 +254,6 @@ public final class VhostUserDevice implements VirtioDevice, ExternalRings, AutoC
         }
     }
 
-    /** Nothing to do: the back-end activates its device when its rings start. */
-    @Override
-    public void activate(long negotiatedFeatures, GuestMemory memory, List<Virtqueue> queues) {
-    }
-
-    @Override
-    public void reset() {
-        stop();
-    }
-
-    /** Never called for an {@link ExternalRings} device: the back-end polls. */
-    @Override
-    public int process(int queueIndex) {
-        return 0;
-    }
 
     /**
      * Who hears of a failure: the transport, which sets DEVICE_NEEDS_RESET. Called once, with the

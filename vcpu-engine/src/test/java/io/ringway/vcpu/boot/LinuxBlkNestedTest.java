@@ -10,10 +10,10 @@ import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
-import static io.ringway.vcpu.boot.LinuxBootNestedTest.newestKernel;
-import static io.ringway.vcpu.boot.LinuxBootNestedTest.onPath;
-import static io.ringway.vcpu.boot.LinuxBootNestedTest.run;
-import static io.ringway.vcpu.boot.LinuxBootNestedTest.tail;
+import static io.ringway.vcpu.boot.NestedKvm.newestKernel;
+import static io.ringway.vcpu.boot.NestedKvm.onPath;
+import static io.ringway.vcpu.boot.NestedKvm.run;
+import static io.ringway.vcpu.boot.NestedKvm.tail;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,25 +1,25 @@
 package io.ringway.vcpu.boot;
 
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
+import static io.ringway.vcpu.boot.NestedKvm.newestKernel;
+import static io.ringway.vcpu.boot.NestedKvm.onPath;
+import static io.ringway.vcpu.boot.NestedKvm.run;
+import static io.ringway.vcpu.boot.NestedKvm.tail;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -129,48 +129,5 @@ class LinuxBootNestedTest {
         assertEquals(0, p.waitFor(), "xz -dc of the kernel payload");
         Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Files.delete(xz);
-    }
-
-    static Optional<Path> newestKernel() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
-            return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
-                .max(Comparator.comparing(p -> p.getFileName().toString()));
-        }
-    }
-
-    static boolean onPath(String program) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, program))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Runs {@code cmd} with extra environment pairs, output to {@code log}; fails the test past the deadline. */
-    static int run(List<String> cmd, long timeoutSeconds, Path log, String... env) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-        for (int i = 0; i < env.length; i += 2) {
-            pb.environment().put(env[i], env[i + 1]);
-        }
-        Process p = pb.start();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.descendants().forEach(ProcessHandle::destroy);
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-            }
-            fail(cmd.get(0) + " did not finish within " + timeoutSeconds + " s; log " + log + ":\n" + tail(Files.readString(log)));
-        }
-        int rc = p.exitValue();
-        if (cmd.get(0).endsWith("mkinitramfs.sh") && rc != 0) {
-            fail("initramfs build failed (" + rc + "): " + Files.readString(log));
-        }
-        return rc;
-    }
-
-    static String tail(String s) {
-        return s.length() <= 4000 ? s : s.substring(s.length() - 4000);
     }
 }

@@ -3,14 +3,12 @@ package io.ringway.vcpu.virtio;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.storage.bdev.MallocBlockDevice;
 import io.ringway.storage.blk.VirtioBlkDevice;
@@ -26,8 +24,15 @@ import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
 import io.ringway.vhost.virtio.Virtqueue;
 
+import static io.ringway.vcpu.virtio.BlkRingDriver.AVAIL;
+import static io.ringway.vcpu.virtio.BlkRingDriver.DESC;
+import static io.ringway.vcpu.virtio.BlkRingDriver.STATUS;
+import static io.ringway.vcpu.virtio.BlkRingDriver.USED;
+import static io.ringway.vcpu.virtio.BlkRingDriver.await;
+import static io.ringway.vcpu.virtio.BlkRingDriver.descriptor;
+import static io.ringway.vcpu.virtio.BlkRingDriver.publishHead0;
+import static io.ringway.vcpu.virtio.BlkRingDriver.writeRequest;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -42,13 +47,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class VirtioMmioTransportTest {
     private static final long BASE = MicroGuest.MMIO_BASE;
-    private static final long DESC = 0x10_0000;
-    private static final long AVAIL = 0x10_1000;
-    private static final long USED = 0x10_2000;
     private static final int FEATURES_OK = VirtioMmio.STATUS_ACKNOWLEDGE | VirtioMmio.STATUS_DRIVER | VirtioMmio.STATUS_FEATURES_OK;
 
     private Kvm kvm;
     private MicroGuest guest;
+    private BlkDeviceFixture blk;
     private Lcore lcore;
     private MallocBlockDevice bdev;
     private VirtioBlkDevice device;
@@ -59,9 +62,10 @@ class VirtioMmioTransportTest {
         kvm = KvmTestSupport.openOrSkip();
         guest = MicroGuest.create(kvm, 4 << 20);
         guest.vm().createIrqchip();
-        lcore = Lcore.builder("mmio-test").idlePolicy(IdlePolicy.adaptive()).start();
-        bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
-        device = VirtioBlkDevice.builder(bdev).name("mmio-test").queueSize(128).build();
+        blk = new BlkDeviceFixture("mmio-test");
+        lcore = blk.lcore;
+        bdev = blk.disk;
+        device = blk.device;
         t = new VirtioMmioTransport("blk-test", device, guest.vm(), BASE, 16, lcore);
         t.attach(new MmioBus());
     }
@@ -70,9 +74,7 @@ class VirtioMmioTransportTest {
     void tearDown() {
         if (t != null) {
             t.close();
-            device.close();
-            bdev.close();
-            lcore.close();
+            blk.close();
             guest.close();
             kvm.close();
         }
@@ -116,11 +118,6 @@ class VirtioMmioTransportTest {
     }
 
     /** Makes head 0 available: avail ring[0] = 0, avail idx = 1. */
-    private static void publishHead0(MemorySegment m) {
-        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
-        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
-    }
-
     private void assertNeedsReset(String expectedInFailure) {
         assertTrue((reg(VirtioMmio.STATUS) & VirtioMmio.STATUS_DEVICE_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET set");
         assertTrue((reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_CONFIG_CHANGE) != 0, "config change interrupt");
@@ -130,15 +127,6 @@ class VirtioMmioTransportTest {
         assertTrue(lcore.isRunning(), "the lcore goes on");
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within 10 s: " + what);
-            }
-            Thread.sleep(1);
-        }
-    }
 
     @Test
     void theRegistersIdentifyAVersion2BlockDeviceThatOffersVersion1() {
@@ -247,21 +235,11 @@ class VirtioMmioTransportTest {
     void aCompletedRequestSetsInterruptStatusAndAckClearsIt() throws InterruptedException {
         start();
         MemorySegment m = guest.memory();
-        long header = 0x10_3000;
-        long data = 0x10_4000;
-        long status = 0x10_3100;
-        m.set(JAVA_INT, header, 1);              // VIRTIO_BLK_T_OUT
-        m.set(JAVA_LONG, header + 8, 3);         // sector 3
-        m.set(JAVA_LONG, data, 0x1122_3344_5566_7788L);
-        m.set(JAVA_BYTE, status, (byte) 0xff);
-        descriptor(m, 0, header, 16, 1, 1);
-        descriptor(m, 1, data, 512, 1, 2);
-        descriptor(m, 2, status, 1, 2, 0);
-        publishHead0(m);
+        writeRequest(m, 3, 0x1122_3344_5566_7788L, 0);
         set(VirtioMmio.QUEUE_NOTIFY, 0); // as if the ioeventfd had let it through
 
         await(() -> m.get(JAVA_SHORT, USED + 2) == 1, "used idx 1");
-        assertEquals(0, m.get(JAVA_BYTE, status), "VIRTIO_BLK_S_OK");
+        assertEquals(0, m.get(JAVA_BYTE, STATUS), "VIRTIO_BLK_S_OK");
         assertEquals(0x1122_3344_5566_7788L, bdev.memory().get(JAVA_LONG, 3 * 512));
         await(() -> (reg(VirtioMmio.INTERRUPT_STATUS) & VirtioMmio.INTERRUPT_USED_BUFFER) != 0, "InterruptStatus bit 0");
         assertTrue(t.interrupts() >= 1);
@@ -391,10 +369,8 @@ class VirtioMmioTransportTest {
     void aVhostUserBackEndThatDiesWhileTheRingsRunSetsNeedsResetAndTheResetDoesNotThrow(@TempDir java.nio.file.Path dir) throws Exception {
         long baseline = baseline();
         java.nio.file.Path sock = dir.resolve("blk.sock");
-        try (MallocBlockDevice disk = new MallocBlockDevice("malloc1", 1 << 20, 512, false);
-             VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("mmio-dead").queueSize(128).build();
-             Lcore backendLcore = Lcore.builder("mmio-dead-backend").idlePolicy(IdlePolicy.adaptive()).start()) {
-            VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("mmio-dead").listen(sock);
+        try (BlkDeviceFixture served = new BlkDeviceFixture("mmio-dead")) {
+            VhostUserBackend backend = served.listen(sock);
             VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 128);
             VirtioMmioTransport x = new VirtioMmioTransport("vhost", remote, guest.vm(), BASE + VirtioMmio.WINDOW, 17, lcore);
             try {
@@ -409,7 +385,6 @@ class VirtioMmioTransportTest {
             } finally {
                 x.close();
                 remote.close();
-                backend.close();
             }
         }
         ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
@@ -444,13 +419,5 @@ class VirtioMmioTransportTest {
 
     private static void set(VirtioMmioTransport x, int offset, long value) {
         x.write(offset, 4, value);
-    }
-
-    private static void descriptor(MemorySegment m, int index, long addr, int len, int flags, int next) {
-        long at = DESC + 16L * index;
-        m.set(JAVA_LONG, at, addr);
-        m.set(JAVA_INT, at + 8, len);
-        m.set(JAVA_SHORT, at + 12, (short) flags);
-        m.set(JAVA_SHORT, at + 14, (short) next);
     }
 }

@@ -1,14 +1,12 @@
 package io.ringway.vcpu.pci.virtio;
 
 import java.lang.foreign.MemorySegment;
-import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.ringway.runtime.poll.IdlePolicy;
 import io.ringway.runtime.poll.Lcore;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.runtime.sys.LinuxException;
@@ -24,14 +22,22 @@ import io.ringway.vcpu.kvm.KvmTestSupport;
 import io.ringway.vcpu.kvm.Vcpu;
 import io.ringway.vcpu.pci.PciBus;
 import io.ringway.vcpu.pci.PciConfigSpace;
+import io.ringway.vcpu.virtio.BlkDeviceFixture;
+import io.ringway.vcpu.virtio.BlkRingDriver;
 import io.ringway.vcpu.virtio.ScriptedVhostUserBackend;
 import io.ringway.vcpu.virtio.ScriptedVhostUserBackend.Misbehaviour;
 import io.ringway.vcpu.virtio.VhostUserDevice;
 import io.ringway.vhost.backend.VhostUserBackend;
 
 import static io.ringway.vcpu.pci.virtio.VirtioPciLayout.*;
+import static io.ringway.vcpu.virtio.BlkRingDriver.AVAIL;
+import static io.ringway.vcpu.virtio.BlkRingDriver.DESC;
+import static io.ringway.vcpu.virtio.BlkRingDriver.STATUS;
+import static io.ringway.vcpu.virtio.BlkRingDriver.USED;
+import static io.ringway.vcpu.virtio.BlkRingDriver.await;
+import static io.ringway.vcpu.virtio.BlkRingDriver.descriptor;
+import static io.ringway.vcpu.virtio.BlkRingDriver.publishHead0;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -50,9 +56,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class VirtioPciFunctionTest {
     private int slot = 3;
     private static final long BAR_ADDR = 0xc000_0000L;
-    private static final long DESC = 0x10_0000;
-    private static final long AVAIL = 0x10_1000;
-    private static final long USED = 0x10_2000;
     private static final int VECTOR_A = 0x41;
     private static final int VECTOR_B = 0x52;
     /** What {@link #enableMsix()} programs into vector 1, the configuration vector of {@link #driverOk()}. */
@@ -61,6 +64,7 @@ class VirtioPciFunctionTest {
     private Kvm kvm;
     private MicroGuest guest;
     private Vcpu vcpu;
+    private BlkDeviceFixture blk;
     private Lcore lcore;
     private MallocBlockDevice bdev;
     private VirtioBlkDevice device;
@@ -77,9 +81,10 @@ class VirtioPciFunctionTest {
         guest.vm().createIrqchip();
         vcpu = guest.vm().createVcpu(0);
         vcpu.setLapic(vcpu.getLapic().softwareEnable(0xff)); // KVM drops fixed interrupts to a disabled APIC
-        lcore = Lcore.builder("pci-test").idlePolicy(IdlePolicy.adaptive()).start();
-        bdev = new MallocBlockDevice("malloc0", 1 << 20, 512, false);
-        device = VirtioBlkDevice.builder(bdev).name("pci-test").queueSize(128).build();
+        blk = new BlkDeviceFixture("pci-test");
+        lcore = blk.lcore;
+        bdev = blk.disk;
+        device = blk.device;
         f = VirtioPciFunction.create("blk-test", guest.vm(), device, lcore);
         bus = new PciBus(io, mmio);
         bus.registerPorts();
@@ -90,9 +95,7 @@ class VirtioPciFunctionTest {
     void tearDown() {
         if (f != null) {
             f.close();
-            device.close();
-            bdev.close();
-            lcore.close();
+            blk.close();
             guest.close();
             kvm.close();
         }
@@ -170,30 +173,8 @@ class VirtioPciFunctionTest {
 
     /** A VIRTIO_BLK_T_OUT of one sector with {@code value} at sector {@code sector}, made available; returns the new avail idx. */
     private int writeRequest(int sector, long value) {
-        MemorySegment m = guest.memory();
-        long header = 0x10_3000;
-        long data = 0x10_4000;
-        long status = 0x10_3100;
-        m.set(JAVA_INT, header, 1);
-        m.set(JAVA_INT, header + 4, 0);
-        m.set(JAVA_LONG, header + 8, sector);
-        m.set(JAVA_LONG, data, value);
-        m.set(JAVA_BYTE, status, (byte) 0xff);
-        descriptor(m, 0, header, 16, 1, 1);
-        descriptor(m, 1, data, 512, 1, 2);
-        descriptor(m, 2, status, 1, 2, 0);
-        m.set(JAVA_SHORT, AVAIL + 4 + 2L * (nextHead % 16), (short) 0);
-        nextHead++;
-        m.set(JAVA_SHORT, AVAIL + 2, (short) nextHead);
+        nextHead = BlkRingDriver.writeRequest(guest.memory(), sector, value, nextHead);
         return nextHead;
-    }
-
-    private static void descriptor(MemorySegment m, int index, long addr, int len, int flags, int next) {
-        long at = DESC + 16L * index;
-        m.set(JAVA_LONG, at, addr);
-        m.set(JAVA_INT, at + 8, len);
-        m.set(JAVA_SHORT, at + 12, (short) flags);
-        m.set(JAVA_SHORT, at + 14, (short) next);
     }
 
     /** The driver's write to queue 0's notify address, as an exit delivers it (the ioeventfd only sees real guest writes). */
@@ -203,16 +184,6 @@ class VirtioPciFunctionTest {
 
     private boolean irr(int vector) {
         return vcpu.getLapic().bit(KvmLapicState.IRR, vector);
-    }
-
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within 10 s: " + what);
-            }
-            Thread.sleep(1);
-        }
     }
 
     /** Whether KVM already has an ioeventfd at {@code address} (a second zero-length one collides: EEXIST). */
@@ -272,7 +243,7 @@ class VirtioPciFunctionTest {
         notifyQueue0();
 
         await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "used idx " + idx);
-        assertEquals(0, guest.memory().get(JAVA_BYTE, 0x10_3100), "VIRTIO_BLK_S_OK");
+        assertEquals(0, guest.memory().get(JAVA_BYTE, STATUS), "VIRTIO_BLK_S_OK");
         assertEquals(0x1122_3344_5566_7788L, bdev.memory().get(JAVA_LONG, 3 * 512), "the data reached the bdev");
         await(() -> irr(VECTOR_A), "vector 0x41 pending in the vCPU's local APIC");
         assertEquals(1, f.slowNotifies());
@@ -349,8 +320,7 @@ class VirtioPciFunctionTest {
         driverOk();
         MemorySegment m = guest.memory();
         descriptor(m, 0, 0x7fff_0000_0000L, 16, 0, 0);
-        m.set(JAVA_SHORT, AVAIL + 4, (short) 0);
-        m.set(JAVA_SHORT, AVAIL + 2, (short) 1);
+        publishHead0(m);
         notifyQueue0();
         await(() -> (common(DEVICE_STATUS, 1) & STATUS_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
         assertTrue(f.pciDevice().failure().contains("queue 0 stopped"), f.pciDevice().failure());
@@ -397,10 +367,8 @@ class VirtioPciFunctionTest {
     @Test
     void aVhostUserBackendGetsTheRingsAndItsCompletionRaisesTheVectorWithoutThisProcess(@TempDir java.nio.file.Path dir) throws Exception {
         cfgWrite(PciConfigSpace.COMMAND, 2, 0); // the in-process function's BAR off the bus
-        try (MallocBlockDevice disk = new MallocBlockDevice("malloc1", 1 << 20, 512, false);
-             VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("pci-vhost").queueSize(128).build();
-             Lcore backendLcore = Lcore.builder("pci-vhost-backend").idlePolicy(IdlePolicy.adaptive()).start();
-             VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("pci-vhost").listen(dir.resolve("blk.sock"));
+        try (BlkDeviceFixture served = new BlkDeviceFixture("pci-vhost");
+             VhostUserBackend backend = served.listen(dir.resolve("blk.sock"));
              VhostUserDevice remote = VhostUserDevice.connect(dir.resolve("blk.sock"), 2, 128)) {
             assertEquals(1, remote.queueCount(), "the back-end's GET_QUEUE_NUM");
             f.close();
@@ -415,8 +383,8 @@ class VirtioPciFunctionTest {
             notifyQueue0(); // the exit path signals the back-end's kick fd, as the ioeventfd would
 
             await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == idx, "the back-end published used idx " + idx);
-            assertEquals(0, guest.memory().get(JAVA_BYTE, 0x10_3100), "VIRTIO_BLK_S_OK");
-            assertEquals(0x5555_aaaa_1234_5678L, disk.memory().get(JAVA_LONG, 6 * 512), "the data reached the back-end's bdev");
+            assertEquals(0, guest.memory().get(JAVA_BYTE, STATUS), "VIRTIO_BLK_S_OK");
+            assertEquals(0x5555_aaaa_1234_5678L, served.disk.memory().get(JAVA_LONG, 6 * 512), "the data reached the back-end's bdev");
             await(() -> irr(VECTOR_A), "the back-end's call fd is the vector's irqfd");
 
             common(DEVICE_STATUS, 1, 0); // reset: the back-end's rings stop
@@ -427,7 +395,7 @@ class VirtioPciFunctionTest {
             int again = writeRequest(7, 77);
             notifyQueue0();
             await(() -> guest.memory().get(JAVA_SHORT, USED + 2) == again, "second activation through the back-end");
-            assertEquals(77, disk.memory().get(JAVA_LONG, 7 * 512));
+            assertEquals(77, served.disk.memory().get(JAVA_LONG, 7 * 512));
             f.close();
         }
     }
@@ -475,10 +443,8 @@ class VirtioPciFunctionTest {
     void aVhostUserBackEndThatDiesWhileTheRingsRunSetsNeedsResetAndTheResetDoesNotThrow(@TempDir java.nio.file.Path dir) throws Exception {
         long baseline = withoutTheInProcessFunction();
         java.nio.file.Path sock = dir.resolve("blk.sock");
-        try (MallocBlockDevice disk = new MallocBlockDevice("malloc1", 1 << 20, 512, false);
-             VirtioBlkDevice served = VirtioBlkDevice.builder(disk).name("pci-dead").queueSize(128).build();
-             Lcore backendLcore = Lcore.builder("pci-dead-backend").idlePolicy(IdlePolicy.adaptive()).start()) {
-            VhostUserBackend backend = VhostUserBackend.builder(served, backendLcore).name("pci-dead").listen(sock);
+        try (BlkDeviceFixture served = new BlkDeviceFixture("pci-dead")) {
+            VhostUserBackend backend = served.listen(sock);
             VhostUserDevice remote = VhostUserDevice.connect(sock, 2, 128);
             try {
                 attach(remote);
@@ -498,7 +464,6 @@ class VirtioPciFunctionTest {
             } finally {
                 f.close();
                 remote.close();
-                backend.close();
             }
         }
         ScriptedVhostUserBackend.assertFdsSettleTo(baseline);
