@@ -310,7 +310,10 @@ public final class L2Switch implements Poller, AutoCloseable {
     /** One frame still in the guest's transmit buffer: forwarded by one copy, dropped, or refused (false: packet-buffer path). */
     private boolean switchDirect(int in, MemorySegment frame, long at, int length) {
         if (length < ETHERNET_HEADER) {
-            return false;
+            directRx[in]++;
+            directRxBytes[in] += length;
+            directDropped[in]++;
+            return true;
         }
         // Read each address once from guest memory; only the copies are used.
         long dst = mac(frame, at);
