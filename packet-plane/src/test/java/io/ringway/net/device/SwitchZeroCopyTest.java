@@ -160,6 +160,14 @@ class SwitchZeroCopyTest {
         }
     }
 
+    /** Posts receive buffers on A and B, then each sends a broadcast so the switch learns both addresses. */
+    private static void learnBoth(Bed bed, int buffersA, int buffersB) {
+        bed.guest(0).postReceive(buffersA, 2048);
+        bed.guest(1).postReceive(buffersB, 2048);
+        learn(bed, 0, MAC_A, 1);
+        learn(bed, 1, MAC_B, 0);
+    }
+
     /**
      * Learned unicast both ways, frames of 60..1459 bytes, split and packed rings, mergeable buffers
      * on and off, the net header in the frame's descriptor or in its own: every frame arrives byte
@@ -175,10 +183,7 @@ class SwitchZeroCopyTest {
         try (Bed bed = new Bed(2, mergeable, packed, zeroCopy)) {
             Guest a = bed.guest(0);
             Guest b = bed.guest(1);
-            a.postReceive(200, 2048);
-            b.postReceive(200, 2048);
-            learn(bed, 0, MAC_A, 1);
-            learn(bed, 1, MAC_B, 0);
+            learnBoth(bed, 200, 200);
             int rounds = 5;
             int perRound = 30;
             for (int r = 0; r < rounds; r++) {
@@ -221,10 +226,7 @@ class SwitchZeroCopyTest {
         try (Bed bed = new Bed(2, false, false, true)) {
             Guest a = bed.guest(0);
             Guest b = bed.guest(1);
-            a.postReceive(4, 2048);
-            b.postReceive(1, 2048);
-            learn(bed, 0, MAC_A, 1);
-            learn(bed, 1, MAC_B, 0);
+            learnBoth(bed, 4, 1);
             // Transmit: 6 bytes (shorter than the 12-byte header), header only, a 10-byte frame, a good frame.
             assertTrue(a.tx.post(new int[] {6}, new boolean[1], new byte[6]) >= 0);
             assertTrue(a.tx.post(new int[] {HDR}, new boolean[1], new byte[HDR]) >= 0);
@@ -309,10 +311,7 @@ class SwitchZeroCopyTest {
         try (Bed bed = new Bed(2, true, false, true)) {
             Guest a = bed.guest(0);
             Guest b = bed.guest(1);
-            a.postReceive(4, 2048);
-            b.postReceive(200, 2048);
-            learn(bed, 0, MAC_A, 1);
-            learn(bed, 1, MAC_B, 0);
+            learnBoth(bed, 4, 200);
             L2Switch sw = bed.sw();
             int seed = 0;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -363,10 +362,7 @@ class SwitchZeroCopyTest {
         try (Bed bed = new Bed(2, true, false, true)) {
             Guest a = bed.guest(0);
             Guest b = bed.guest(1);
-            a.postReceive(4, 2048);
-            b.postReceive(1, 2048);
-            learn(bed, 0, MAC_A, 1);
-            learn(bed, 1, MAC_B, 0);
+            learnBoth(bed, 4, 1);
             List<byte[]> first = frames(MAC_B, MAC_A, 100, 20);
             a.send(first, false);
             L2Switch sw = bed.sw();
