@@ -90,6 +90,14 @@ public final class L2Switch implements Poller, AutoCloseable {
     private final boolean[] touched;
     private boolean burstOpen;
     private long burstNow;
+    // Within one zero-copy burst (one clock reading) the table changes only when a new source is
+    // learned: the last source learned and the last destination looked up are remembered until then.
+    private long burstSrc = NO_MAC;
+    private int burstSrcPort = -1;
+    private long burstDst = NO_MAC;
+    private int burstDstPort;
+    /** Not a MAC address (those have 48 bits). */
+    private static final long NO_MAC = -1;
 
     private L2Switch(Builder b) {
         this.name = b.name;
@@ -326,12 +334,22 @@ public final class L2Switch implements Poller, AutoCloseable {
             burstOpen = true;
         }
         long src = mac(frame, at + 6);
-        if (!MacTable.isGroup(src)) {
+        if ((src != burstSrc || in != burstSrcPort) && !MacTable.isGroup(src)) {
             learn(in, src, now);
+            burstSrc = src;
+            burstSrcPort = in;
+            burstDst = NO_MAC;
         }
-        int to = table.lookup(dst, now);
-        if (to == MacTable.NO_PORT) {
-            return false;
+        int to;
+        if (dst == burstDst) {
+            to = burstDstPort;
+        } else {
+            to = table.lookup(dst, now);
+            if (to == MacTable.NO_PORT) {
+                return false;
+            }
+            burstDst = dst;
+            burstDstPort = to;
         }
         if (to == in) {
             directRx[in]++;
@@ -362,6 +380,9 @@ public final class L2Switch implements Poller, AutoCloseable {
     /** End of a zero-copy burst: each destination publishes once; the counts go to the counters. */
     private void endDirect() {
         burstOpen = false;
+        burstSrc = NO_MAC;
+        burstSrcPort = -1;
+        burstDst = NO_MAC;
         for (int j = 0; j < ports.length; j++) {
             if (touched[j]) {
                 touched[j] = false;
