@@ -361,8 +361,11 @@ final class ReceiveQueueHandler {
         }
         directChains++;
         if (r == WRITE_DONE) {
-            directPackets++;
             directBytes += length;
+            if ((++directPackets & (PUBLISH_EVERY - 1)) == 0) {
+                // As in process(): the guest starts on these while the rest of the burst is copied.
+                q.publishUsed();
+            }
             return 1;
         }
         return 0;
