@@ -63,11 +63,17 @@ final class TransmitQueueHandler {
         }
         // Backpressure: take no more from the guest than the port's ring can hold.
         final VirtioNetDevice.LocalStream direct = local;
-        final int ringed = out.size();
-        int want = Math.min(VirtioNetDevice.BURST, direct != null ? peer.localRoom() : out.capacity() - ringed);
         final VirtioNetDevice.SwitchIngress sw = ingress;
-        // Straight to the switch only while nothing of this pair waits in the ring: frames keep their order.
-        boolean zeroCopy = sw != null && ringed == 0;
+        int want;
+        boolean zeroCopy = false;
+        if (direct != null) {
+            want = Math.min(VirtioNetDevice.BURST, peer.localRoom());
+        } else {
+            final int ringed = out.size();
+            want = Math.min(VirtioNetDevice.BURST, out.capacity() - ringed);
+            // Straight to the switch only while nothing of this pair waits in the ring: frames keep their order.
+            zeroCopy = sw != null && ringed == 0;
+        }
         int n = 0;
         int switched = 0;
         int popped = 0;
@@ -110,7 +116,7 @@ final class TransmitQueueHandler {
             return 0;
         }
         if (sw != null) {
-            sw.endBurst(pair);
+            sw.endBurst(pair, n);
         }
         q.publishUsed();
         q.needsNotification();

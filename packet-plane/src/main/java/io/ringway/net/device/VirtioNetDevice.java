@@ -80,8 +80,13 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
          */
         boolean fromGuest(int pair, MemorySegment memory, long offset, int length);
 
-        /** The end of a transmit burst on {@code pair} that offered at least one frame: publish what was written. */
-        void endBurst(int pair);
+        /**
+         * The end of a transmit burst on {@code pair} that popped at least one chain: publish what
+         * was written.
+         *
+         * @param handedOn frames of this burst that go on as packet buffers through {@link #fromGuest(int)}
+         */
+        void endBurst(int pair, int handedOn);
     }
 
     /** Capacity of the lcore-local queue towards the guest used with a {@link LocalStream}. */

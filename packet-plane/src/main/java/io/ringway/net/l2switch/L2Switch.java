@@ -15,6 +15,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
@@ -90,6 +91,9 @@ public final class L2Switch implements Poller, AutoCloseable {
     private final boolean[] touched;
     private boolean burstOpen;
     private long burstNow;
+    /** While fused: a vhost-user port's packet-buffer ring may hold frames (its device said so); others are not polled. */
+    private final boolean[] ringPending;
+    private boolean fusedOn;
     // Within one zero-copy burst (one clock reading) the table changes only when a new source is
     // learned: the last source learned and the last destination looked up are remembered until then.
     private long burstSrc = NO_MAC;
@@ -133,6 +137,7 @@ public final class L2Switch implements Poller, AutoCloseable {
         this.directTxBytes = new long[n];
         this.directTxDropped = new int[n];
         this.touched = new boolean[n];
+        this.ringPending = new boolean[n];
         this.memory = pool.memory();
         this.table = new MacTable(b.macTableCapacity, b.age.toNanos());
         this.clock = b.clock;
@@ -159,6 +164,12 @@ public final class L2Switch implements Poller, AutoCloseable {
         int total = 0;
         for (int i = 0; i < ports.length; i++) {
             Port port = ports[i];
+            boolean skip = fusedOn && devices[i] != null;
+            if (skip && !ringPending[i]) {
+                // Fused: this port's device hands frames to the ring only when it said so (endBurst).
+                continue;
+            }
+            int before = total;
             for (int q = 0; q < queues[i]; q++) {
                 int n = port.rxBurst(q, rx, 0, BURST);
                 if (n == 0) {
@@ -174,6 +185,9 @@ public final class L2Switch implements Poller, AutoCloseable {
                     switchFrame(i, rx[k], now);
                 }
                 flush();
+            }
+            if (skip && total == before) {
+                ringPending[i] = false;
             }
         }
         return total;
@@ -280,6 +294,9 @@ public final class L2Switch implements Poller, AutoCloseable {
      * source device's transmit processing. Off, the switch works through packet buffers only.
      */
     public void fuse(boolean on) {
+        fusedOn = on;
+        // Whatever the rings hold from before is drained on the next poll.
+        Arrays.fill(ringPending, true);
         for (int i = 0; i < ports.length; i++) {
             VirtioNetDevice d = devices[i];
             if (d != null) {
@@ -314,7 +331,10 @@ public final class L2Switch implements Poller, AutoCloseable {
         }
 
         @Override
-        public void endBurst(int pair) {
+        public void endBurst(int pair, int handedOn) {
+            if (handedOn > 0) {
+                ringPending[in] = true;
+            }
             endDirect();
         }
     }
