@@ -63,6 +63,8 @@ final class ReceiveQueueHandler {
     boolean polled;
     // Frames written by receiveDirect since the last publishDirect (lcore-owned).
     private int directChains;
+    /** The packet ring was seen empty in the current direct burst: nothing else fills it before publishDirect. */
+    private boolean directRingEmpty;
     private int directPackets;
     private long directBytes;
 
@@ -351,9 +353,15 @@ final class ReceiveQueueHandler {
     int receiveDirect(MemorySegment frame, long at, int length) {
         final Virtqueue q = queue;
         // Frames already queued for the guest go first: a frame written now would overtake them.
-        if (!polled || q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead
-                || in.size() != 0) {
+        if (!polled || q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
             return -1;
+        }
+        if (!directRingEmpty) {
+            // Read once per burst: the ring's producers run on this lcore, not inside the burst.
+            if (in.size() != 0) {
+                return -1;
+            }
+            directRingEmpty = true;
         }
         int r = writeOne(q, frame, at, length);
         if (r < 0) {
@@ -371,8 +379,12 @@ final class ReceiveQueueHandler {
         return 0;
     }
 
-    /** Publishes what {@link #receiveDirect} wrote (one used-index store, one notification check) and counts it. */
+    /**
+     * Ends a direct burst: publishes what {@link #receiveDirect} wrote (one used-index store, one
+     * notification check) and counts it. Call after every burst that called receiveDirect.
+     */
     void publishDirect() {
+        directRingEmpty = false;
         final Virtqueue q = queue;
         if (directChains > 0 && q != null) {
             q.publishUsed();

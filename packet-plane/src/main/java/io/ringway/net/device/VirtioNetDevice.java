@@ -518,7 +518,11 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         return receive[pair].receiveDirect(frame, offset, length);
     }
 
-    /** Publishes what {@link #receiveDirect} wrote into {@code pair} since the last call (and signals the guest if it asked). */
+    /**
+     * Ends a burst of {@link #receiveDirect} calls on {@code pair} (call it after every such burst,
+     * on the same lcore, before anything else can queue packets for the guest): publishes what was
+     * written and signals the guest if it asked.
+     */
     public void publishDirect(int pair) {
         receive[pair].publishDirect();
     }

@@ -385,13 +385,14 @@ public final class L2Switch implements Poller, AutoCloseable {
         if (out == null) {
             return false;
         }
+        // Touched even when refused: publishDirect ends the device's direct burst either way.
+        touched[to] = true;
         int r = out.receiveDirect(TX_QUEUE, frame, at, length);
         if (r < 0) {
             return false;
         }
         directRx[in]++;
         directRxBytes[in] += length;
-        touched[to] = true;
         if (r > 0) {
             directTx[to]++;
             directTxBytes[to] += length;
