@@ -141,12 +141,12 @@ public final class ForwardingEngine implements AutoCloseable {
     private final boolean spread;
     /**
      * Switch mode with the zero-copy path ({@link L2Switch#fuse}): the switch and every device
-     * queue share the one lcore. {@code -D}{@value #FUSED_PROPERTY}{@code =false} turns it off
+     * queue share the one lcore. {@code -D}{@value #ZERO_COPY_PROPERTY}{@code =false} turns it off
      * (packet buffers only), for comparisons.
      */
     private boolean fused;
     /** System property that turns the switch's zero-copy path off when {@code false}. */
-    public static final String FUSED_PROPERTY = "ringway.net.switch.zeroCopy";
+    public static final String ZERO_COPY_PROPERTY = "ringway.net.switch.zeroCopy";
 
     private ForwardingEngine(Config config, Attachments attachments) {
         this.config = config;
@@ -208,7 +208,7 @@ public final class ForwardingEngine implements AutoCloseable {
             pollers.add(l2switch);
             pollerLcores.add(lcoreIndexOfStream(0));
             fused = lcores.size() == 1 && l2switch.hasVhostUserPorts()
-                    && !"false".equals(System.getProperty(FUSED_PROPERTY));
+                    && !"false".equals(System.getProperty(ZERO_COPY_PROPERTY));
         }
         int j = 0;
         for (int i = 0; config.mode() != ForwardingMode.SWITCH && i < forwardingPorts.size(); i++) {

@@ -84,16 +84,16 @@ class SwitchZeroCopyTest {
             for (int i = 0; i < ports; i++) {
                 sockets.add(dir.resolve("s" + i + ".sock"));
             }
-            String before = System.getProperty(ForwardingEngine.FUSED_PROPERTY);
-            System.setProperty(ForwardingEngine.FUSED_PROPERTY, Boolean.toString(zeroCopy));
+            String before = System.getProperty(ForwardingEngine.ZERO_COPY_PROPERTY);
+            System.setProperty(ForwardingEngine.ZERO_COPY_PROPERTY, Boolean.toString(zeroCopy));
             try {
                 engine = ForwardingEngine.start(new ForwardingEngine.Config(sockets, false, 1, ForwardingMode.SWITCH,
                         new int[] {-1}, IdlePolicy.backoff(), 64, 4096, mergeable, packed, stats));
             } finally {
                 if (before == null) {
-                    System.clearProperty(ForwardingEngine.FUSED_PROPERTY);
+                    System.clearProperty(ForwardingEngine.ZERO_COPY_PROPERTY);
                 } else {
-                    System.setProperty(ForwardingEngine.FUSED_PROPERTY, before);
+                    System.setProperty(ForwardingEngine.ZERO_COPY_PROPERTY, before);
                 }
             }
             for (int i = 0; i < ports; i++) {
