@@ -120,7 +120,9 @@ final class ReceiveQueueHandler {
 
     /**
      * The memory table changed (on the lcore): chains popped for a partial packet point into the
-     * old mappings, so they are returned empty and the packet dropped.
+     * old mappings, so they are returned empty and the packet dropped. A chain kept by
+     * {@link #generate} or {@link #receiveDirect} (a buffer too small for a frame that then comes
+     * as a packet buffer) may have no packet waiting yet: then there is nothing to drop.
      */
     void memoryChanged() {
         Virtqueue q = queue;
@@ -132,8 +134,10 @@ final class ReceiveQueueHandler {
             q.needsNotification();
             partialChains = 0;
             partialBytes = 0;
-            pool.free(cache, pending[pendingHead++]);
-            metrics.rxDropReset.increment();
+            if (pendingHead < pendingCount) {
+                pool.free(cache, pending[pendingHead++]);
+                metrics.rxDropReset.increment();
+            }
         }
     }
 
