@@ -8,7 +8,6 @@ import io.ringway.vhost.virtio.DescriptorChain;
 import io.ringway.vhost.virtio.Virtqueue;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The guest-to-device half of one queue pair (the transmitq, vring 2k+1): pops up to a burst of
@@ -35,15 +34,6 @@ final class TransmitQueueHandler {
     VirtioNetDevice.SwitchIngress ingress;
     ReceiveQueueHandler peer;
     private int headerLength = VirtioNetHeaderDescriptor.LENGTH;
-    private final int maxQueueSize;
-    // The switch path takes a whole burst of chains first (see processSwitched); allocated when a
-    // switch attaches, since each chain holds maxQueueSize entries.
-    private DescriptorChain[] switchChains;
-    private final MemorySegment[] frameSegment = new MemorySegment[VirtioNetDevice.BURST];
-    private final long[] frameOffset = new long[VirtioNetDevice.BURST];
-    private final int[] frameLength = new int[VirtioNetDevice.BURST];
-    /** Keeps the early loads of processSwitched alive (the JIT drops a load whose value is unused). */
-    private long touchSink;
 
     TransmitQueueHandler(VirtioNetMetrics metrics, Mempool pool, Mempool.Cache cache, SpscRing out, int maxQueueSize,
             int port, int pair) {
@@ -55,19 +45,6 @@ final class TransmitQueueHandler {
         this.chain = new DescriptorChain(maxQueueSize);
         this.port = port;
         this.pair = pair;
-        this.maxQueueSize = maxQueueSize;
-    }
-
-    /** Lcore (or before the queue runs): attaches or detaches a switch. */
-    void attachSwitch(VirtioNetDevice.SwitchIngress sw) {
-        if (sw != null && switchChains == null) {
-            DescriptorChain[] chains = new DescriptorChain[VirtioNetDevice.BURST];
-            for (int i = 0; i < chains.length; i++) {
-                chains[i] = new DescriptorChain(maxQueueSize);
-            }
-            switchChains = chains;
-        }
-        ingress = sw;
     }
 
     void activate(Virtqueue queue, int headerLength) {
@@ -88,21 +65,37 @@ final class TransmitQueueHandler {
         final VirtioNetDevice.LocalStream direct = local;
         final VirtioNetDevice.SwitchIngress sw = ingress;
         int want;
+        boolean zeroCopy = false;
         if (direct != null) {
             want = Math.min(VirtioNetDevice.BURST, peer.localRoom());
         } else {
             final int ringed = out.size();
             want = Math.min(VirtioNetDevice.BURST, out.capacity() - ringed);
-            if (sw != null && ringed == 0) {
-                // Straight to the switch only while nothing of this pair waits in the ring: frames keep their order.
-                return processSwitched(q, sw, want);
-            }
+            // Straight to the switch only while nothing of this pair waits in the ring: frames keep their order.
+            zeroCopy = sw != null && ringed == 0;
         }
         int n = 0;
+        int switched = 0;
         int popped = 0;
         long bytes = 0;
         while (popped < want && q.pop(chain)) {
             popped++;
+            if (zeroCopy) {
+                int len = frameLength(chain);
+                if (len == 0) {
+                    q.pushUsed(chain, 0);
+                    continue;
+                }
+                if (switchFrame(sw, chain, len)) {
+                    // The switch copied (or dropped) the frame: the buffer goes back now.
+                    q.pushUsed(chain, 0);
+                    switched++;
+                    bytes += len;
+                    continue;
+                }
+                // From here on this burst takes the packet-buffer path, behind this frame.
+                zeroCopy = false;
+            }
             long handle = pool.alloc(cache);
             if (handle == Mempool.NO_HANDLE) {
                 q.pushUsed(chain, 0);
@@ -127,93 +120,6 @@ final class TransmitQueueHandler {
         }
         q.publishUsed();
         q.needsNotification();
-        finish(direct, n, 0, bytes);
-        return popped;
-    }
-
-    /**
-     * The switch's path: first takes the whole burst of chains and touches each frame's first
-     * bytes, so that the cache misses on descriptors and frames (lines the guest's CPU has just
-     * written) overlap instead of coming one after the other; then offers the frames to the switch
-     * in order. From the first frame the switch refuses, the rest of the burst goes on as packet
-     * buffers, behind it.
-     */
-    private int processSwitched(Virtqueue q, VirtioNetDevice.SwitchIngress sw, int want) {
-        final DescriptorChain[] chains = switchChains;
-        final int hdr = headerLength;
-        int popped = 0;
-        long sink = 0;
-        while (popped < want && q.pop(chains[popped])) {
-            DescriptorChain c = chains[popped];
-            int len = frameLength(c);
-            MemorySegment segment = null;
-            long at = 0;
-            if (len > 0) {
-                // The shapes drivers use: header and frame in one readable buffer (DPDK, Linux) or the header alone first.
-                int readable = c.readableCount();
-                if (readable == 1) {
-                    segment = c.segment(0);
-                    at = c.offset(0) + hdr;
-                } else if (readable == 2 && c.lenUnsigned(0) == hdr) {
-                    segment = c.segment(1);
-                    at = c.offset(1);
-                }
-                if (segment != null) {
-                    sink += segment.get(ValueLayout.JAVA_BYTE, at);
-                }
-            }
-            frameSegment[popped] = segment;
-            frameOffset[popped] = at;
-            frameLength[popped] = len;
-            popped++;
-        }
-        if (popped == 0) {
-            return 0;
-        }
-        touchSink = sink;
-        boolean zeroCopy = true;
-        int n = 0;
-        int switched = 0;
-        long bytes = 0;
-        for (int i = 0; i < popped; i++) {
-            DescriptorChain c = chains[i];
-            int len = frameLength[i];
-            MemorySegment segment = frameSegment[i];
-            frameSegment[i] = null;
-            if (len == 0) {
-                // Dropped and counted by frameLength.
-                q.pushUsed(c, 0);
-                continue;
-            }
-            if (zeroCopy && segment != null && sw.fromGuest(pair, segment, frameOffset[i], len)) {
-                // The switch copied (or dropped) the frame: the buffer goes back now.
-                q.pushUsed(c, 0);
-                switched++;
-                bytes += len;
-                continue;
-            }
-            zeroCopy = false;
-            long handle = pool.alloc(cache);
-            if (handle == Mempool.NO_HANDLE) {
-                q.pushUsed(c, 0);
-                metrics.txDropNoBuffer.increment();
-                continue;
-            }
-            copyPacket(c, pool.offset(handle));
-            // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
-            q.pushUsed(c, 0);
-            burst[n++] = handle;
-            bytes += len;
-        }
-        sw.endBurst(pair, n);
-        q.publishUsed();
-        q.needsNotification();
-        finish(null, n, switched, bytes);
-        return popped;
-    }
-
-    /** Counts the burst and hands its packet buffers on: to the local stream, or to the port's ring. */
-    private void finish(VirtioNetDevice.LocalStream direct, int n, int switched, long bytes) {
         if (switched > 0 && n == 0) {
             metrics.txPackets.getAndAdd(switched);
             metrics.txBytes.getAndAdd(bytes);
@@ -230,6 +136,7 @@ final class TransmitQueueHandler {
             metrics.txPackets.getAndAdd(n + switched);
             metrics.txBytes.getAndAdd(bytes);
         }
+        return popped;
     }
 
     /**
@@ -255,6 +162,23 @@ final class TransmitQueueHandler {
             return 0;
         }
         return (int) length;
+    }
+
+    /**
+     * Offers the frame to the switch where it lies in guest memory: the shapes drivers use, header
+     * and frame in one readable buffer (DPDK, Linux) or the header alone in the first one.
+     *
+     * @return true if the switch took it (copied to its destination or dropped)
+     */
+    private boolean switchFrame(VirtioNetDevice.SwitchIngress sw, DescriptorChain c, int length) {
+        final int readable = c.readableCount();
+        if (readable == 1) {
+            return sw.fromGuest(pair, c.segment(0), c.offset(0) + headerLength, length);
+        }
+        if (readable == 2 && c.lenUnsigned(0) == headerLength) {
+            return sw.fromGuest(pair, c.segment(1), c.offset(1), length);
+        }
+        return false;
     }
 
     /**

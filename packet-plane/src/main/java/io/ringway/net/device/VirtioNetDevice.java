@@ -501,7 +501,7 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
      * before the back-end serves the device.
      */
     public void attachSwitch(int pair, SwitchIngress ingress) {
-        transmit[pair].attachSwitch(ingress);
+        transmit[pair].ingress = ingress;
     }
 
     /**
