@@ -15,6 +15,8 @@
 # has compiled the data path; the switch process stays up and serves the measured run next.
 # Usage: packet-plane/bench/switch-race.sh [SECONDS] [extra virtio-user devargs, e.g. ,packed_vq=1]
 #   env ONLY_RINGWAY=1: skip the OVS turns; SETTLE (default 2): periods left out at the start of each run.
+#   env RINGWAY_JAVA_OPTS=-Dringway.net.switch.zeroCopy=false: the Ringway turn without the switch's zero-copy path
+#   (packet buffers only, the path before it), for a before/after comparison in the same machine state.
 set -u
 SECS=${1:-10}; VARGS=${2:-}; WARMUP=${WARMUP:-5}; SETTLE=${SETTLE:-2}
 D=${PEERS_DIR:-/tmp/ringway-peers}; mkdir -p $D/logs; HUGE=$D/huge

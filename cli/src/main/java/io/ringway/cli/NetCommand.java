@@ -226,9 +226,9 @@ final class NetCommand implements Callable<Integer> {
         if (sw != null) {
             for (int i = 0; i < sw.ports().size(); i++) {
                 SwitchPortCounters c = sw.counters(i);
-                System.out.printf("  switch %s: rx %,d, tx %,d, flooded %,d, learned %,d, dropped %,d, tx dropped %,d%n",
-                        sw.ports().get(i).name(), c.rx.get(), c.tx.get(), c.flooded.get(), c.learned.get(),
-                        c.dropped.get(), c.txDropped.get());
+                System.out.printf("  switch %s: rx %,d, tx %,d (zero-copy %,d), flooded %,d, learned %,d, dropped %,d, tx dropped %,d%n",
+                        sw.ports().get(i).name(), c.rx.get(), c.tx.get(), c.txZeroCopy.get(), c.flooded.get(),
+                        c.learned.get(), c.dropped.get(), c.txDropped.get());
             }
             System.out.printf("  switch: MAC moves %,d, not learned (table full) %,d%n", sw.macMoves(), sw.macTableFull());
         }

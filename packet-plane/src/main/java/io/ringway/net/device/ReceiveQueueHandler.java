@@ -59,6 +59,14 @@ final class ReceiveQueueHandler {
     private long wo;
 
     private final int pairIndex;
+    /** Lcore-owned: set while the receiveq's vring poller runs on this lcore (see {@link VirtioNetDevice#vringPolling}). */
+    boolean polled;
+    // Frames written by receiveDirect since the last publishDirect (lcore-owned).
+    private int directChains;
+    /** The packet ring was seen empty in the current direct burst: nothing else fills it before publishDirect. */
+    private boolean directRingEmpty;
+    private int directPackets;
+    private long directBytes;
 
     ReceiveQueueHandler(VirtioNetMetrics metrics, Mempool pool, Mempool.Cache cache, SpscRing in, int maxQueueSize,
             int pair) {
@@ -112,7 +120,9 @@ final class ReceiveQueueHandler {
 
     /**
      * The memory table changed (on the lcore): chains popped for a partial packet point into the
-     * old mappings, so they are returned empty and the packet dropped.
+     * old mappings, so they are returned empty and the packet dropped. A chain kept by
+     * {@link #generate} or {@link #receiveDirect} (a buffer too small for a frame that then comes
+     * as a packet buffer) may have no packet waiting yet: then there is nothing to drop.
      */
     void memoryChanged() {
         Virtqueue q = queue;
@@ -124,8 +134,10 @@ final class ReceiveQueueHandler {
             q.needsNotification();
             partialChains = 0;
             partialBytes = 0;
-            pool.free(cache, pending[pendingHead++]);
-            metrics.rxDropReset.increment();
+            if (pendingHead < pendingCount) {
+                pool.free(cache, pending[pendingHead++]);
+                metrics.rxDropReset.increment();
+            }
         }
     }
 
@@ -280,27 +292,17 @@ final class ReceiveQueueHandler {
         if (q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
             return -1;
         }
-        final int hdr = headerLength;
-        final long need = hdr + (long) length;
-        final DescriptorChain c = chains[0];
         int n = 0;
         int usedChains = 0;
-        while (n < max && q.pop(c)) {
-            usedChains++;
-            if (c.writableBytes() < need) {
-                if (mergeable) {
-                    partialChains = 1;
-                    partialBytes = c.writableBytes();
-                    usedChains--;
-                    break;
-                }
-                q.pushUsed(c, 0);
-                metrics.rxDropBufferTooSmall.increment();
-                continue;
+        int r;
+        while (n < max && (r = writeOne(q, frame, 0, length)) != WRITE_NO_BUFFER) {
+            if (r == WRITE_KEPT_PARTIAL) {
+                break;
             }
-            writePacket(1, frame, 0, length, hdr);
-            q.pushUsed(c, (int) written[0]);
-            n++;
+            usedChains++;
+            if (r == WRITE_DONE) {
+                n++;
+            }
         }
         if (usedChains > 0) {
             q.publishUsed();
@@ -311,6 +313,94 @@ final class ReceiveQueueHandler {
             metrics.rxBytes.getAndAdd((long) n * length);
         }
         return n;
+    }
+
+    private static final int WRITE_DONE = 1;
+    private static final int WRITE_DROPPED = 0;
+    private static final int WRITE_NO_BUFFER = -1;
+    private static final int WRITE_KEPT_PARTIAL = -2;
+
+    /**
+     * Pops one chain and writes {@code frame} into it, without a packet buffer. A chain too small
+     * for the frame is returned empty and counted ({@link #WRITE_DROPPED}), or with MRG_RXBUF kept
+     * as the first chain of the next (merged) packet ({@link #WRITE_KEPT_PARTIAL}).
+     */
+    private int writeOne(Virtqueue q, MemorySegment frame, long at, int length) {
+        final DescriptorChain c = chains[0];
+        if (!q.pop(c)) {
+            return WRITE_NO_BUFFER;
+        }
+        if (c.writableBytes() < headerLength + (long) length) {
+            if (mergeable) {
+                partialChains = 1;
+                partialBytes = c.writableBytes();
+                return WRITE_KEPT_PARTIAL;
+            }
+            q.pushUsed(c, 0);
+            metrics.rxDropBufferTooSmall.increment();
+            return WRITE_DROPPED;
+        }
+        writePacket(1, frame, at, length, headerLength);
+        q.pushUsed(c, (int) written[0]);
+        return WRITE_DONE;
+    }
+
+    /**
+     * Writes one frame that lies in another device's guest memory (a switch's transmit buffer)
+     * straight into this receiveq, one copy, no packet buffer; on the lcore that polls this
+     * receiveq, from any work there. The used entry is published by {@link #publishDirect}.
+     *
+     * @return 1 written; 0 dropped, the guest's buffer was too small (counted); -1 not taken: the
+     *     frame must come as a packet buffer (no guest buffer, packets queued before it, a merged
+     *     packet half-assembled, or the vring not polled here)
+     */
+    int receiveDirect(MemorySegment frame, long at, int length) {
+        final Virtqueue q = queue;
+        // Frames already queued for the guest go first: a frame written now would overtake them.
+        if (!polled || q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
+            return -1;
+        }
+        if (!directRingEmpty) {
+            // Read once per burst: the ring's producers run on this lcore, not inside the burst.
+            if (in.size() != 0) {
+                return -1;
+            }
+            directRingEmpty = true;
+        }
+        int r = writeOne(q, frame, at, length);
+        if (r < 0) {
+            return -1;
+        }
+        directChains++;
+        if (r == WRITE_DONE) {
+            directBytes += length;
+            if ((++directPackets & (PUBLISH_EVERY - 1)) == 0) {
+                // As in process(): the guest starts on these while the rest of the burst is copied.
+                q.publishUsed();
+            }
+            return 1;
+        }
+        return 0;
+    }
+
+    /**
+     * Ends a direct burst: publishes what {@link #receiveDirect} wrote (one used-index store, one
+     * notification check) and counts it. Call after every burst that called receiveDirect.
+     */
+    void publishDirect() {
+        directRingEmpty = false;
+        final Virtqueue q = queue;
+        if (directChains > 0 && q != null) {
+            q.publishUsed();
+            q.needsNotification();
+        }
+        directChains = 0;
+        if (directPackets > 0) {
+            metrics.rxPackets.getAndAdd(directPackets);
+            metrics.rxBytes.getAndAdd(directBytes);
+            directPackets = 0;
+            directBytes = 0;
+        }
     }
 
     /** Writes header + packet across the writable entries of {@code chains[0 .. count)}; the caller checked room. */

@@ -30,6 +30,8 @@ final class TransmitQueueHandler {
     private Virtqueue queue;
     /** Lcore-owned: the stream run in place of the ring, and the receive side whose local queue it feeds. */
     VirtioNetDevice.LocalStream local;
+    /** Lcore-owned: a switch that takes frames straight from the guest's buffers (before the packet-buffer path). */
+    VirtioNetDevice.SwitchIngress ingress;
     ReceiveQueueHandler peer;
     private int headerLength = VirtioNetHeaderDescriptor.LENGTH;
 
@@ -61,12 +63,39 @@ final class TransmitQueueHandler {
         }
         // Backpressure: take no more from the guest than the port's ring can hold.
         final VirtioNetDevice.LocalStream direct = local;
-        int want = Math.min(VirtioNetDevice.BURST, direct != null ? peer.localRoom() : out.capacity() - out.size());
+        final VirtioNetDevice.SwitchIngress sw = ingress;
+        int want;
+        boolean zeroCopy = false;
+        if (direct != null) {
+            want = Math.min(VirtioNetDevice.BURST, peer.localRoom());
+        } else {
+            final int ringed = out.size();
+            want = Math.min(VirtioNetDevice.BURST, out.capacity() - ringed);
+            // Straight to the switch only while nothing of this pair waits in the ring: frames keep their order.
+            zeroCopy = sw != null && ringed == 0;
+        }
         int n = 0;
+        int switched = 0;
         int popped = 0;
         long bytes = 0;
         while (popped < want && q.pop(chain)) {
             popped++;
+            if (zeroCopy) {
+                int len = frameLength(chain);
+                if (len == 0) {
+                    q.pushUsed(chain, 0);
+                    continue;
+                }
+                if (switchFrame(sw, chain, len)) {
+                    // The switch copied (or dropped) the frame: the buffer goes back now.
+                    q.pushUsed(chain, 0);
+                    switched++;
+                    bytes += len;
+                    continue;
+                }
+                // From here on this burst takes the packet-buffer path, behind this frame.
+                zeroCopy = false;
+            }
             long handle = pool.alloc(cache);
             if (handle == Mempool.NO_HANDLE) {
                 q.pushUsed(chain, 0);
@@ -86,10 +115,16 @@ final class TransmitQueueHandler {
         if (popped == 0) {
             return 0;
         }
+        if (sw != null) {
+            sw.endBurst(pair, n);
+        }
         q.publishUsed();
         q.needsNotification();
-        if (n > 0 && direct != null) {
-            metrics.txPackets.getAndAdd(n);
+        if (switched > 0 && n == 0) {
+            metrics.txPackets.getAndAdd(switched);
+            metrics.txBytes.getAndAdd(bytes);
+        } else if (n > 0 && direct != null) {
+            metrics.txPackets.getAndAdd(n + switched);
             metrics.txBytes.getAndAdd(bytes);
             direct.fromGuest(pair, burst, n);
         } else if (n > 0) {
@@ -98,18 +133,18 @@ final class TransmitQueueHandler {
                 // Cannot happen with one producer (room was checked), but never leak a buffer.
                 pool.freeBulk(cache, burst, sent, n - sent);
             }
-            metrics.txPackets.getAndAdd(n);
+            metrics.txPackets.getAndAdd(n + switched);
             metrics.txBytes.getAndAdd(bytes);
         }
         return popped;
     }
 
     /**
-     * Copies the packet of {@code c} into the buffer at {@code offset}.
+     * The frame length of a transmit chain (its readable bytes minus the net header), checked.
      *
-     * @return the packet length, or 0 if the chain was dropped (and counted)
+     * @return the length, or 0 if the chain must be dropped (counted here)
      */
-    private int copyPacket(DescriptorChain c, long offset) {
+    private int frameLength(DescriptorChain c) {
         final long total = c.readableBytes();
         final int header = headerLength;
         // virtio 1.2, 5.1.6.2: every transmitted packet starts with the net header.
@@ -124,6 +159,37 @@ final class TransmitQueueHandler {
         }
         if (length > MbufDescriptor.DATA_ROOM) {
             metrics.txDropOversize.increment();
+            return 0;
+        }
+        return (int) length;
+    }
+
+    /**
+     * Offers the frame to the switch where it lies in guest memory: the shapes drivers use, header
+     * and frame in one readable buffer (DPDK, Linux) or the header alone in the first one.
+     *
+     * @return true if the switch took it (copied to its destination or dropped)
+     */
+    private boolean switchFrame(VirtioNetDevice.SwitchIngress sw, DescriptorChain c, int length) {
+        final int readable = c.readableCount();
+        if (readable == 1) {
+            return sw.fromGuest(pair, c.segment(0), c.offset(0) + headerLength, length);
+        }
+        if (readable == 2 && c.lenUnsigned(0) == headerLength) {
+            return sw.fromGuest(pair, c.segment(1), c.offset(1), length);
+        }
+        return false;
+    }
+
+    /**
+     * Copies the packet of {@code c} into the buffer at {@code offset}.
+     *
+     * @return the packet length, or 0 if the chain was dropped (and counted)
+     */
+    private int copyPacket(DescriptorChain c, long offset) {
+        final int header = headerLength;
+        final long length = frameLength(c);
+        if (length == 0) {
             return 0;
         }
         // No offload was negotiated, so the header carries nothing the device must act on.

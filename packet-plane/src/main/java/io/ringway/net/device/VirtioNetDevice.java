@@ -10,6 +10,7 @@ import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
 import io.ringway.vhost.virtio.Virtqueue;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.IntFunction;
@@ -59,6 +60,33 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
          * @return work done (frames generated), for the lcore's idle policy
          */
         int beforeReceive(int pair);
+    }
+
+    /**
+     * A switch that takes the frames the guest sends where they lie, in its transmit buffers,
+     * before any packet buffer is involved: for each frame it may copy it straight into another
+     * device's receive buffers ({@link #receiveDirect}) or drop it, and the transmit buffer goes back
+     * to the guest right after; a frame it does not take (and every later one of that burst) goes
+     * on as a packet buffer through {@link #fromGuest(int)}. Both calls run inside
+     * {@link #process(int)} of the transmitq, on the lcore that serves it.
+     */
+    public interface SwitchIngress {
+        /**
+         * A frame the guest sent on {@code pair}: {@code length} bytes at {@code offset} of
+         * {@code memory} (the net header already skipped; length checked against the MTU room).
+         * Valid only during the call.
+         *
+         * @return true if taken (copied or dropped, and counted); false to send it as a packet buffer
+         */
+        boolean fromGuest(int pair, MemorySegment memory, long offset, int length);
+
+        /**
+         * The end of a transmit burst on {@code pair} that popped at least one chain: publish what
+         * was written.
+         *
+         * @param handedOn frames of this burst that go on as packet buffers through {@link #fromGuest(int)}
+         */
+        void endBurst(int pair, int handedOn);
     }
 
     /** Capacity of the lcore-local queue towards the guest used with a {@link LocalStream}. */
@@ -467,6 +495,46 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         receive[pair].local = stream;
     }
 
+    /**
+     * Lets {@code ingress} take the frames the guest sends on {@code pair} straight from its
+     * transmit buffers (null: back to packet buffers only). On the lcore that serves the pair, or
+     * before the back-end serves the device.
+     */
+    public void attachSwitch(int pair, SwitchIngress ingress) {
+        transmit[pair].ingress = ingress;
+    }
+
+    /**
+     * Writes a frame that lies elsewhere (another device's transmit buffer) straight into the
+     * guest's receive buffers of {@code pair}: one copy, no packet buffer. Only from work that runs
+     * on the lcore serving this receiveq (a {@link SwitchIngress} of a device on the same lcore);
+     * the used entry becomes visible with {@link #publishDirect}.
+     *
+     * @return 1 written; 0 dropped (the guest's buffer was too small; counted); -1 not taken: send
+     *     it as a packet buffer instead (no guest buffer now, packets queued before it, or the
+     *     receiveq is not polled on this lcore)
+     */
+    public int receiveDirect(int pair, MemorySegment frame, long offset, int length) {
+        return receive[pair].receiveDirect(frame, offset, length);
+    }
+
+    /**
+     * Ends a burst of {@link #receiveDirect} calls on {@code pair} (call it after every such burst,
+     * on the same lcore, before anything else can queue packets for the guest): publishes what was
+     * written and signals the guest if it asked.
+     */
+    public void publishDirect(int pair) {
+        receive[pair].publishDirect();
+    }
+
+    /** Tracks, on the lcore, whether each receiveq is polled there: {@link #receiveDirect} writes only into those. */
+    @Override
+    public void vringPolling(int vring, boolean polling) {
+        if (vring < 2 * maxPairs && (vring & 1) == 0) {
+            receive[vring / 2].polled = polling;
+        }
+    }
+
     /** @return room in the lcore-local queue of {@code pair} towards the guest (lcore only) */
     public int localRoom(int pair) {
         return receive[pair].localRoom();
@@ -495,7 +563,7 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
      * @return frames written (counted as received by the guest), or -1 when the next packet must
      *     come through {@link #deliverLocal} as a packet buffer
      */
-    public int generateLocal(int pair, java.lang.foreign.MemorySegment frame, int length, int max) {
+    public int generateLocal(int pair, MemorySegment frame, int length, int max) {
         return receive[pair].generate(frame, length, max);
     }
 

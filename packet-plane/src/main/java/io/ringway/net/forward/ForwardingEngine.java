@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Stream wiring, as testpmd does it: rxonly, txonly and macswap use each port on its own; io
  * forwards port {@code 2i} to {@code 2i+1} and back, or a single port to itself. Switch mode runs one
- * {@link L2Switch} over every port (all their queues) on the first stream lcore.
+ * {@link L2Switch} over every port (all their queues) on the first stream lcore; with a single lcore
+ * it also takes the vhost-user ports' frames straight from the guests' buffers ({@link L2Switch#fuse}).
  *
  * <p>{@link Attachments} add tap ports after the vhost-user ports (port ids follow theirs; io pairs
  * the combined list, so one vhost-user port and one tap forward to each other) and a packet capture
@@ -138,6 +139,14 @@ public final class ForwardingEngine implements AutoCloseable {
     private final List<Integer> pollerLcores = new ArrayList<>();
     /** Queue pairs spread over the lcores (several of each), else every device queue on lcore 0. */
     private final boolean spread;
+    /**
+     * Switch mode with the zero-copy path ({@link L2Switch#fuse}): the switch and every device
+     * queue share the one lcore. {@code -D}{@value #ZERO_COPY_PROPERTY}{@code =false} turns it off
+     * (packet buffers only), for comparisons.
+     */
+    private boolean fused;
+    /** System property that turns the switch's zero-copy path off when {@code false}. */
+    public static final String ZERO_COPY_PROPERTY = "ringway.net.switch.zeroCopy";
 
     private ForwardingEngine(Config config, Attachments attachments) {
         this.config = config;
@@ -198,6 +207,8 @@ public final class ForwardingEngine implements AutoCloseable {
                     .age(config.macAge()).cache(caches.get(lcoreIndexOfStream(0))).build();
             pollers.add(l2switch);
             pollerLcores.add(lcoreIndexOfStream(0));
+            fused = lcores.size() == 1 && l2switch.hasVhostUserPorts()
+                    && !"false".equals(System.getProperty(ZERO_COPY_PROPERTY));
         }
         int j = 0;
         for (int i = 0; config.mode() != ForwardingMode.SWITCH && i < forwardingPorts.size(); i++) {
@@ -334,6 +345,10 @@ public final class ForwardingEngine implements AutoCloseable {
                 await(l.execute(() -> s.runLocal(true)));
             } else {
                 await(l.addPoller(p));
+                if (p == l2switch && fused) {
+                    // Same lcore as every device queue: frames go from guest to guest in one copy.
+                    await(l.execute(() -> l2switch.fuse(true)));
+                }
             }
             streamLcores.add(l);
         }
@@ -352,6 +367,9 @@ public final class ForwardingEngine implements AutoCloseable {
                     ForwardingStream s = (ForwardingStream) p;
                     l.execute(() -> s.runLocal(false)).get(10, TimeUnit.SECONDS);
                 } else {
+                    if (p == l2switch && fused) {
+                        l.execute(() -> l2switch.fuse(false)).get(10, TimeUnit.SECONDS);
+                    }
                     l.removePoller(p).get(10, TimeUnit.SECONDS);
                 }
             } catch (Exception e) {

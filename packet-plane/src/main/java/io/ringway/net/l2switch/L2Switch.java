@@ -1,8 +1,10 @@
 package io.ringway.net.l2switch;
 
+import io.ringway.net.device.VirtioNetDevice;
 import io.ringway.net.packet.Mbuf;
 import io.ringway.net.packet.MbufDescriptor;
 import io.ringway.net.port.Port;
+import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.Poller;
 import io.ringway.runtime.stats.StatsRegistry;
@@ -13,6 +15,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
@@ -34,6 +37,15 @@ import java.util.function.LongSupplier;
  *
  * <p>Every queue of every port is polled; frames leave on queue 0. The switch, its table and its
  * mempool cache belong to one lcore. No allocation, lock or log per frame.
+ *
+ * <p>Zero-copy path ({@link #fuse}): with the switch on the lcore that serves its
+ * {@link VhostUserPort}s' devices, each device hands the switch the frames its guest sends while
+ * they are still in the guest's transmit buffers ({@link VirtioNetDevice.SwitchIngress}). A frame
+ * to a learned unicast address on another vhost-user port is copied once, from one guest's buffer
+ * straight into the other guest's receive buffer, and both buffers go back in batches (one used
+ * index store per burst and queue); no packet buffer, no ring. Everything else — group and
+ * unknown destinations (flooding), ports that are not vhost-user, a destination with no free
+ * receive buffer or with packets still queued — takes the packet-buffer path above, in order.
  */
 public final class L2Switch implements Poller, AutoCloseable {
     /** Frames per receive burst. */
@@ -66,6 +78,30 @@ public final class L2Switch implements Poller, AutoCloseable {
     private final int[] outCount;
     /** For each ingress port, the output that gets the original buffer of a flood (the others get copies). */
     private final int[] floodLast;
+    /** Zero-copy path: the device of each vhost-user port (null for other ports) and its ingress. */
+    private final VirtioNetDevice[] devices;
+    private final Ingress[] ingress;
+    // Zero-copy counts of the current burst, per port, added to the counters at its end (lcore-owned).
+    private final int[] directRx;
+    private final long[] directRxBytes;
+    private final int[] directDropped;
+    private final int[] directTx;
+    private final long[] directTxBytes;
+    private final int[] directTxDropped;
+    private final boolean[] touched;
+    private boolean burstOpen;
+    private long burstNow;
+    /** While fused: a vhost-user port's packet-buffer ring may hold frames (its device said so); others are not polled. */
+    private final boolean[] ringPending;
+    private boolean fusedOn;
+    // Within one zero-copy burst (one clock reading) the table changes only when a new source is
+    // learned: the last source learned and the last destination looked up are remembered until then.
+    private long burstSrc = NO_MAC;
+    private int burstSrcPort = -1;
+    private long burstDst = NO_MAC;
+    private int burstDstPort;
+    /** Not a MAC address (those have 48 bits). */
+    private static final long NO_MAC = -1;
 
     private L2Switch(Builder b) {
         this.name = b.name;
@@ -86,6 +122,22 @@ public final class L2Switch implements Poller, AutoCloseable {
             queues[i] = ports[i].queueCount();
             floodLast[i] = i == n - 1 ? n - 2 : n - 1;
         }
+        this.devices = new VirtioNetDevice[n];
+        this.ingress = new Ingress[n];
+        for (int i = 0; i < n; i++) {
+            if (ports[i] instanceof VhostUserPort v) {
+                devices[i] = v.device();
+                ingress[i] = new Ingress(i);
+            }
+        }
+        this.directRx = new int[n];
+        this.directRxBytes = new long[n];
+        this.directDropped = new int[n];
+        this.directTx = new int[n];
+        this.directTxBytes = new long[n];
+        this.directTxDropped = new int[n];
+        this.touched = new boolean[n];
+        this.ringPending = new boolean[n];
         this.memory = pool.memory();
         this.table = new MacTable(b.macTableCapacity, b.age.toNanos());
         this.clock = b.clock;
@@ -108,14 +160,24 @@ public final class L2Switch implements Poller, AutoCloseable {
 
     @Override
     public int doWork() {
-        long now = clock.getAsLong();
+        long now = 0;
         int total = 0;
         for (int i = 0; i < ports.length; i++) {
             Port port = ports[i];
+            boolean skip = fusedOn && devices[i] != null;
+            if (skip && !ringPending[i]) {
+                // Fused: this port's device hands frames to the ring only when it said so (endBurst).
+                continue;
+            }
+            int before = total;
             for (int q = 0; q < queues[i]; q++) {
                 int n = port.rxBurst(q, rx, 0, BURST);
                 if (n == 0) {
                     continue;
+                }
+                if (total == 0) {
+                    // One clock reading per call, and none on an idle poll.
+                    now = clock.getAsLong();
                 }
                 total += n;
                 counters[i].rx.getAndAddRelease(n);
@@ -123,6 +185,9 @@ public final class L2Switch implements Poller, AutoCloseable {
                     switchFrame(i, rx[k], now);
                 }
                 flush();
+            }
+            if (skip && total == before) {
+                ringPending[i] = false;
             }
         }
         return total;
@@ -212,7 +277,167 @@ public final class L2Switch implements Poller, AutoCloseable {
     }
 
     private long mac(long at) {
-        return (memory.get(INT_BE, at) & 0xffff_ffffL) << 16 | (memory.get(SHORT_BE, at + 4) & 0xffffL);
+        return mac(memory, at);
+    }
+
+    private static long mac(MemorySegment m, long at) {
+        return (m.get(INT_BE, at) & 0xffff_ffffL) << 16 | (m.get(SHORT_BE, at + 4) & 0xffffL);
+    }
+
+    // ------------------------------------------------------------------ zero-copy path
+
+    /**
+     * Turns the zero-copy path on or off: attaches (or detaches) the switch to every queue pair of
+     * its vhost-user ports' devices. Run it on the lcore that serves those devices' queues and runs
+     * this switch ({@code Lcore.execute}), or before either runs; the devices must all be served on
+     * that one lcore, since a frame is written into the destination device's receive queue from the
+     * source device's transmit processing. Off, the switch works through packet buffers only.
+     */
+    public void fuse(boolean on) {
+        fusedOn = on;
+        // Whatever the rings hold from before is drained on the next poll.
+        Arrays.fill(ringPending, true);
+        for (int i = 0; i < ports.length; i++) {
+            VirtioNetDevice d = devices[i];
+            if (d != null) {
+                for (int k = 0; k < d.maxQueuePairs(); k++) {
+                    d.attachSwitch(k, on ? ingress[i] : null);
+                }
+            }
+        }
+    }
+
+    /** @return whether {@link #fuse} can do anything: at least one port is a vhost-user port */
+    public boolean hasVhostUserPorts() {
+        for (VirtioNetDevice d : devices) {
+            if (d != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The switch as seen by the device of port {@code in}. */
+    private final class Ingress implements VirtioNetDevice.SwitchIngress {
+        private final int in;
+
+        Ingress(int in) {
+            this.in = in;
+        }
+
+        @Override
+        public boolean fromGuest(int pair, MemorySegment frame, long offset, int length) {
+            return switchDirect(in, frame, offset, length);
+        }
+
+        @Override
+        public void endBurst(int pair, int handedOn) {
+            if (handedOn > 0) {
+                ringPending[in] = true;
+            }
+            endDirect();
+        }
+    }
+
+    /** One frame still in the guest's transmit buffer: forwarded by one copy, dropped, or refused (false: packet-buffer path). */
+    private boolean switchDirect(int in, MemorySegment frame, long at, int length) {
+        if (length < ETHERNET_HEADER) {
+            directRx[in]++;
+            directRxBytes[in] += length;
+            directDropped[in]++;
+            return true;
+        }
+        // Read each address once from guest memory; only the copies are used.
+        long dst = mac(frame, at);
+        if (MacTable.isGroup(dst)) {
+            return false;
+        }
+        long now = burstNow;
+        if (!burstOpen) {
+            now = burstNow = clock.getAsLong();
+            burstOpen = true;
+        }
+        long src = mac(frame, at + 6);
+        if ((src != burstSrc || in != burstSrcPort) && !MacTable.isGroup(src)) {
+            learn(in, src, now);
+            burstSrc = src;
+            burstSrcPort = in;
+            burstDst = NO_MAC;
+        }
+        int to;
+        if (dst == burstDst) {
+            to = burstDstPort;
+        } else {
+            to = table.lookup(dst, now);
+            if (to == MacTable.NO_PORT) {
+                return false;
+            }
+            burstDst = dst;
+            burstDstPort = to;
+        }
+        if (to == in) {
+            directRx[in]++;
+            directRxBytes[in] += length;
+            directDropped[in]++;
+            return true;
+        }
+        VirtioNetDevice out = devices[to];
+        if (out == null) {
+            return false;
+        }
+        // Touched even when refused: publishDirect ends the device's direct burst either way.
+        touched[to] = true;
+        int r = out.receiveDirect(TX_QUEUE, frame, at, length);
+        if (r < 0) {
+            return false;
+        }
+        directRx[in]++;
+        directRxBytes[in] += length;
+        if (r > 0) {
+            directTx[to]++;
+            directTxBytes[to] += length;
+        } else {
+            directTxDropped[to]++;
+        }
+        return true;
+    }
+
+    /** End of a zero-copy burst: each destination publishes once; the counts go to the counters. */
+    private void endDirect() {
+        burstOpen = false;
+        burstSrc = NO_MAC;
+        burstSrcPort = -1;
+        burstDst = NO_MAC;
+        for (int j = 0; j < ports.length; j++) {
+            if (touched[j]) {
+                touched[j] = false;
+                devices[j].publishDirect(TX_QUEUE);
+            }
+            if (directRx[j] != 0) {
+                counters[j].rx.getAndAddRelease(directRx[j]);
+                ports[j].counters().rxPackets.getAndAdd(directRx[j]);
+                ports[j].counters().rxBytes.getAndAdd(directRxBytes[j]);
+                directRx[j] = 0;
+                directRxBytes[j] = 0;
+            }
+            if (directTx[j] != 0) {
+                counters[j].tx.getAndAddRelease(directTx[j]);
+                counters[j].txZeroCopy.getAndAddRelease(directTx[j]);
+                ports[j].counters().txPackets.getAndAdd(directTx[j]);
+                ports[j].counters().txBytes.getAndAdd(directTxBytes[j]);
+                directTx[j] = 0;
+                directTxBytes[j] = 0;
+            }
+            if (directDropped[j] != 0) {
+                counters[j].dropped.getAndAddRelease(directDropped[j]);
+                directDropped[j] = 0;
+            }
+            if (directTxDropped[j] != 0) {
+                counters[j].txDropped.getAndAddRelease(directTxDropped[j]);
+                ports[j].counters().txDrops.getAndAdd(directTxDropped[j]);
+                directTxDropped[j] = 0;
+            }
+        }
     }
 
     /** @return the MAC table (read it on the switch's lcore, or once the switch no longer runs) */

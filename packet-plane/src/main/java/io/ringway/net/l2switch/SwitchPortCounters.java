@@ -15,6 +15,8 @@ import org.agrona.concurrent.status.AtomicCounter;
  *       Ethernet header, or flooded with no other port.</li>
  *   <li>{@code tx dropped}: frames for this port that never left: the port refused them, or no
  *       buffer was free for a flood copy.</li>
+ *   <li>{@code tx zero-copy}: the part of {@code tx} copied straight from the sending guest's buffer
+ *       into this port's guest buffer ({@link L2Switch#fuse}).</li>
  * </ul>
  */
 public final class SwitchPortCounters implements AutoCloseable {
@@ -25,6 +27,7 @@ public final class SwitchPortCounters implements AutoCloseable {
     public final AtomicCounter learned;
     public final AtomicCounter dropped;
     public final AtomicCounter txDropped;
+    public final AtomicCounter txZeroCopy;
 
     /**
      * @param registry where the counters live
@@ -39,11 +42,12 @@ public final class SwitchPortCounters implements AutoCloseable {
         learned = registry.newCounter(p + "learned");
         dropped = registry.newCounter(p + "dropped");
         txDropped = registry.newCounter(p + "tx dropped");
+        txZeroCopy = registry.newCounter(p + "tx zero-copy");
     }
 
     @Override
     public void close() {
-        for (AtomicCounter c : new AtomicCounter[] {rx, tx, flooded, learned, dropped, txDropped}) {
+        for (AtomicCounter c : new AtomicCounter[] {rx, tx, flooded, learned, dropped, txDropped, txZeroCopy}) {
             registry.free(c);
         }
     }
@@ -51,6 +55,6 @@ public final class SwitchPortCounters implements AutoCloseable {
     @Override
     public String toString() {
         return "rx " + rx.get() + ", tx " + tx.get() + ", flooded " + flooded.get() + ", learned " + learned.get()
-                + ", dropped " + dropped.get() + ", tx dropped " + txDropped.get();
+                + ", dropped " + dropped.get() + ", tx dropped " + txDropped.get() + ", tx zero-copy " + txZeroCopy.get();
     }
 }

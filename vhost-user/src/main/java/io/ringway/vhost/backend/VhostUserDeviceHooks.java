@@ -71,6 +71,19 @@ public interface VhostUserDeviceHooks {
     }
 
     /**
+     * A vring's poller joins or leaves its lcore. Runs on that lcore: {@code true} after the ring
+     * was activated and just before its poller runs, {@code false} just after its poller stopped
+     * and before the ring is reset or its memory unmapped. Between the two the ring may be used from
+     * any work on the same lcore, not only from {@code process(vring)} (a switch that writes a frame
+     * from one device's transmit buffer straight into another device's receive buffers).
+     *
+     * @param vring   the vring index
+     * @param polling whether its poller runs from now on
+     */
+    default void vringPolling(int vring, boolean polling) {
+    }
+
+    /**
      * Placement group of a vring: vrings of one group run on the same lcore, and groups are spread
      * round-robin over the back-end's lcores ({@code group % n}). The default is the vring itself
      * (one queue per group: right for blk, queue {@code i} on lcore {@code i % n}); a net device

@@ -766,6 +766,8 @@ final class VhostUserSession implements AutoCloseable {
         v.queue.disableNotifications();
         VringPoller poller = new VringPoller(settings.name(), device, v.index, v.queue, v.kickFd, v.errFd);
         Lcore lcore = lcoreOf[v.index];
+        int index = v.index;
+        runOnLcore("vring " + index + " polling", lcore, () -> hooks.vringPolling(index, true));
         await("add vring " + v.index + " poller", lcore, lcore.addPoller(poller));
         v.poller = poller;
     }
@@ -778,6 +780,8 @@ final class VhostUserSession implements AutoCloseable {
         v.poller = null;
         Lcore lcore = lcoreOf[v.index];
         await("remove vring " + v.index + " poller", lcore, lcore.removePoller(poller));
+        int index = v.index;
+        runOnLcore("vring " + index + " stopped", lcore, () -> hooks.vringPolling(index, false));
     }
 
     // ------------------------------------------------------------------ inflight
