@@ -100,8 +100,9 @@ class LinuxBootNestedTest {
         String pvh = out.lines().filter(l -> l.startsWith("RINGWAY_VM_RESULT kernel=vmlinux")).findFirst().orElseThrow();
         long exits = Long.parseLong(pvh.replaceAll(".* after (\\d+) exits.*", "$1"));
         // measured: 633-641 exits with pci=noearly; 17,329 with iommu=noaperture alone (search_agp_bridge over 256 buses),
-        // 33,862 with neither (the aperture search too); 520 with pci=off
-        assertTrue(exits < 1_000, "pci=noearly: no early scan of 256 buses through 0xCF8/0xCFC (~16,400 more exits): " + pvh);
+        // 33,862 with neither (the aperture search too); 520 with pci=off. Every console byte is an exit too: with the
+        // topology lines the guest job prints (RINGWAY_TOPO), 1,350 in CI; the bound only has to tell the scan apart
+        assertTrue(exits < 5_000, "pci=noearly: no early scan of 256 buses through 0xCF8/0xCFC (~16,400 more exits): " + pvh);
         String config = out.lines().filter(l -> l.startsWith("RINGWAY_PCI_CONFIG kernel=vmlinux")).findFirst().orElseThrow();
         assertTrue(config.contains(" buses_addressed=1 highest_bus=0"), "the PCI guest addresses bus 0 only, the range PCI0's _CRS gives: " + config);
         long cycles = Long.parseLong(config.replaceAll(".* config_address_writes=(\\d+) .*", "$1"));
