@@ -98,7 +98,7 @@ class VmBootNetNestedTest {
             System.out.println("guest " + g + ": " + pingTimes(out, g));
         }
         for (String port : new String[] {"vhost0", "vhost1"}) {
-            Matcher m = Pattern.compile("(?m)^SW [0-9.]+\\|\\s+switch " + port + ": rx ([\\d,]+), tx ([\\d,]+), flooded [\\d,]+, learned ([\\d,]+)")
+            Matcher m = Pattern.compile("(?m)^SW [0-9.]+\\|\\s+switch " + port + ": rx ([\\d,]+), tx ([\\d,]+)(?: \\(zero-copy [\\d,]+\\))?, flooded [\\d,]+, learned ([\\d,]+)")
                 .matcher(out);
             assertTrue(m.find(), "the switch printed its counters for " + port + " at SIGTERM; log " + log + ":\n" + tail(out));
             long rx = Long.parseLong(m.group(1).replace(",", ""));
