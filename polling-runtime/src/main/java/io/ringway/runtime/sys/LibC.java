@@ -456,6 +456,21 @@ public final class LibC {
     // ---------------------------------------------------------------- threads and signals
 
     /** gettid(2): the kernel thread id of the calling thread (for {@link #tgkill}). */
+    /** geteuid(2): the effective user id (always succeeds). */
+    public static int geteuid() {
+        try {
+            return (int) Lazy.GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Downcalls off every hot and start-up path: made on first use, not in LibC's initialiser. */
+    private static final class Lazy {
+        static final MethodHandle GETEUID = Linker.nativeLinker().downcallHandle(
+            Linker.nativeLinker().defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+    }
+
     public static int gettid() {
         try {
             return (int) GETTID.invokeExact(capture());
