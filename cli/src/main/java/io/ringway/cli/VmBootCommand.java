@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.ringway.runtime.stats.StatsRegistry;
-import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.storage.bdev.BlockDeviceSpec;
 import io.ringway.vcpu.boot.BadKernelException;
 import io.ringway.vcpu.boot.LinuxLoader;
@@ -70,8 +69,10 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
-    @Option(names = "--hugepages", description = {"Back guest RAM with 2 MiB huge pages (a hugetlb memfd; with too few reserved it",
-        "falls back to normal pages and says so). KVM then maps the guest with 2 MiB pages."})
+    @Option(names = "--hugepages", description = {"Back guest RAM with reserved 2 MiB huge pages (a hugetlb memfd; with too few reserved it",
+        "falls back to normal pages and says so). Without it guest RAM is anonymous memory advised MADV_HUGEPAGE (transparent",
+        "huge pages, as QEMU's RAM), or a memfd when a vhost: device's back-end must map it. KVM maps the guest with 2 MiB pages",
+        "where the host's are."})
     boolean hugepages;
 
     @Option(names = "--timings", description = "Print where the time to the guest's boot-timer write went (JVM start, main(), VM creation, guest run) on stderr.")
@@ -128,7 +129,7 @@ final class VmBootCommand implements Callable<Integer> {
         try (GuestNics ownedNics = nics;
              OutputStream out = openConsole();
              Kvm kvm = Kvm.open();
-             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, SharedRegion.Options.DEFAULTS.hugepages(hugepages), kernelImage, kernel.toString(),
+             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, ramBacking(nicSpecs), kernelImage, kernel.toString(),
                  initrdImage, initrd == null ? null : initrd.toString(), line, out)) {
             for (String spec : blk) {
                 vm.addBlk(spec);
@@ -147,6 +148,8 @@ final class VmBootCommand implements Callable<Integer> {
             }
             if (timings) {
                 System.err.println("ringway vm boot: " + clock.line(vm.bootTimerWriteNanos()));
+                System.err.println("ringway vm boot: guest RAM: " + vm.ramBacking() + "; huge pages map " + hugeMib(vm.ramHugePageBytes())
+                    + " of " + (bytes >> 20) + " MiB");
             }
             return result.status();
         } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {
@@ -156,6 +159,19 @@ final class VmBootCommand implements Callable<Integer> {
             System.err.println("ringway vm boot: " + e.getMessage());
             return 2;
         }
+    }
+
+    /**
+     * 2 MiB pages for guest RAM by default, as QEMU's anonymous RAM gets them: anonymous memory with MADV_HUGEPAGE
+     * unless a vhost-user back-end must map guest RAM from an fd (then a memfd); --hugepages asks for hugetlb.
+     */
+    private LinuxVm.RamBacking ramBacking(List<NicSpec> nicSpecs) {
+        boolean vhost = blk.stream().anyMatch(b -> b.startsWith("vhost:")) || nicSpecs.stream().anyMatch(n -> n.kind() == NicSpec.Kind.VHOST);
+        return LinuxVm.RamBacking.choose(hugepages, vhost);
+    }
+
+    private static String hugeMib(long bytes) {
+        return bytes < 0 ? "? (no /proc/self/smaps)" : (bytes >> 20) + " MiB";
     }
 
     private OutputStream openConsole() throws IOException {

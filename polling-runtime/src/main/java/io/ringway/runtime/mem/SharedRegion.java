@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>{@link #close()} first makes the segment inaccessible (a later access throws
  * {@link IllegalStateException} instead of faulting), then unmaps it and closes the fd.
  */
-public final class SharedRegion implements AutoCloseable {
+public final class SharedRegion implements MappedRegion {
     /** The huge page size used for hugepage regions, 2 MiB. */
     public static final long HUGE_PAGE_SIZE = 2L * 1024 * 1024;
 
@@ -204,6 +204,7 @@ public final class SharedRegion implements AutoCloseable {
     }
 
     /** The mapped memory, {@link #size()} bytes; inaccessible after {@link #close()}. */
+    @Override
     public MemorySegment segment() {
         return segment;
     }
@@ -214,6 +215,7 @@ public final class SharedRegion implements AutoCloseable {
     }
 
     /** The size in bytes (after rounding up to the huge page size when huge pages are used). */
+    @Override
     public long size() {
         return size;
     }
@@ -224,8 +226,14 @@ public final class SharedRegion implements AutoCloseable {
     }
 
     /** The memfd name given to {@link #create}, or "fd N" for a mapped received fd. */
+    @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public String backing() {
+        return hugepages ? "hugetlb memfd (2 MiB pages)" : "memfd (shmem)";
     }
 
     /** Makes the segment inaccessible, unmaps it and closes the fd; further calls do nothing. */

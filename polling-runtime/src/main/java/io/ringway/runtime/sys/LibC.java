@@ -51,6 +51,8 @@ public final class LibC {
     public static final int MAP_HUGETLB = 0x40000;
     /** The value mmap returns on failure, {@code (void *) -1}. */
     public static final long MAP_FAILED = -1L;
+    /** madvise(2) advice: back the range with transparent huge pages where THP allows it ("always" or "madvise"). */
+    public static final int MADV_HUGEPAGE = 14;
 
     // ---- memfd_create(2), fcntl(2) seals
     /** Close the memfd on exec. */
@@ -469,6 +471,7 @@ public final class LibC {
     private static final class Lazy {
         static final MethodHandle GETEUID = Linker.nativeLinker().downcallHandle(
             Linker.nativeLinker().defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+        static final MethodHandle MADVISE = downcall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     }
 
     public static int gettid() {
@@ -573,6 +576,22 @@ public final class LibC {
         MemorySegment mapped = mmap(addr, length, prot, flags, fd, offset);
         long address = mapped.address();
         return mapped.reinterpret(length, arena, _ -> munmapQuietly(address, length));
+    }
+
+    /**
+     * madvise(2) of the whole of {@code range} (page aligned) with {@code advice}, e.g. {@link #MADV_HUGEPAGE}.
+     * Fails with EINVAL where the kernel does not know the advice (MADV_HUGEPAGE without CONFIG_TRANSPARENT_HUGEPAGE).
+     */
+    public static void madvise(MemorySegment range, int advice) {
+        MemorySegment capture = capture();
+        int result;
+        try {
+            result = (int) Lazy.MADVISE.invokeExact(capture, range, range.byteSize(), advice);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        check(result, "madvise", "address=0x" + Long.toHexString(range.address()) + ", length=" + range.byteSize()
+            + ", advice=" + advice, capture);
     }
 
     /** munmap(2) of {@code length} bytes at the address of {@code mapping}. */

@@ -10,7 +10,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import io.ringway.runtime.mem.AnonymousRegion;
+import io.ringway.runtime.mem.MappedRegion;
 import io.ringway.runtime.mem.SharedRegion;
+import io.ringway.runtime.mem.TransparentHugePages;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.vcpu.devices.BootTimer;
 import io.ringway.vcpu.devices.GuestExit;
@@ -45,8 +48,8 @@ import io.ringway.vcpu.virtio.VhostUserDevice;
 import io.ringway.vhost.virtio.VirtioDevice;
 
 /**
- * A KVM virtual machine that boots Linux: guest RAM (memfd-backed {@link SharedRegion}s, split around
- * the MMIO hole), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
+ * A KVM virtual machine that boots Linux: guest RAM (split around the MMIO hole; anonymous memory on
+ * transparent huge pages, or a memfd that vhost-user back-ends can map: {@link RamBacking}), the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT, CPUID from
  * KVM_GET_SUPPORTED_CPUID with the SMP topology of {@link CpuidTopology}, a COM1 8250 UART on IRQ 4 (an
  * irqfd), the power-off/reset ports, PCI bus 0 with its host bridge behind configuration mechanism #1
  * ({@link PciBus}), and the boot CPU set up as {@link LinuxLoader} left memory (long mode for the 64-bit
@@ -95,8 +98,39 @@ public final class LinuxVm implements AutoCloseable {
     public record Result(GuestExit.Kind exit, int status, RunResult run, String report, long bootTimerNanos) {
     }
 
+    /**
+     * What backs guest RAM. KVM maps the guest with 2 MiB pages only where the host memory behind a 2 MiB
+     * guest range is one huge page; with 4 KiB pages every guest TLB miss walks two levels of 4 KiB tables
+     * (costly under nested paging, and the nested TCG test's first-touch faults cost seconds).
+     */
+    public enum RamBacking {
+        /**
+         * Private anonymous memory at a 2 MiB boundary advised MADV_HUGEPAGE ({@link AnonymousRegion}): transparent
+         * huge pages where THP is "always" or "madvise", as QEMU's RAM gets. It has no fd, so only in-process devices
+         * can serve this VM: a vhost-user device is refused by name ({@link #addVirtioPci}).
+         */
+        ANONYMOUS,
+        /**
+         * A memfd ({@link SharedRegion}) whose fd vhost-user back-ends map, advised MADV_HUGEPAGE: huge pages only where
+         * transparent_hugepage/shmem_enabled allows them ("advise", "always"; it is often "never").
+         */
+        MEMFD,
+        /**
+         * A hugetlb memfd of reserved 2 MiB pages, shareable and huge; with too few free it falls back to
+         * {@link #MEMFD} and says so.
+         */
+        HUGETLB;
+
+        /** What {@code vm boot} uses: HUGETLB when asked for, MEMFD when a vhost-user back-end must map guest RAM, else ANONYMOUS. */
+        public static RamBacking choose(boolean hugepages, boolean vhostUserDevices) {
+            return hugepages ? HUGETLB : vhostUserDevices ? MEMFD : ANONYMOUS;
+        }
+    }
+
     private final Vm vm;
-    private final List<SharedRegion> regions = new ArrayList<>();
+    private final List<MappedRegion> regions = new ArrayList<>();
+    /** One line: what backs guest RAM, as made (a hugetlb fall-back shows as memfd). */
+    private String ramBacking = "none";
     private final EventFd serialIrq;
     private final Serial8250 serial;
     private final List<VcpuRunner> runners = new ArrayList<>();
@@ -109,7 +143,7 @@ public final class LinuxVm implements AutoCloseable {
     private final List<AutoCloseable> owned = new ArrayList<>();
     private int blkCount;
 
-    private LinuxVm(Kvm kvm, int cpus, long memory, SharedRegion.Options memoryOptions, MemorySegment kernel, String kernelName,
+    private LinuxVm(Kvm kvm, int cpus, long memory, RamBacking backing, MemorySegment kernel, String kernelName,
                     MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
         if (cpus < 1 || cpus > MAX_CPUS) {
             throw new IllegalArgumentException("--cpus " + cpus + ": must be 1.." + MAX_CPUS + " (8-bit APIC ids in the MADT)");
@@ -131,13 +165,10 @@ public final class LinuxVm implements AutoCloseable {
             vm.setTssAddress(Vm.DEFAULT_TSS_ADDRESS);
             vm.createIrqchip();
             vm.createPit2();
-            SharedRegion low = SharedRegion.create("ringway-guest-low", BootLayout.lowRam(memory), memoryOptions);
-            regions.add(low);
+            MappedRegion low = ram("ringway-guest-low", BootLayout.lowRam(memory), backing);
             vm.addMemory(0, low);
             if (BootLayout.highRam(memory) > 0) {
-                SharedRegion high = SharedRegion.create("ringway-guest-high", BootLayout.highRam(memory), memoryOptions);
-                regions.add(high);
-                vm.addMemory(BootLayout.HIGH_RAM_START, high);
+                vm.addMemory(BootLayout.HIGH_RAM_START, ram("ringway-guest-high", BootLayout.highRam(memory), backing));
             }
             entry = LinuxLoader.load(low.segment(), memory, cpus, kernel, kernelName, initrd, initrdName, cmdline);
 
@@ -176,24 +207,64 @@ public final class LinuxVm implements AutoCloseable {
         }
     }
 
+    /** Guest RAM of {@code size} bytes as {@code backing} says, registered for closing; sets {@link #ramBacking}. */
+    private MappedRegion ram(String name, long size, RamBacking backing) {
+        MappedRegion region = switch (backing) {
+            case ANONYMOUS -> AnonymousRegion.create(name, size);
+            case MEMFD -> SharedRegion.create(name, size);
+            case HUGETLB -> SharedRegion.create(name, size, SharedRegion.Options.DEFAULTS.hugepages(true));
+        };
+        regions.add(region);
+        String line = region.backing();
+        if (region instanceof SharedRegion shared && !shared.hugepages()) {
+            String refused = TransparentHugePages.advise(shared.segment());
+            line += refused == null ? ", MADV_HUGEPAGE (transparent_hugepage/shmem_enabled: " + TransparentHugePages.shmemEnabled() + ")"
+                : " (MADV_HUGEPAGE refused: " + refused + ")";
+        }
+        ramBacking = line;
+        return region;
+    }
+
     /**
-     * Creates the VM and loads the guest; nothing runs yet. {@code initrd} may be null.
+     * Creates the VM with guest RAM on anonymous memory with transparent huge pages ({@link RamBacking#ANONYMOUS}:
+     * in-process devices only) and loads the guest; nothing runs yet. {@code initrd} may be null.
      * Bad input fails with a {@link BadKernelException} or {@link IllegalArgumentException}, a missing
      * KVM capability with a {@code KvmUnavailableException}, each with a one-line message.
      */
     public static LinuxVm create(Kvm kvm, int cpus, long memory, MemorySegment kernel, String kernelName,
                                  MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
-        return create(kvm, cpus, memory, SharedRegion.Options.DEFAULTS, kernel, kernelName, initrd, initrdName, cmdline, console);
+        return create(kvm, cpus, memory, RamBacking.ANONYMOUS, kernel, kernelName, initrd, initrdName, cmdline, console);
     }
 
     /**
      * As {@link #create(Kvm, int, long, MemorySegment, String, MemorySegment, String, String, OutputStream)}, with guest RAM
-     * made with {@code memoryOptions} (2 MiB huge pages: KVM then maps the guest with 2 MiB pages, as QEMU's
-     * transparent huge pages do for its anonymous RAM; a memfd's shmem pages are 4 KiB while shmem_enabled is "never").
+     * backed as {@code backing} says: {@link RamBacking#MEMFD} or {@link RamBacking#HUGETLB} when a vhost-user back-end
+     * ({@code vhost:} in {@link #addBlk}, a {@code VhostUserDevice}) will serve a device of this VM.
      */
-    public static LinuxVm create(Kvm kvm, int cpus, long memory, SharedRegion.Options memoryOptions, MemorySegment kernel,
+    public static LinuxVm create(Kvm kvm, int cpus, long memory, RamBacking backing, MemorySegment kernel,
                                  String kernelName, MemorySegment initrd, String initrdName, String cmdline, OutputStream console) {
-        return new LinuxVm(kvm, cpus, memory, memoryOptions, kernel, kernelName, initrd, initrdName, cmdline, console);
+        return new LinuxVm(kvm, cpus, memory, backing, kernel, kernelName, initrd, initrdName, cmdline, console);
+    }
+
+    /** What backs guest RAM, one line (e.g. "anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE (transparent_hugepage/enabled: madvise)"). */
+    public String ramBacking() {
+        return ramBacking;
+    }
+
+    /**
+     * The bytes of guest RAM that huge pages back now (transparent or hugetlb; from /proc/self/smaps, so
+     * for reports, not for hot paths), -1 when that cannot be read.
+     */
+    public long ramHugePageBytes() {
+        long total = 0;
+        for (MappedRegion r : regions) {
+            long bytes = TransparentHugePages.mappedHugeBytes(r.segment());
+            if (bytes < 0) {
+                return -1;
+            }
+            total += bytes;
+        }
+        return total;
     }
 
     /** Where the loader put things. */
@@ -217,7 +288,8 @@ public final class LinuxVm implements AutoCloseable {
      * Call before {@link #run}; the kernel command line must leave PCI on (no {@code pci=off}).
      *
      * @param name a short name for logs ("blk0", "net0")
-     * @throws IllegalArgumentException when the device cannot be a virtio-pci function, or bus 0 is full
+     * @throws IllegalArgumentException when the device cannot be a virtio-pci function, or bus 0 is full, or
+     *         a vhost-user back-end would serve it while guest RAM has no fd ({@link RamBacking#ANONYMOUS})
      */
     public synchronized VirtioPciFunction addVirtioPci(String name, VirtioDevice device, Lcore lcore) {
         VirtioPciFunction f = VirtioPciFunction.create(name, vm, device, lcore);
@@ -258,6 +330,10 @@ public final class LinuxVm implements AutoCloseable {
                 String socket = spec.substring("vhost:".length());
                 if (socket.isEmpty()) {
                     throw new IllegalArgumentException("--blk " + spec + ": expected vhost:SOCKET");
+                }
+                if (!(regions.get(0) instanceof SharedRegion)) { // refused before connecting: the back-end never sees a half set-up
+                    throw new IllegalArgumentException("--blk " + spec + ": a vhost-user back-end maps guest RAM from its fd, but this VM's RAM is "
+                        + ramBacking + " (no fd): create the VM with RamBacking.MEMFD or HUGETLB");
                 }
                 VhostUserDevice device;
                 try {
@@ -457,7 +533,7 @@ public final class LinuxVm implements AutoCloseable {
         if (serialIrq != null) {
             serialIrq.close();
         }
-        for (SharedRegion r : regions) {
+        for (MappedRegion r : regions) {
             r.close();
         }
     }

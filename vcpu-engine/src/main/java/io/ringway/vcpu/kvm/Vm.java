@@ -8,6 +8,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import io.ringway.runtime.mem.MappedRegion;
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.sys.EventFd;
 import io.ringway.runtime.sys.LibC;
@@ -20,9 +21,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * A KVM virtual machine: guest memory slots, the in-kernel irqchip and PIT, ioeventfds, irqfds,
  * and the factory of {@link Vcpu}s.
  *
- * <p>Memory slots come from {@link SharedRegion}s (memfd-backed), so the pages KVM maps for the
- * guest (through EPT/NPT, or PVM's shadow tables) are the very pages a vhost-user backend maps
- * from the region's fd.
+ * <p>Memory slots come from {@link MappedRegion}s: a {@link SharedRegion} (memfd-backed), so the pages
+ * KVM maps for the guest (through EPT/NPT, or PVM's shadow tables) are the very pages a vhost-user
+ * backend maps from the region's fd, or an anonymous region (no fd: in-process devices only).
  */
 public final class Vm implements AutoCloseable {
     /** Where the VMX TSS pages go (three pages below 4 GiB, the address Firecracker and QEMU use). */
@@ -37,10 +38,23 @@ public final class Vm implements AutoCloseable {
      * @param gpa    guest-physical start
      * @param region the host memory behind it
      */
-    public record MemorySlot(int slot, long gpa, SharedRegion region) {
+    public record MemorySlot(int slot, long gpa, MappedRegion region) {
         /** Guest-physical end (exclusive). */
         public long end() {
             return gpa + region.size();
+        }
+
+        /**
+         * The slot's memory as a {@link SharedRegion}, whose fd another process (a vhost-user back-end) can map.
+         *
+         * @throws IllegalStateException naming the slot and its backing when the memory has no fd (anonymous)
+         */
+        public SharedRegion sharedRegion() {
+            if (region instanceof SharedRegion shared) {
+                return shared;
+            }
+            throw new IllegalStateException("memory slot " + slot + " [0x" + Long.toHexString(gpa) + ", 0x" + Long.toHexString(end())
+                + ") is " + region.backing() + ", which has no fd for a vhost-user back-end to map: back guest RAM with a memfd");
         }
     }
 
@@ -68,15 +82,15 @@ public final class Vm implements AutoCloseable {
      * KVM_SET_USER_MEMORY_REGION: maps {@code region} at guest-physical {@code gpa} in the next free
      * slot. Both must be 4 KiB aligned and the slot must not overlap another.
      */
-    public synchronized MemorySlot addMemory(long gpa, SharedRegion region) {
+    public synchronized MemorySlot addMemory(long gpa, MappedRegion region) {
         return addMemory(gpa, region, false);
     }
 
     /**
-     * {@link #addMemory(long, SharedRegion)}, with dirty page logging on the slot when
+     * {@link #addMemory(long, MappedRegion)}, with dirty page logging on the slot when
      * {@code logDirtyPages} (KVM_MEM_LOG_DIRTY_PAGES: read the bitmap with {@link #dirtyLog}).
      */
-    public synchronized MemorySlot addMemory(long gpa, SharedRegion region, boolean logDirtyPages) {
+    public synchronized MemorySlot addMemory(long gpa, MappedRegion region, boolean logDirtyPages) {
         if ((gpa & 0xfff) != 0 || (region.size() & 0xfff) != 0) {
             throw new IllegalArgumentException("memory slot gpa and size must be 4 KiB aligned, got gpa=0x"
                 + Long.toHexString(gpa) + " size=0x" + Long.toHexString(region.size()));
@@ -98,7 +112,7 @@ public final class Vm implements AutoCloseable {
         return added;
     }
 
-    private void setUserMemoryRegion(int slot, long gpa, SharedRegion region, int flags) {
+    private void setUserMemoryRegion(int slot, long gpa, MappedRegion region, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             // struct kvm_userspace_memory_region: u32 slot, u32 flags, u64 guest_phys_addr,
             // u64 memory_size, u64 userspace_addr (32 bytes, checked with gcc)

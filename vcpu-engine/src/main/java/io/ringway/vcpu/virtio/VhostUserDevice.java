@@ -219,7 +219,7 @@ public final class VhostUserDevice implements ExternalRings, AutoCloseable {
         frontend.setFeatures(features | (offered & PROTOCOL_FEATURES_BIT));
         List<FrontendMemory.Region> regions = new ArrayList<>();
         for (Vm.MemorySlot s : slots) {
-            regions.add(new FrontendMemory.Region(s.region(), s.gpa()));
+            regions.add(new FrontendMemory.Region(s.sharedRegion(), s.gpa()));
         }
         memory = FrontendMemory.of(regions);
         frontend.setMemTable(memory);

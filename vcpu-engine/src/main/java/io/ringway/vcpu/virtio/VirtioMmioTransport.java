@@ -120,6 +120,7 @@ public final class VirtioMmioTransport implements BusDevice, AutoCloseable {
                     + s.slot() + " [0x" + Long.toHexString(s.gpa()) + ", 0x" + Long.toHexString(s.end()) + ")");
             }
         }
+        VirtioTransports.requireShareableMemory(name, device, vm);
         this.name = name;
         this.device = device;
         this.vm = vm;

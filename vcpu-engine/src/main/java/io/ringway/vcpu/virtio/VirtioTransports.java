@@ -9,6 +9,7 @@ import io.ringway.vhost.virtio.GuestMemoryRegion;
 import io.ringway.vhost.virtio.PackedQueue;
 import io.ringway.vhost.virtio.QueueConfig;
 import io.ringway.vhost.virtio.SplitQueue;
+import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
 import io.ringway.vhost.virtio.Virtqueue;
 import io.ringway.vhost.virtio.VirtqueueException;
@@ -39,6 +40,26 @@ public final class VirtioTransports {
             regions.add(GuestMemoryRegion.of(s.gpa(), s.region().segment()));
         }
         return GuestMemory.of(regions);
+    }
+
+    /**
+     * Refuses an {@link ExternalRings} device (a vhost-user back-end maps guest RAM from its fds) on a VM
+     * whose RAM has no fd (anonymous memory), before anything is wired: at device creation, not at the
+     * driver's DRIVER_OK.
+     *
+     * @throws IllegalArgumentException naming the device and the memory slot without an fd
+     */
+    public static void requireShareableMemory(String name, VirtioDevice device, Vm vm) {
+        if (!(device instanceof ExternalRings)) {
+            return;
+        }
+        for (Vm.MemorySlot s : vm.memorySlots()) {
+            try {
+                s.sharedRegion();
+            } catch (IllegalStateException e) {
+                throw new IllegalArgumentException(name + ": a vhost-user back-end serves this device, but " + e.getMessage(), e);
+            }
+        }
     }
 
     /**

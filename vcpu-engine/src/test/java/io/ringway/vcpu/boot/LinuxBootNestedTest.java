@@ -108,6 +108,16 @@ class LinuxBootNestedTest {
         long cycles = Long.parseLong(config.replaceAll(".* config_address_writes=(\\d+) .*", "$1"));
         // measured: 94 (enumerating 00:00.0 and probing the 31 empty slots)
         assertTrue(cycles < 200, "config cycles of enumerating one bus: " + config);
+        // guest RAM without vhost-user devices: anonymous memory advised MADV_HUGEPAGE, huge wherever L1's THP allows it
+        List<String> ram = out.lines().filter(l -> l.startsWith("RINGWAY_GUEST_RAM ")).toList();
+        assertEquals(2, ram.size(), "one guest RAM line per guest:\n" + tail(out));
+        for (String line : ram) {
+            assertTrue(line.contains(" backing=anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE"), line);
+            if (line.contains("enabled: madvise)") || line.contains("enabled: always)")) {
+                long huge = Long.parseLong(line.replaceAll("RINGWAY_GUEST_RAM huge_page_bytes=(-?\\d+) .*", "$1"));
+                assertTrue(huge >= 16L << 20, "a booted guest touches tens of MiB of its RAM (kernel, initramfs, memmap): huge pages should back them, 4 KiB pages show 0: " + line);
+            }
+        }
         assertEquals(0, rc, "nested-kvm.sh exit status (the VMM's); log " + log);
     }
 

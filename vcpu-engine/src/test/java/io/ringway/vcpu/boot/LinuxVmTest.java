@@ -4,7 +4,14 @@ import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
+
+import io.ringway.runtime.mem.TransparentHugePages;
+import io.ringway.vcpu.kvm.Vm;
+import io.ringway.vcpu.virtio.ExternalRings;
+import io.ringway.vhost.virtio.QueueConfig;
 
 import io.ringway.vcpu.devices.GuestExit;
 import io.ringway.vcpu.kvm.Kvm;
@@ -183,6 +190,113 @@ class LinuxVmTest {
             LinuxVm.Result r = vm.run(Duration.ofSeconds(60));
             assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
             assertEquals(0x1a, r.status(), "vendor id 1af4 (virtio) at 00:01.0: " + r.report());
+        }
+    }
+
+    @Test
+    void guestRamIsAnonymousOnTransparentHugePagesByDefaultAndTheGuestRunsOnIt() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 1, kernel(READ_TYPE_OF_LOADER, -1))) {
+            assertTrue(vm.ramBacking().startsWith("anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE"), vm.ramBacking());
+            LinuxVm.Result r = vm.run(Duration.ofSeconds(60));
+            assertEquals(0xff, r.status(), r.report());
+            String thp = TransparentHugePages.enabled();
+            if (thp.equals("madvise") || thp.equals("always")) {
+                // the loader wrote the kernel at 2 MiB and the boot data below 1 MiB: at least one huge page each
+                assertTrue(vm.ramHugePageBytes() >= 2 << 20, "huge page bytes of guest RAM: " + vm.ramHugePageBytes() + " (THP " + thp + ")");
+            }
+        }
+    }
+
+    @Test
+    void memfdRamIsSharedForVhostUserBackEndsAndTheGuestRunsOnIt() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = create(kvm, LinuxVm.RamBacking.MEMFD, kernel(READ_TYPE_OF_LOADER, -1))) {
+            assertTrue(vm.ramBacking().startsWith("memfd (shmem), MADV_HUGEPAGE (transparent_hugepage/shmem_enabled: "), vm.ramBacking());
+            assertEquals(0xff, vm.run(Duration.ofSeconds(60)).status());
+        }
+    }
+
+    @Test
+    void vmBootPicksMemfdRamOnlyWhenAVhostUserBackEndMustMapIt() {
+        assertEquals(LinuxVm.RamBacking.ANONYMOUS, LinuxVm.RamBacking.choose(false, false));
+        assertEquals(LinuxVm.RamBacking.MEMFD, LinuxVm.RamBacking.choose(false, true));
+        assertEquals(LinuxVm.RamBacking.HUGETLB, LinuxVm.RamBacking.choose(true, false));
+        assertEquals(LinuxVm.RamBacking.HUGETLB, LinuxVm.RamBacking.choose(true, true));
+    }
+
+    @Test
+    void aVhostUserDiskOnAnonymousRamIsRefusedByNameBeforeConnecting() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 1, kernel(SPIN, -1))) {
+            // no back-end listens there: the refusal must come first, and name the memory, not the socket
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> vm.addBlk("vhost:/nonexistent/ringway.sock"));
+            assertTrue(e.getMessage().startsWith("--blk vhost:/nonexistent/ringway.sock: a vhost-user back-end maps guest RAM from its fd, but this VM's RAM is anonymous"),
+                e.getMessage());
+            assertEquals(0, vm.virtioFunctions().size(), "no function added");
+        }
+    }
+
+    @Test
+    void anyExternalRingsDeviceOnAnonymousRamIsRefusedByNameAtCreation() {
+        ExternalRings rings = new ExternalRings() {
+            @Override
+            public void start(long features, List<Vm.MemorySlot> memory, List<QueueConfig> queues, int[] kickFds, int[] callFds) {
+                throw new AssertionError("never started");
+            }
+
+            @Override
+            public void stop() {
+            }
+
+            @Override
+            public int deviceType() {
+                return LinuxVm.VIRTIO_BLK_ID;
+            }
+
+            @Override
+            public long deviceFeatures() {
+                return 1L << 32; // VIRTIO_F_VERSION_1, which a modern virtio-pci function needs
+            }
+
+            @Override
+            public int queueCount() {
+                return 1;
+            }
+
+            @Override
+            public int maxQueueSize() {
+                return 256;
+            }
+
+            @Override
+            public byte[] readConfig(int offset, int length) {
+                return new byte[length];
+            }
+
+            @Override
+            public void writeConfig(int offset, byte[] data) {
+            }
+        };
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 1, kernel(SPIN, -1))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> vm.addVirtioPci("ext0", rings, null));
+            assertTrue(e.getMessage().startsWith("ext0: a vhost-user back-end serves this device, but memory slot 0 [0x0, 0x"), e.getMessage());
+            assertTrue(e.getMessage().contains("is anonymous memory at a 2 MiB boundary") && e.getMessage().contains("no fd"), e.getMessage());
+            assertEquals(0, vm.virtioFunctions().size(), "no function added");
+        }
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = create(kvm, LinuxVm.RamBacking.MEMFD, kernel(SPIN, -1))) {
+            assertEquals("ext0", vm.addVirtioPci("ext0", rings, null).name(), "memfd RAM takes the same device");
+        }
+    }
+
+    private static LinuxVm create(Kvm kvm, LinuxVm.RamBacking backing, MemorySegment image) {
+        try {
+            return LinuxVm.create(kvm, 1, MEMORY, backing, image, "tiny", null, null, "", new ByteArrayOutputStream());
+        } catch (KvmUnavailableException e) {
+            abort("skipped, needs " + e.getMessage());
+            throw e;
         }
     }
 

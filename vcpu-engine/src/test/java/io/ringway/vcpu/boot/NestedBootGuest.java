@@ -44,7 +44,9 @@ public final class NestedBootGuest {
                 String kernelCmdline = spec[1].isEmpty() ? cmdline : cmdline + " " + spec[1];
                 Path kernel = Path.of(spec[2]);
                 long start = System.nanoTime();
-                try (LinuxVm vm = LinuxVm.create(kvm, cpus, memory, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
+                // as `vm boot`: anonymous RAM on transparent huge pages unless a vhost-user back-end must map it
+                LinuxVm.RamBacking backing = LinuxVm.RamBacking.choose(false, disks.stream().anyMatch(d -> d.startsWith("vhost:")));
+                try (LinuxVm vm = LinuxVm.create(kvm, cpus, memory, backing, MemorySegment.ofArray(Files.readAllBytes(kernel)), kernel.toString(),
                          MemorySegment.ofArray(Files.readAllBytes(initrd)), initrd.toString(), kernelCmdline, console)) {
                     for (String disk : disks) {
                         vm.addBlk(disk);
@@ -56,6 +58,7 @@ public final class NestedBootGuest {
                         System.out.printf("RINGWAY_PCI_FUNCTION name=%s slow_notifies=%d bad_messages=%d%n", f.name(), f.slowNotifies(), f.badMessages());
                     }
                     System.out.println("RINGWAY_PCI_CONFIG kernel=" + kernel.getFileName() + " " + vm.pci().configCycles());
+                    System.out.printf("RINGWAY_GUEST_RAM huge_page_bytes=%d backing=%s%n", vm.ramHugePageBytes(), vm.ramBacking());
                     System.out.printf("RINGWAY_VM_RESULT kernel=%s cpus=%d entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
                         kernel.getFileName(), cpus, vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
                         (System.nanoTime() - created) / 1_000_000, result.bootTimerNanos() / 1_000_000, result.report());

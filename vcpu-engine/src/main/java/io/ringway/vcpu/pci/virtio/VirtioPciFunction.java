@@ -96,6 +96,7 @@ public final class VirtioPciFunction implements AutoCloseable {
         if (external == null && lcore == null) {
             throw new IllegalArgumentException(name + ": an in-process virtio device needs an lcore to run on");
         }
+        VirtioTransports.requireShareableMemory(name, device, vm);
         this.lcore = lcore;
         this.queueCount = device.queueCount();
         this.vectors = queueCount + 1;

@@ -1,0 +1,125 @@
+package io.ringway.runtime.mem;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.ringway.runtime.sys.LibC;
+
+/**
+ * Private anonymous memory (MAP_PRIVATE | MAP_ANONYMOUS) starting on a 2 MiB boundary and advised
+ * MADV_HUGEPAGE: where transparent huge pages are "always" or "madvise" the kernel backs it with 2 MiB
+ * pages on first touch, and KVM then maps a guest with 2 MiB pages (a guest-physical range and its host
+ * address must agree modulo 2 MiB, hence the alignment). This is what QEMU does with guest RAM that no
+ * other process needs (its anonymous memory backend, qemu_ram_mmap + QEMU_MADV_HUGEPAGE).
+ *
+ * <p>The region has no fd: no other process can map it. Memory a vhost-user back-end must map is a
+ * {@link SharedRegion}.
+ */
+public final class AnonymousRegion implements MappedRegion {
+    /** The start alignment, one x86 huge page. */
+    public static final long ALIGNMENT = SharedRegion.HUGE_PAGE_SIZE;
+    private static final long PAGE = 4096;
+
+    private final String name;
+    private final long size;
+    private final Arena arena;
+    private final MemorySegment segment;
+    private final String adviceFailure;
+    private final String thpMode;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private AnonymousRegion(String name, long size, Arena arena, MemorySegment segment, String adviceFailure, String thpMode) {
+        this.name = name;
+        this.size = size;
+        this.arena = arena;
+        this.segment = segment;
+        this.adviceFailure = adviceFailure;
+        this.thpMode = thpMode;
+    }
+
+    /**
+     * Maps {@code size} bytes (rounded up to 4 KiB) of zeroed private anonymous memory at a 2 MiB aligned
+     * address and advises MADV_HUGEPAGE; a kernel that refuses the advice leaves normal pages, which
+     * {@link #backing()} says.
+     *
+     * @param name a name for logs
+     * @param size the size in bytes, positive
+     */
+    public static AnonymousRegion create(String name, long size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("region size must be positive, got " + size);
+        }
+        long length = Math.ceilDiv(size, PAGE) * PAGE;
+        // Reserve length + 2 MiB of address space (no access, no memory), map the aligned part over it, give back the rest.
+        MemorySegment reservation = LibC.mmap(0, length + ALIGNMENT, LibC.PROT_NONE,
+            LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+        long base = reservation.address();
+        long aligned = Math.ceilDiv(base, ALIGNMENT) * ALIGNMENT;
+        Arena arena = Arena.ofShared();
+        MemorySegment mapping;
+        try {
+            mapping = LibC.mmap(aligned, length, LibC.PROT_READ | LibC.PROT_WRITE,
+                LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0, arena);
+        } catch (RuntimeException e) {
+            arena.close();
+            LibC.munmap(reservation, reservation.byteSize());
+            throw e;
+        }
+        trim(base, aligned - base);
+        trim(aligned + length, base + length + ALIGNMENT - (aligned + length));
+        String failure = TransparentHugePages.advise(mapping);
+        return new AnonymousRegion(name, length, arena, mapping, failure, TransparentHugePages.enabled());
+    }
+
+    @SuppressWarnings("restricted")
+    private static void trim(long address, long length) {
+        if (length > 0) {
+            LibC.munmap(MemorySegment.ofAddress(address), length);
+        }
+    }
+
+    @Override
+    public MemorySegment segment() {
+        return segment;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** Whether the kernel took MADV_HUGEPAGE for the whole region (huge pages then follow THP "always" or "madvise"). */
+    public boolean hugePagesAdvised() {
+        return adviceFailure == null;
+    }
+
+    /** The host's THP mode for anonymous memory when the region was made ("madvise", "always", "never", "unknown"). */
+    public String thpMode() {
+        return thpMode;
+    }
+
+    @Override
+    public String backing() {
+        return "anonymous memory at a 2 MiB boundary, " + (adviceFailure == null
+            ? "MADV_HUGEPAGE (transparent_hugepage/enabled: " + thpMode + ")"
+            : "4 KiB pages (MADV_HUGEPAGE refused: " + adviceFailure + ")");
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "AnonymousRegion[" + name + ", size=" + size + ", " + backing() + "]";
+    }
+}
