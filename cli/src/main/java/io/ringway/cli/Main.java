@@ -38,15 +38,31 @@ public final class Main implements Runnable {
     }
 
     /**
-     * {@code ringway vm boot} is timed from the process start to the guest's init: picocli builds the model
-     * of only this command, not of the whole tree (reflection over every subcommand class and the classes
-     * their fields name), which in the nested boot race cost seconds.
+     * {@code ringway vm boot} is timed from the process start to the guest's init: a plain argument line is
+     * parsed by {@link VmBootArgs} (no picocli class is loaded: building picocli's model by reflection cost
+     * 1.5-2 s in the nested boot race); anything else ({@code --help}, an unknown or malformed option) goes
+     * to picocli's {@link VmBootCommand}, built alone rather than with the whole command tree, for its usage
+     * and messages. Both end in {@link VmBoot#run} with the same {@link VmBootOptions}.
      */
     static int bootFastPath(String[] args) {
+        String[] rest = java.util.Arrays.copyOfRange(args, 2, args.length);
+        VmBootOptions options = VmBootArgs.parse(rest);
+        if (options == null) {
+            return picocliBoot(rest);
+        }
+        try {
+            return VmBoot.run(options);
+        } catch (RuntimeException | Error e) {
+            e.printStackTrace(); // as picocli's execute() reports what a command throws, with its status 1
+            return 1;
+        }
+    }
+
+    private static int picocliBoot(String[] rest) {
         return new CommandLine(new VmBootCommand())
                 .setCommandName("ringway vm boot")
                 .setCaseInsensitiveEnumValuesAllowed(true)
-                .execute(java.util.Arrays.copyOfRange(args, 2, args.length));
+                .execute(rest);
     }
 
     @Override

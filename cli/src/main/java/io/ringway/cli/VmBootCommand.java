@@ -1,27 +1,11 @@
 package io.ringway.cli;
 
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-import io.ringway.runtime.stats.StatsRegistry;
-import io.ringway.storage.bdev.BlockDeviceSpec;
-import io.ringway.vcpu.boot.BadKernelException;
-import io.ringway.vcpu.boot.LinuxLoader;
 import io.ringway.vcpu.boot.LinuxVm;
-import io.ringway.vcpu.kvm.Kvm;
-import io.ringway.vcpu.kvm.KvmUnavailableException;
-import io.ringway.vcpu.net.GuestNics;
-import io.ringway.vcpu.net.NicSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -49,13 +33,13 @@ final class VmBootCommand implements Callable<Integer> {
                 "qemu-storage-daemon) that gets the rings and serves them without this process."})
     java.util.List<String> blk = new java.util.ArrayList<>();
 
-    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs, 1..254, started by the guest through INIT/SIPI (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = VmBootOptions.DEFAULT_CPUS, description = "vCPUs, 1..254, started by the guest through INIT/SIPI (default: ${DEFAULT-VALUE}).")
     int cpus;
 
-    @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "512M", description = "Guest RAM, like 512M or 2G (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--memory", paramLabel = "SIZE", defaultValue = VmBootOptions.DEFAULT_MEMORY, description = "Guest RAM, like 512M or 2G (default: ${DEFAULT-VALUE}).")
     String memory;
 
-    @Option(names = "--console", paramLabel = "stdio|file:F", defaultValue = "stdio", description = "Where the UART's output goes (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--console", paramLabel = "stdio|file:F", defaultValue = VmBootOptions.DEFAULT_CONSOLE, description = "Where the UART's output goes (default: ${DEFAULT-VALUE}).")
     String console;
 
     @Option(names = "--net", paramLabel = "switch|tap:NAME|vhost:SOCK[,mac=M]",
@@ -66,7 +50,7 @@ final class VmBootCommand implements Callable<Integer> {
                 + " the NIC's index). switch and tap NICs run on one net data-plane thread.")
     List<String> net = new ArrayList<>();
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = VmBootOptions.DEFAULT_TIMEOUT, description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
     @Option(names = "--hugepages", description = {"Back guest RAM with reserved 2 MiB huge pages (a hugetlb memfd; with too few reserved it",
@@ -78,125 +62,13 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--timings", description = "Print where the time to the guest's boot-timer write went (JVM start, main(), VM creation, guest run) on stderr.")
     boolean timings;
 
+    /** The options as one record, the same that {@link VmBootArgs#parse} builds from the same argument line. */
+    VmBootOptions options() {
+        return new VmBootOptions(kernel, initrd, cmdline, blk, cpus, memory, console, net, timeoutSeconds, hugepages, timings);
+    }
+
     @Override
     public Integer call() {
-        BootTimings clock = new BootTimings(Main.MAIN_NANOS);
-        long bytes;
-        try {
-            bytes = BlockDeviceSpec.parseSize(memory);
-        } catch (IllegalArgumentException e) {
-            System.err.println("ringway vm boot: --memory " + memory + ": " + e.getMessage());
-            return 2;
-        }
-        List<NicSpec> nicSpecs = new ArrayList<>();
-        try {
-            for (int i = 0; i < net.size(); i++) {
-                nicSpecs.add(NicSpec.parse(net.get(i), i, ProcessHandle.current().pid()));
-            }
-        } catch (IllegalArgumentException e) {
-            System.err.println("ringway vm boot: " + e.getMessage());
-            return 2;
-        }
-        boolean devices = !blk.isEmpty() || !nicSpecs.isEmpty();
-        String line = cmdline != null ? cmdline
-            : LinuxVm.DEFAULT_CMDLINE + " " + (devices ? LinuxVm.PCI_CMDLINE : "pci=off");
-        if (devices && java.util.Arrays.asList(line.split("\\s+")).contains("pci=off")) {
-            System.err.println("ringway vm boot: " + (blk.isEmpty() ? "--net puts NICs" : "--blk puts disks") + " on PCI, but --cmdline says pci=off");
-            return 2;
-        }
-        MemorySegment kernelImage;
-        MemorySegment initrdImage;
-        try {
-            kernelImage = read(kernel);
-            initrdImage = initrd == null ? null : read(initrd);
-            LinuxLoader.check(kernelImage, kernel.toString()); // a bad file is named as such, KVM or not
-        } catch (BadKernelException e) {
-            System.err.println("ringway vm boot: " + e.getMessage());
-            return 2;
-        } catch (IOException e) {
-            System.err.println("ringway vm boot: " + e.getMessage());
-            return 2;
-        }
-        GuestNics nics;
-        try {
-            nics = nicSpecs.isEmpty() ? null : GuestNics.create(nicSpecs, -1, StatsRegistry.process());
-        } catch (RuntimeException e) {
-            System.err.println("ringway vm boot: --net: " + e.getMessage());
-            return 2;
-        }
-        clock.creating();
-        // the VM (and its virtio-pci functions) closes before the NICs it serves
-        try (GuestNics ownedNics = nics;
-             OutputStream out = openConsole();
-             Kvm kvm = Kvm.open();
-             LinuxVm vm = LinuxVm.create(kvm, cpus, bytes, ramBacking(nicSpecs), kernelImage, kernel.toString(),
-                 initrdImage, initrd == null ? null : initrd.toString(), line, out)) {
-            for (String spec : blk) {
-                vm.addBlk(spec);
-            }
-            if (nics != null) {
-                for (GuestNics.Nic nic : nics.nics()) {
-                    vm.addVirtioPci(nic.name(), nic.device(), nic.inProcess() ? nics.lcore() : null);
-                }
-            }
-            clock.created();
-            LinuxVm.Result result = vm.run(timeoutSeconds <= 0 ? Duration.ofDays(365) : Duration.ofSeconds(timeoutSeconds));
-            out.flush();
-            System.err.println("ringway vm boot: " + result.report());
-            if (nics != null) {
-                nics.report().forEach(l -> System.err.println("ringway vm boot: " + l));
-            }
-            if (timings) {
-                System.err.println("ringway vm boot: " + clock.line(vm.bootTimerWriteNanos()));
-                System.err.println("ringway vm boot: guest RAM: " + vm.ramBacking() + "; huge pages map " + hugeMib(vm.ramHugePageBytes())
-                    + " of " + (bytes >> 20) + " MiB");
-            }
-            return result.status();
-        } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {
-            System.err.println("ringway vm boot: " + e.getMessage());
-            return 2;
-        } catch (IOException e) {
-            System.err.println("ringway vm boot: " + e.getMessage());
-            return 2;
-        }
-    }
-
-    /**
-     * 2 MiB pages for guest RAM by default, as QEMU's anonymous RAM gets them: anonymous memory with MADV_HUGEPAGE
-     * unless a vhost-user back-end must map guest RAM from an fd (then a memfd); --hugepages asks for hugetlb.
-     */
-    private LinuxVm.RamBacking ramBacking(List<NicSpec> nicSpecs) {
-        boolean vhost = blk.stream().anyMatch(b -> b.startsWith("vhost:")) || nicSpecs.stream().anyMatch(n -> n.kind() == NicSpec.Kind.VHOST);
-        return LinuxVm.RamBacking.choose(hugepages, vhost);
-    }
-
-    private static String hugeMib(long bytes) {
-        return bytes < 0 ? "? (no /proc/self/smaps)" : (bytes >> 20) + " MiB";
-    }
-
-    private OutputStream openConsole() throws IOException {
-        // the UART hands over whole lines: no buffering stream in between
-        if (console.equals("stdio")) {
-            return new FileOutputStream(FileDescriptor.out) {
-                @Override
-                public void close() {
-                    // stdout stays open for our own messages
-                }
-            };
-        }
-        if (console.startsWith("file:") && console.length() > 5) {
-            return Files.newOutputStream(Path.of(console.substring(5)));
-        }
-        throw new IllegalArgumentException("--console must be stdio or file:PATH, got " + console);
-    }
-
-    private static MemorySegment read(Path file) throws IOException {
-        try {
-            return MemorySegment.ofArray(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new IOException(file + ": no such file");
-        } catch (IOException e) {
-            throw new IOException(file + ": cannot read: " + e.getMessage());
-        }
+        return VmBoot.run(options());
     }
 }
