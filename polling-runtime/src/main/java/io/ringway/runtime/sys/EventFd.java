@@ -51,7 +51,7 @@ public final class EventFd implements AutoCloseable {
         MemorySegment capture = LibC.capture();
         int result;
         try {
-            result = (int) LibC.EVENTFD.invokeExact(capture, 0, flags);
+            result = (int) LibC.Eventfd.HANDLE.invokeExact(capture, 0, flags);
         } catch (Throwable t) {
             throw LibC.rethrow(t);
         }

@@ -145,41 +145,97 @@ public final class LibC {
     private static final ThreadLocal<MemorySegment> CAPTURE =
         ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
-    private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ =
-        downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE =
-        downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle OPEN =
-        downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_LONG =
-        downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_PTR =
-        downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle FCNTL =
-        downcall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle GETPID = downcall("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle LSEEK =
-        downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = downcall("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle FSTATFS = downcall("fstatfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle MEMFD_CREATE =
-        downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle MMAP = downcall("mmap",
-        FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle SYSCONF = downcall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
 
-    static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle TGKILL =
-        downcall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle PTHREAD_SIGMASK =
-        downcall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle SIGTIMEDWAIT =
-        downcall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
 
     private LibC() {
+    }
+
+    // One holder class per downcall handle: a handle is made when its function is first called, not when LibC
+    // is initialised (each costs milliseconds to make, far more under emulation, and `vm boot` needs few of them),
+    // and a static final field in a holder still folds to a constant in compiled code.
+
+    private static final class Close {
+        static final MethodHandle HANDLE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+
+    private static final class Read {
+        static final MethodHandle HANDLE = downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+
+    private static final class Write {
+        static final MethodHandle HANDLE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+
+    private static final class Open {
+        static final MethodHandle HANDLE = downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class IoctlLong {
+        static final MethodHandle HANDLE = downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class IoctlPtr {
+        static final MethodHandle HANDLE = downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Fcntl {
+        static final MethodHandle HANDLE = downcall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Getpid {
+        static final MethodHandle HANDLE = downcall("getpid", FunctionDescriptor.of(JAVA_INT));
+    }
+
+    private static final class Lseek {
+        static final MethodHandle HANDLE = downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+
+    private static final class Ftruncate {
+        static final MethodHandle HANDLE = downcall("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+
+    private static final class Fstatfs {
+        static final MethodHandle HANDLE = downcall("fstatfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+
+    private static final class MemfdCreate {
+        static final MethodHandle HANDLE = downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+
+    private static final class Mmap {
+        static final MethodHandle HANDLE = downcall("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+
+    private static final class Munmap {
+        static final MethodHandle HANDLE = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+
+    private static final class Sysconf {
+        static final MethodHandle HANDLE = downcall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    }
+
+    static final class Eventfd {
+        static final MethodHandle HANDLE = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+
+    private static final class Gettid {
+        static final MethodHandle HANDLE = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
+    }
+
+    private static final class Tgkill {
+        static final MethodHandle HANDLE = downcall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+
+    private static final class PthreadSigmask {
+        static final MethodHandle HANDLE = downcall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+
+    private static final class Sigtimedwait {
+        static final MethodHandle HANDLE = downcall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    }
+
+    private static final class Madvise {
+        static final MethodHandle HANDLE = downcall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     }
 
     /** A downcall handle to libc's {@code name} that captures errno; shared by this package. */
@@ -242,7 +298,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try {
-            result = (int) CLOSE.invokeExact(capture, fd);
+            result = (int) Close.HANDLE.invokeExact(capture, fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -255,7 +311,7 @@ public final class LibC {
             return;
         }
         try {
-            int ignored = (int) CLOSE.invokeExact(capture(), fd);
+            int ignored = (int) Close.HANDLE.invokeExact(capture(), fd);
         } catch (Throwable t) {
             // nothing useful to do: this is already an error path
         }
@@ -275,7 +331,7 @@ public final class LibC {
 
     private static long tryRead(int fd, MemorySegment buffer, long count, MemorySegment capture) {
         try {
-            long result = (long) READ.invokeExact(capture, fd, buffer, count);
+            long result = (long) Read.HANDLE.invokeExact(capture, fd, buffer, count);
             return result < 0 ? -errno(capture) : result;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -296,7 +352,7 @@ public final class LibC {
 
     private static long tryWrite(int fd, MemorySegment buffer, long count, MemorySegment capture) {
         try {
-            long result = (long) WRITE.invokeExact(capture, fd, buffer, count);
+            long result = (long) Write.HANDLE.invokeExact(capture, fd, buffer, count);
             return result < 0 ? -errno(capture) : result;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -308,7 +364,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try (Arena arena = Arena.ofConfined()) {
-            result = (int) OPEN.invokeExact(capture, arena.allocateFrom(path), flags | O_CLOEXEC, mode);
+            result = (int) Open.HANDLE.invokeExact(capture, arena.allocateFrom(path), flags | O_CLOEXEC, mode);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -346,7 +402,7 @@ public final class LibC {
 
     private static int tryIoctl(int fd, long request, long arg, MemorySegment capture) {
         try {
-            int result = (int) IOCTL_LONG.invokeExact(capture, fd, request, arg);
+            int result = (int) IoctlLong.HANDLE.invokeExact(capture, fd, request, arg);
             return result < 0 ? -errno(capture) : result;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -355,7 +411,7 @@ public final class LibC {
 
     private static int tryIoctl(int fd, long request, MemorySegment arg, MemorySegment capture) {
         try {
-            int result = (int) IOCTL_PTR.invokeExact(capture, fd, request, arg);
+            int result = (int) IoctlPtr.HANDLE.invokeExact(capture, fd, request, arg);
             return result < 0 ? -errno(capture) : result;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -371,7 +427,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try {
-            result = (int) FCNTL.invokeExact(capture, fd, command, arg);
+            result = (int) Fcntl.HANDLE.invokeExact(capture, fd, command, arg);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -386,7 +442,7 @@ public final class LibC {
     /** getpid(2). */
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact(capture());
+            return (int) Getpid.HANDLE.invokeExact(capture());
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -397,7 +453,7 @@ public final class LibC {
         MemorySegment capture = capture();
         long result;
         try {
-            result = (long) LSEEK.invokeExact(capture, fd, offset, whence);
+            result = (long) Lseek.HANDLE.invokeExact(capture, fd, offset, whence);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -409,7 +465,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try {
-            result = (int) FTRUNCATE.invokeExact(capture, fd, length);
+            result = (int) Ftruncate.HANDLE.invokeExact(capture, fd, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -435,7 +491,7 @@ public final class LibC {
         try (Arena arena = Arena.ofConfined()) {
             // struct statfs on x86-64: f_type at 0, f_bsize at 8, both 8 bytes.
             MemorySegment statfs = arena.allocate(STATFS_SIZE, 8);
-            int result = (int) FSTATFS.invokeExact(capture, fd, statfs);
+            int result = (int) Fstatfs.HANDLE.invokeExact(capture, fd, statfs);
             check(result, "fstatfs", "fd=" + fd, capture);
             return new FileSystem(statfs.get(JAVA_LONG, 0), statfs.get(JAVA_LONG, 8));
         } catch (Throwable t) {
@@ -448,7 +504,7 @@ public final class LibC {
         MemorySegment capture = capture();
         long result;
         try {
-            result = (long) SYSCONF.invokeExact(capture, name);
+            result = (long) Sysconf.HANDLE.invokeExact(capture, name);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -457,26 +513,25 @@ public final class LibC {
 
     // ---------------------------------------------------------------- threads and signals
 
-    /** gettid(2): the kernel thread id of the calling thread (for {@link #tgkill}). */
     /** geteuid(2): the effective user id (always succeeds). */
     public static int geteuid() {
         try {
-            return (int) Lazy.GETEUID.invokeExact();
+            return (int) Geteuid.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
-    /** Downcalls off every hot and start-up path: made on first use, not in LibC's initialiser. */
-    private static final class Lazy {
-        static final MethodHandle GETEUID = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
-        static final MethodHandle MADVISE = downcall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    /** geteuid cannot fail: no errno capture. */
+    private static final class Geteuid {
+        static final MethodHandle HANDLE = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
     }
 
+    /** gettid(2): the kernel thread id of the calling thread (for {@link #tryTgkill}). */
     public static int gettid() {
         try {
-            return (int) GETTID.invokeExact(capture());
+            return (int) Gettid.HANDLE.invokeExact(capture());
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -489,7 +544,7 @@ public final class LibC {
     public static int tryTgkill(int tgid, int tid, int signal) {
         MemorySegment capture = capture();
         try {
-            int result = (int) TGKILL.invokeExact(capture, tgid, tid, signal);
+            int result = (int) Tgkill.HANDLE.invokeExact(capture, tgid, tid, signal);
             return result < 0 ? -errno(capture) : result;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -504,7 +559,7 @@ public final class LibC {
     public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
         int result;
         try {
-            result = (int) PTHREAD_SIGMASK.invokeExact(capture(), how, set, old);
+            result = (int) PthreadSigmask.HANDLE.invokeExact(capture(), how, set, old);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -523,7 +578,7 @@ public final class LibC {
     public static int trySigtimedwait(MemorySegment set, MemorySegment info, MemorySegment timeout) {
         MemorySegment capture = capture();
         try {
-            int result = (int) SIGTIMEDWAIT.invokeExact(capture, set, info, timeout);
+            int result = (int) Sigtimedwait.HANDLE.invokeExact(capture, set, info, timeout);
             return result < 0 ? -errno(capture) : result;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -537,7 +592,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try (Arena arena = Arena.ofConfined()) {
-            result = (int) MEMFD_CREATE.invokeExact(capture, arena.allocateFrom(name), flags);
+            result = (int) MemfdCreate.HANDLE.invokeExact(capture, arena.allocateFrom(name), flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -554,7 +609,7 @@ public final class LibC {
         MemorySegment capture = capture();
         MemorySegment result;
         try {
-            result = (MemorySegment) MMAP.invokeExact(capture, MemorySegment.ofAddress(addr), length, prot, flags, fd, offset);
+            result = (MemorySegment) Mmap.HANDLE.invokeExact(capture, MemorySegment.ofAddress(addr), length, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -586,7 +641,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try {
-            result = (int) Lazy.MADVISE.invokeExact(capture, range, range.byteSize(), advice);
+            result = (int) Madvise.HANDLE.invokeExact(capture, range, range.byteSize(), advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -599,7 +654,7 @@ public final class LibC {
         MemorySegment capture = capture();
         int result;
         try {
-            result = (int) MUNMAP.invokeExact(capture, mapping, length);
+            result = (int) Munmap.HANDLE.invokeExact(capture, mapping, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -608,7 +663,7 @@ public final class LibC {
 
     private static void munmapQuietly(long address, long length) {
         try {
-            int ignored = (int) MUNMAP.invokeExact(capture(), MemorySegment.ofAddress(address), length);
+            int ignored = (int) Munmap.HANDLE.invokeExact(capture(), MemorySegment.ofAddress(address), length);
         } catch (Throwable t) {
             // an arena cleanup action cannot report; munmap of a range we mapped only fails on a bug
         }

@@ -88,7 +88,12 @@ public final class VcpuRunner {
         finishRequested = false;
         vcpu.bindToCurrentThread();
         try {
-            vcpu.clearKick();
+            // A kick sets immediate_exit before it signals: with none set there is no signal to take either (one
+            // sent from now on makes KVM_RUN return EINTR, and the loop takes it then). So a fresh run makes no
+            // sigtimedwait(2) downcall handle before the guest's first instruction.
+            if (vcpu.kickPending()) {
+                vcpu.clearKick();
+            }
             return loop();
         } finally {
             vcpu.unbindFromCurrentThread();

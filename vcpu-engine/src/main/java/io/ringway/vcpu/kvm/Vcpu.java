@@ -49,7 +49,7 @@ public final class Vcpu implements AutoCloseable {
     private final MemorySegment kickSet;
     private final MemorySegment zeroTimeout;
     private final Object kickLock = new Object();
-    private final int pid = LibC.getpid();
+    private final int pid = (int) ProcessHandle.current().pid(); // not getpid(2): no downcall handle to make on the VM-creation path
     private int boundTid;
     private final AtomicBoolean closed = new AtomicBoolean();
 
