@@ -23,7 +23,9 @@
 #                  picks the counts. Use --l1-cpus 1 for SMP guests (see vcpu-engine/README.md)
 #   --ringway-opts extra JVM options for the ringway turns (RINGWAY_JAVA_OPTS)
 #   --variant      an extra Ringway column "ringway-NAME" run with these JVM options added, e.g.
-#                  "noaot=-XX:AOTMode=off" or "c2=-XX:TieredStopAtLevel=4", or, when they start with
+#                  "noaot=-XX:AOTMode=off", "c2=-XX:TieredStopAtLevel=4" or "g1=-XX:-UseSerialGC -XX:+UseG1GC" (the
+#                  launcher selects the serial collector for vm boot without devices: a second collector alone
+#                  stops the JVM with "Multiple garbage collectors selected"), or, when they start with
 #                  "--", these `vm boot` arguments: "huge=--hugepages" (L1 then reserves huge pages)
 #   --verbose      print every turn's console with each line's arrival time
 # The ringway launcher uses cli/target/ringway-cli.aot (an AOT cache, see ../../ringway) when it is newer
@@ -83,7 +85,9 @@ if [ "${1:-}" = --inner ]; then
       timer_ms=$(sed -n 's/.*boot timer written \([0-9.]*\) ms.*/\1/p' "$out" | head -1); timer_ms=${timer_ms:--1}
       main_ms=$(sed -n 's/.*main_to_init_ms=\([0-9.]*\).*/\1/p' "$out" | head -1); main_ms=${main_ms:--1}
       jvm_ms=$(sed -n 's/.*launcher_to_main_ms=\([0-9.?]*\).*/\1/p' "$out" | head -1); jvm_ms=${jvm_ms:--1}
-      grep -h 'ringway vm boot: ' "$out" | cut -d' ' -f2- | sed 's/^/  /'
+      # || true: a turn whose JVM did not start (a bad --variant) prints no such line; under set -e the grep
+      # would end the whole race instead of this turn showing init_ms=-1 with its console below
+      { grep -h 'ringway vm boot: ' "$out" || true; } | cut -d' ' -f2- | sed 's/^/  /'
     fi
     local end; end=$(awk -v a="$t0" '{t = $1} END {printf "%.0f", (t - a) * 1000}' "$out")
     echo "BOOTRACE_RESULT vmm=$vmm turn=$i init_ms=$init_ms timer_ms=$timer_ms main_ms=$main_ms jvm_to_main_ms=$jvm_ms last_line_ms=$end status=$rc"
