@@ -50,16 +50,14 @@ public final class AnonymousRegion implements MappedRegion {
      * @param size the size in bytes, positive
      */
     public static AnonymousRegion create(String name, long size) {
-        if (size <= 0) {
-            throw new IllegalArgumentException("region size must be positive, got " + size);
-        }
-        long length = Math.ceilDiv(size, PAGE) * PAGE;
+        SharedRegion.requirePositive(size);
+        long length = SharedRegion.roundUp(size, PAGE);
         // Reserve length + 2 MiB of address space (no access, no memory) and map the aligned part over it. The
         // rest of the reservation stays as inaccessible guard space around the region (an overrun faults) and is
         // unmapped with it: no munmap(2) at creation (one downcall handle less to make on the VM-creation path).
         MemorySegment reservation = LibC.mmap(0, length + ALIGNMENT, LibC.PROT_NONE,
             LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
-        long aligned = Math.ceilDiv(reservation.address(), ALIGNMENT) * ALIGNMENT;
+        long aligned = SharedRegion.roundUp(reservation.address(), ALIGNMENT);
         Arena arena = Arena.ofShared();
         MemorySegment mapping;
         try {

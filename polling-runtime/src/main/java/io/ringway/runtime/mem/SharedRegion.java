@@ -193,13 +193,13 @@ public final class SharedRegion implements MappedRegion {
             name, Long.toString(hugeSize), reason);
     }
 
-    private static void requirePositive(long size) {
+    static void requirePositive(long size) {
         if (size <= 0) {
             throw new IllegalArgumentException("region size must be positive, got " + size);
         }
     }
 
-    private static long roundUp(long value, long multiple) {
+    static long roundUp(long value, long multiple) {
         return Math.ceilDiv(value, multiple) * multiple;
     }
 
