@@ -295,7 +295,7 @@ final class ReceiveQueueHandler {
         int n = 0;
         int usedChains = 0;
         int r;
-        while (n < max && (r = writeOne(q, frame, 0, length)) != WRITE_NO_BUFFER) {
+        while (n < max && (r = writeOne(q, frame, 0, length, false)) != WRITE_NO_BUFFER) {
             if (r == WRITE_KEPT_PARTIAL) {
                 break;
             }
@@ -325,7 +325,7 @@ final class ReceiveQueueHandler {
      * for the frame is returned empty and counted ({@link #WRITE_DROPPED}), or with MRG_RXBUF kept
      * as the first chain of the next (merged) packet ({@link #WRITE_KEPT_PARTIAL}).
      */
-    private int writeOne(Virtqueue q, MemorySegment frame, long at, int length) {
+    private int writeOne(Virtqueue q, MemorySegment frame, long at, int length, boolean defer) {
         final DescriptorChain c = chains[0];
         if (!q.pop(c)) {
             return WRITE_NO_BUFFER;
@@ -340,9 +340,51 @@ final class ReceiveQueueHandler {
             metrics.rxDropBufferTooSmall.increment();
             return WRITE_DROPPED;
         }
+        if (defer && headerLength == VirtioNetHeaderDescriptor.LENGTH) {
+            int w = c.readableCount();
+            if (c.lenUnsigned(w) >= VirtioNetHeaderDescriptor.LENGTH + (long) length) {
+                // Copied at the end of the batch (flushDeferred), before the used index moves: the
+                // stores of the whole batch then miss together instead of one frame after another.
+                int k = deferred++;
+                deferDst[k] = c.segment(w);
+                deferDstAt[k] = c.offset(w);
+                deferSrc[k] = frame;
+                deferSrcAt[k] = at;
+                deferLen[k] = length;
+                q.pushUsed(c, VirtioNetHeaderDescriptor.LENGTH + length);
+                return WRITE_DONE;
+            }
+        }
         writePacket(1, frame, at, length, headerLength);
         q.pushUsed(c, (int) written[0]);
         return WRITE_DONE;
+    }
+
+    // Copies of the current direct batch (writeOne with defer), done by flushDeferred before the
+    // used index moves. Lcore-owned; at most PUBLISH_EVERY, since every PUBLISH_EVERY-th frame flushes.
+    private final MemorySegment[] deferDst = new MemorySegment[PUBLISH_EVERY];
+    private final long[] deferDstAt = new long[PUBLISH_EVERY];
+    private final MemorySegment[] deferSrc = new MemorySegment[PUBLISH_EVERY];
+    private final long[] deferSrcAt = new long[PUBLISH_EVERY];
+    private final int[] deferLen = new int[PUBLISH_EVERY];
+    private int deferred;
+
+    /** Does the deferred copies (header, then frame) of the current batch and forgets their segments. */
+    private void flushDeferred() {
+        final int n = deferred;
+        for (int i = 0; i < n; i++) {
+            MemorySegment dst = deferDst[i];
+            long at = deferDstAt[i];
+            // virtio 1.2, 5.1.6.4: no offload negotiated: every header field 0 but num_buffers (1).
+            dst.set(LE64, at, 0L);
+            dst.set(LE32, at + 8, 1 << 16);
+            MemorySegment.copy(deferSrc[i], deferSrcAt[i], dst, at + VirtioNetHeaderDescriptor.LENGTH, deferLen[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            deferDst[i] = null;
+            deferSrc[i] = null;
+        }
+        deferred = 0;
     }
 
     /**
@@ -367,7 +409,7 @@ final class ReceiveQueueHandler {
             }
             directRingEmpty = true;
         }
-        int r = writeOne(q, frame, at, length);
+        int r = writeOne(q, frame, at, length, TransmitQueueHandler.BATCH);
         if (r < 0) {
             return -1;
         }
@@ -376,6 +418,7 @@ final class ReceiveQueueHandler {
             directBytes += length;
             if ((++directPackets & (PUBLISH_EVERY - 1)) == 0) {
                 // As in process(): the guest starts on these while the rest of the burst is copied.
+                flushDeferred();
                 q.publishUsed();
             }
             return 1;
@@ -387,9 +430,22 @@ final class ReceiveQueueHandler {
      * Ends a direct burst: publishes what {@link #receiveDirect} wrote (one used-index store, one
      * notification check) and counts it. Call after every burst that called receiveDirect.
      */
+    /**
+     * Reads ahead the available entries and descriptors of this receiveq for up to {@code frames}
+     * frames ({@link Virtqueue#prefetch}). The buffers themselves are not read: a load would fetch
+     * each line shared, and the copy would then have to take it over a second time.
+     */
+    void prefetch(int frames) {
+        final Virtqueue q = queue;
+        if (q != null && polled) {
+            q.prefetch(frames, -1);
+        }
+    }
+
     void publishDirect() {
         directRingEmpty = false;
         final Virtqueue q = queue;
+        flushDeferred();
         if (directChains > 0 && q != null) {
             q.publishUsed();
             q.needsNotification();

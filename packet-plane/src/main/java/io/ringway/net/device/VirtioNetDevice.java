@@ -87,6 +87,13 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
          * @param handedOn frames of this burst that go on as packet buffers through {@link #fromGuest(int)}
          */
         void endBurst(int pair, int handedOn);
+
+        /**
+         * The start of a transmit burst of at most {@code frames} frames on {@code pair}: the switch may
+         * read ahead in the receive queue the frames will most likely go to.
+         */
+        default void beginBurst(int pair, int frames) {
+        }
     }
 
     /** Capacity of the lcore-local queue towards the guest used with a {@link LocalStream}. */
@@ -523,6 +530,14 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
      * on the same lcore, before anything else can queue packets for the guest): publishes what was
      * written and signals the guest if it asked.
      */
+    /**
+     * Reads ahead the receiveq of {@code pair} for up to {@code frames} frames that {@link #receiveDirect}
+     * will most likely be given next (on the lcore that polls it; changes nothing the guest sees).
+     */
+    public void prefetchReceive(int pair, int frames) {
+        receive[pair].prefetch(frames);
+    }
+
     public void publishDirect(int pair) {
         receive[pair].publishDirect();
     }

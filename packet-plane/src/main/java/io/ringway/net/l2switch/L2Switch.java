@@ -88,6 +88,8 @@ public final class L2Switch implements Poller, AutoCloseable {
     private final int[] directTx;
     private final long[] directTxBytes;
     private final int[] directTxDropped;
+    /** Per input port: where its last zero-copy frame went (-1: none yet), the receive queue read ahead next burst. */
+    private final int[] lastDirect;
     private final boolean[] touched;
     private boolean burstOpen;
     private long burstNow;
@@ -136,6 +138,8 @@ public final class L2Switch implements Poller, AutoCloseable {
         this.directTx = new int[n];
         this.directTxBytes = new long[n];
         this.directTxDropped = new int[n];
+        this.lastDirect = new int[n];
+        java.util.Arrays.fill(lastDirect, -1);
         this.touched = new boolean[n];
         this.ringPending = new boolean[n];
         this.memory = pool.memory();
@@ -331,6 +335,17 @@ public final class L2Switch implements Poller, AutoCloseable {
         }
 
         @Override
+        public void beginBurst(int pair, int frames) {
+            int to = lastDirect[in];
+            if (to >= 0) {
+                VirtioNetDevice out = devices[to];
+                if (out != null) {
+                    out.prefetchReceive(TX_QUEUE, frames);
+                }
+            }
+        }
+
+        @Override
         public void endBurst(int pair, int handedOn) {
             if (handedOn > 0) {
                 ringPending[in] = true;
@@ -387,6 +402,7 @@ public final class L2Switch implements Poller, AutoCloseable {
         }
         // Touched even when refused: publishDirect ends the device's direct burst either way.
         touched[to] = true;
+        lastDirect[in] = to;
         int r = out.receiveDirect(TX_QUEUE, frame, at, length);
         if (r < 0) {
             return false;

@@ -147,6 +147,12 @@ final class NotifyingQueue implements Virtqueue {
     }
 
     @Override
+    public int prefetch(int max, long touchOffset) {
+        Virtqueue d = delegate;
+        return d == null ? 0 : d.prefetch(max, touchOffset);
+    }
+
+    @Override
     public boolean pop(DescriptorChain chain) {
         if (delegate == null) {
             return false;

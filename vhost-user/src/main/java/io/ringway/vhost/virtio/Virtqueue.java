@@ -113,6 +113,19 @@ public interface Virtqueue {
         return false;
     }
 
+    /**
+     * Reads ahead, without taking anything: the next available entries (at most {@code max}), their
+     * first descriptors and, if {@code touchOffset >= 0}, one byte at that offset into each first
+     * buffer, so that the cache lines the driver wrote last arrive together rather than one after
+     * another as {@link #pop} walks the chains. Nothing the driver sees changes; an entry that does
+     * not check out is simply not read ahead ({@link #pop} reports it).
+     *
+     * @return entries read ahead (0 by default: a queue that does not read ahead)
+     */
+    default int prefetch(int max, long touchOffset) {
+        return 0;
+    }
+
     /** @return the device's next available index (vhost-user GET_VRING_BASE) */
     int lastAvailIdx();
 

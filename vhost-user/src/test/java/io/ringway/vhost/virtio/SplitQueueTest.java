@@ -684,4 +684,56 @@ class SplitQueueTest {
         assertTrue(q0.enableNotifications());
         assertTrue(q0.pop(chain));
     }
+
+    @Test
+    void prefetchReadsAheadWithoutTakingAnything() {
+        for (int i = 0; i < 3; i++) {
+            g.write(BUFFERS + 0x100L * i, bytes(64, i + 1));
+            add(d0, BUFFERS + 0x100L * i, 64, false);
+        }
+        d0.publish();
+        int usedBefore = d0.usedIdxInRing();
+        assertEquals(0, q0.prefetch(0, 12), "max 0 reads nothing");
+        assertEquals(2, q0.prefetch(2, 12), "at most max entries");
+        assertEquals(3, q0.prefetch(32, 12), "at most what is available");
+        assertEquals(3, q0.prefetch(32, -1), "descriptors only");
+        // Nothing taken and nothing the driver sees changed: the three chains pop as before.
+        assertEquals(0, q0.lastAvailIdx());
+        assertEquals(usedBefore, d0.usedIdxInRing());
+        for (int i = 0; i < 3; i++) {
+            assertTrue(q0.pop(chain));
+            assertEquals(BUFFERS + 0x100L * i, chain.addr(0));
+        }
+        assertEquals(0, q0.prefetch(32, 12), "nothing left to read ahead");
+        assertFalse(q0.isBroken());
+    }
+
+    @Test
+    void prefetchSkipsHostileEntriesAndLeavesTheErrorToPop() {
+        // Entry 0: a head beyond the ring; entry 1: a buffer outside guest memory; entry 2: an
+        // offset past the buffer's end. prefetch must neither throw nor break the queue.
+        d0.writeDescriptor(1, 0x7FFF_0000_0000L, 64, 0, 0);
+        d0.writeDescriptor(2, BUFFERS, 8, 0, 0);
+        d0.publishHead(200);
+        d0.publishHead(1);
+        d0.publishHead(2);
+        assertEquals(3, q0.prefetch(32, 12));
+        assertFalse(q0.isBroken(), "read-ahead reports nothing");
+        assertFalse(q0.pop(chain), "pop still finds the bad head");
+        assertTrue(q0.isBroken());
+        assertEquals(0, q0.prefetch(32, 12), "a broken queue reads nothing ahead");
+    }
+
+    @Test
+    void prefetchOnAnInactiveQueueReadsNothing() {
+        assertEquals(0, new SplitQueue(8).prefetch(32, 0));
+    }
+
+    @Test
+    void prefetchRejectsAnAvailIndexTooFarAhead() {
+        d0.setAvailIdx(100);
+        assertEquals(0, q0.prefetch(32, -1), "more than size outstanding: nothing read ahead");
+        assertFalse(q0.pop(chain));
+        assertTrue(q0.isBroken(), "pop reports it");
+    }
 }
