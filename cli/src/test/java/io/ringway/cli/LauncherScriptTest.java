@@ -97,4 +97,31 @@ class LauncherScriptTest {
         assertEquals(unset, empty);
         assertEquals("-cp", unset.get(unset.size() - 4), "the class path follows the launcher's own flags directly: " + unset);
     }
+
+    @Test
+    void vmBootWithoutDevicesGetsTheSerialCollectorAndC1() throws Exception {
+        List<String> args = javaArgs(null, "vm", "boot", "--kernel", "k");
+        assertTrue(args.contains("-XX:+UseSerialGC") && args.contains("-XX:TieredStopAtLevel=1"), args.toString());
+        List<String> other = javaArgs("-Dringway.x=1", "vm", "boot", "--kernel", "k");
+        assertTrue(other.contains("-XX:+UseSerialGC"), "options that name no collector keep it: " + other);
+    }
+
+    @Test
+    void aCollectorInJavaOptsReplacesTheSerialOneInsteadOfJoiningIt() throws Exception {
+        for (String gc : List.of("-XX:+UseG1GC", "-XX:+UseZGC", "-XX:+UseParallelGC", "-XX:+UseShenandoahGC")) {
+            List<String> args = javaArgs("-Xmx1g " + gc, "vm", "boot", "--kernel", "k");
+            assertEquals(1, args.stream().filter(a -> a.startsWith("-XX:+Use") && a.endsWith("GC")).count(),
+                "one collector for " + gc + ": " + args);
+            assertTrue(args.contains(gc) && args.contains("-XX:TieredStopAtLevel=1"), args.toString());
+        }
+    }
+
+    @Test
+    void vmBootWithDevicesAndOtherCommandsKeepTheJvmDefaults() throws Exception {
+        for (List<String> line : List.of(List.of("vm", "boot", "--kernel", "k", "--blk", "malloc:64M"),
+                List.of("vm", "boot", "--kernel", "k", "--net=switch"), List.of("vm", "run"), List.of("stats"))) {
+            List<String> args = javaArgs(null, line.toArray(String[]::new));
+            assertFalse(args.contains("-XX:+UseSerialGC") || args.contains("-XX:TieredStopAtLevel=1"), line + ": " + args);
+        }
+    }
 }
