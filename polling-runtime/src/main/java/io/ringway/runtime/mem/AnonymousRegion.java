@@ -65,19 +65,22 @@ public final class AnonymousRegion implements MappedRegion {
             mapping = bind(aligned, length, reservation, arena);
         } catch (RuntimeException e) {
             arena.close();
-            LibC.munmap(reservation, reservation.byteSize());
+            LibC.munmapQuietly(reservation.address(), reservation.byteSize()); // e says what went wrong
             throw e;
         }
         String failure = TransparentHugePages.advise(mapping);
         return new AnonymousRegion(name, length, arena, mapping, failure, TransparentHugePages.enabled());
     }
 
-    /** The region's segment, bound to {@code arena}: closing it makes the segment inaccessible, then unmaps the whole reservation. */
+    /**
+     * The region's segment, bound to {@code arena}: closing it makes the segment inaccessible, then unmaps the whole
+     * reservation, quietly (a cleanup action that threw would escape {@code Arena.close()}).
+     */
     @SuppressWarnings("restricted")
     private static MemorySegment bind(long address, long length, MemorySegment reservation, Arena arena) {
         long base = reservation.address();
         long reserved = reservation.byteSize();
-        return MemorySegment.ofAddress(address).reinterpret(length, arena, _ -> LibC.munmap(MemorySegment.ofAddress(base), reserved));
+        return MemorySegment.ofAddress(address).reinterpret(length, arena, _ -> LibC.munmapQuietly(base, reserved));
     }
 
     @Override
