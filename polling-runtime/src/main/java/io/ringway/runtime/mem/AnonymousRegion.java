@@ -30,15 +30,21 @@ public final class AnonymousRegion implements MappedRegion {
     private final MemorySegment segment;
     private final String adviceFailure;
     private final String thpMode;
+    /** The address space reserved for the region and its alignment: [reservationStart, + reservationLength). */
+    private final long reservationStart;
+    private final long reservationLength;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private AnonymousRegion(String name, long size, Arena arena, MemorySegment segment, String adviceFailure, String thpMode) {
+    private AnonymousRegion(String name, long size, Arena arena, MemorySegment segment, String adviceFailure, String thpMode,
+                            MemorySegment reservation) {
         this.name = name;
         this.size = size;
         this.arena = arena;
         this.segment = segment;
         this.adviceFailure = adviceFailure;
         this.thpMode = thpMode;
+        this.reservationStart = reservation.address();
+        this.reservationLength = reservation.byteSize();
     }
 
     /**
@@ -69,7 +75,7 @@ public final class AnonymousRegion implements MappedRegion {
             throw e;
         }
         String failure = TransparentHugePages.advise(mapping);
-        return new AnonymousRegion(name, length, arena, mapping, failure, TransparentHugePages.enabled());
+        return new AnonymousRegion(name, length, arena, mapping, failure, TransparentHugePages.enabled(), reservation);
     }
 
     /**
@@ -81,6 +87,16 @@ public final class AnonymousRegion implements MappedRegion {
         long base = reservation.address();
         long reserved = reservation.byteSize();
         return MemorySegment.ofAddress(address).reinterpret(length, arena, _ -> LibC.munmapQuietly(base, reserved));
+    }
+
+    /** Where the reservation (the region and its PROT_NONE guard space) starts; for tests. */
+    long reservationStart() {
+        return reservationStart;
+    }
+
+    /** The reservation's length: the region's size plus {@link #ALIGNMENT}; for tests. */
+    long reservationLength() {
+        return reservationLength;
     }
 
     @Override
