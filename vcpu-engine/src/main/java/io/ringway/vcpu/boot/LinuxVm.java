@@ -14,7 +14,9 @@ import io.ringway.runtime.mem.AnonymousRegion;
 import io.ringway.runtime.mem.MappedRegion;
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.mem.TransparentHugePages;
+import io.ringway.runtime.sys.Errno;
 import io.ringway.runtime.sys.EventFd;
+import io.ringway.runtime.sys.LinuxException;
 import io.ringway.vcpu.devices.BootTimer;
 import io.ringway.vcpu.devices.GuestExit;
 import io.ringway.vcpu.devices.PlatformPorts;
@@ -246,8 +248,21 @@ public final class LinuxVm implements AutoCloseable {
     /**
      * The {@code part} ("low" or "high") of guest RAM at {@code gpa}, {@code size} bytes of {@code memory} in all, backed as
      * {@code backing} says (or by its {@link RamBacking#fallback()} when the huge pages cannot be had).
+     *
+     * @throws IllegalArgumentException when the kernel refuses the memory (mmap ENOMEM for a --memory beyond what
+     *         vm.overcommit_memory allows, or beyond the address space), naming the size and the error in one line
      */
     static RamPart ram(String part, long gpa, long size, long memory, RamBacking backing) {
+        try {
+            return backed(part, gpa, size, backing);
+        } catch (LinuxException e) {
+            throw new IllegalArgumentException("guest RAM of " + (memory >> 20) + " MiB: " + Errno.description(e.errno()) + " ("
+                + e.call() + " for the " + part + " " + (size >> 20) + " MiB failed with " + e.errnoName()
+                + (e.errno() == Errno.ENOMEM ? "; see vm.overcommit_memory" : "") + ")", e);
+        }
+    }
+
+    private static RamPart backed(String part, long gpa, long size, RamBacking backing) {
         String name = "ringway-guest-" + part;
         String prefix = part + " " + (size >> 20) + " MiB at 0x" + Long.toHexString(gpa) + ": ";
         RamBacking fallback = backing.fallback();

@@ -302,6 +302,29 @@ class LinuxVmTest {
     }
 
     @Test
+    void guestRamTheKernelRefusesIsNamedInOneLine() {
+        // 256 TiB: beyond the 47-bit user address space mmap hands out, so ENOMEM whatever vm.overcommit_memory says
+        long memory = 256L << 40;
+        long high = BootLayout.highRam(memory);
+        for (LinuxVm.RamBacking b : List.of(LinuxVm.RamBacking.ANONYMOUS, LinuxVm.RamBacking.MEMFD)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> LinuxVm.ram("high", BootLayout.HIGH_RAM_START, high, memory, b));
+            assertTrue(e.getMessage().startsWith("guest RAM of 268435456 MiB: "), b + ": " + e.getMessage());
+            assertTrue(e.getMessage().endsWith("(mmap for the high " + (high >> 20) + " MiB failed with ENOMEM; see vm.overcommit_memory)"),
+                b + ": " + e.getMessage());
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+        }
+    }
+
+    @Test
+    void aVmWhoseRamTheKernelRefusesIsNotCreated() {
+        try (Kvm kvm = KvmTestSupport.openOrSkip()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> createOrSkip(kvm, 1, 256L << 40, kernel(SPIN, -1)).close());
+            assertTrue(e.getMessage().startsWith("guest RAM of 268435456 MiB: ") && e.getMessage().contains("ENOMEM"), e.getMessage());
+        }
+    }
+
+    @Test
     void everyPartOfGuestRamHasItsOwnLine() {
         long memory = BootLayout.MMIO_HOLE_START + (64L << 20); // 3 GiB below the MMIO hole, 64 MiB from 4 GiB (untouched: no cost)
         try (Kvm kvm = KvmTestSupport.openOrSkip();
