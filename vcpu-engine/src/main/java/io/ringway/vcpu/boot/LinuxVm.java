@@ -483,14 +483,23 @@ public final class LinuxVm implements AutoCloseable {
      */
     public Result run(Duration timeout) {
         List<CompletableFuture<RunResult>> done = new ArrayList<>();
-        for (int i = 0; i < runners.size(); i++) {
-            done.add(runners.get(i).start("ringway-vcpu-" + i));
+        try {
+            for (int i = 0; i < runners.size(); i++) {
+                done.add(runners.get(i).start("ringway-vcpu-" + i));
+            }
+            return awaitEnd(done, timeout);
+        } finally {
+            stopAll(); // whatever went wrong above (a thread that did not start, an unexpected exception), no vCPU keeps running
         }
+    }
+
+    private Result awaitEnd(List<CompletableFuture<RunResult>> done, Duration timeout) {
         Throwable failure = null;
         boolean timedOut = false;
         boolean interrupted = false;
         try {
-            CompletableFuture.anyOf(done.toArray(CompletableFuture[]::new)).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            // saturating: a timeout beyond Long.MAX_VALUE ns (292 years) waits that long instead of overflowing Duration.toNanos()
+            CompletableFuture.anyOf(done.toArray(CompletableFuture[]::new)).get(TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             timedOut = true;
         } catch (InterruptedException e) {

@@ -325,6 +325,17 @@ class LinuxVmTest {
     }
 
     @Test
+    void aTimeoutBeyondWhatNanosecondsHoldIsForEver() {
+        // Duration.toNanos() overflows past 292 years (ArithmeticException, with the vCPU threads already started)
+        try (Kvm kvm = KvmTestSupport.openOrSkip();
+             LinuxVm vm = createOrSkip(kvm, 1, kernel(READ_TYPE_OF_LOADER, -1))) {
+            LinuxVm.Result r = vm.run(Duration.ofSeconds(Long.MAX_VALUE));
+            assertEquals(GuestExit.Kind.DEBUG_EXIT, r.exit(), r.report());
+            assertEquals(0xff, r.status(), r.report());
+        }
+    }
+
+    @Test
     void everyPartOfGuestRamHasItsOwnLine() {
         long memory = BootLayout.MMIO_HOLE_START + (64L << 20); // 3 GiB below the MMIO hole, 64 MiB from 4 GiB (untouched: no cost)
         try (Kvm kvm = KvmTestSupport.openOrSkip();
