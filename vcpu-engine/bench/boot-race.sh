@@ -23,9 +23,9 @@
 #                  picks the counts. Use --l1-cpus 1 for SMP guests (see vcpu-engine/README.md)
 #   --ringway-opts extra JVM options for the ringway turns (RINGWAY_JAVA_OPTS)
 #   --variant      an extra Ringway column "ringway-NAME" run with these JVM options added, e.g.
-#                  "noaot=-XX:AOTMode=off", "c2=-XX:TieredStopAtLevel=4" or "g1=-XX:-UseSerialGC -XX:+UseG1GC" (the
-#                  launcher selects the serial collector for vm boot without devices: a second collector alone
-#                  stops the JVM with "Multiple garbage collectors selected"), or, when they start with
+#                  "noaot=-XX:AOTMode=off", "c2=-XX:TieredStopAtLevel=4" or "g1=-XX:+UseG1GC" (the launcher
+#                  selects the serial collector for vm boot without devices unless the options name a
+#                  collector, -XX:+Use...GC), or, when they start with
 #                  "--", these `vm boot` arguments: "huge=--hugepages" (L1 then reserves huge pages)
 #   --verbose      print every turn's console with each line's arrival time
 # The ringway launcher uses cli/target/ringway-cli.aot (an AOT cache, see ../../ringway) when it is newer

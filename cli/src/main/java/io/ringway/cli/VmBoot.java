@@ -105,8 +105,8 @@ final class VmBoot {
             }
             if (o.timings()) {
                 System.err.println("ringway vm boot: " + clock.line(vm.bootTimerWriteNanos()));
-                System.err.println("ringway vm boot: guest RAM: " + vm.ramBacking() + "; huge pages map " + hugeMib(vm.ramHugePageBytes())
-                    + " of " + (bytes >> 20) + " MiB");
+                vm.ramBacking().forEach(l -> System.err.println("ringway vm boot: guest RAM " + l));
+                System.err.println("ringway vm boot: guest RAM: huge pages map " + hugeMib(vm.ramHugePageBytes()) + " of " + (bytes >> 20) + " MiB");
             }
             return result.status();
         } catch (BadKernelException | KvmUnavailableException | IllegalArgumentException e) {
@@ -120,7 +120,8 @@ final class VmBoot {
 
     /**
      * 2 MiB pages for guest RAM by default, as QEMU's anonymous RAM gets them: anonymous memory with MADV_HUGEPAGE
-     * unless a vhost-user back-end must map guest RAM from an fd (then a memfd); --hugepages asks for hugetlb.
+     * unless a vhost-user back-end must map guest RAM from an fd (then a memfd); --hugepages asks for hugetlb, which
+     * falls back to the same when too few huge pages are free.
      */
     private static LinuxVm.RamBacking ramBacking(VmBootOptions o, List<NicSpec> nicSpecs) {
         boolean vhost = o.blk().stream().anyMatch(b -> b.startsWith("vhost:")) || nicSpecs.stream().anyMatch(n -> n.kind() == NicSpec.Kind.VHOST);

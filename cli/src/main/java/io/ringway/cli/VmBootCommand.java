@@ -53,8 +53,8 @@ final class VmBootCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = VmBootOptions.DEFAULT_TIMEOUT, description = "Stop the guest after this long; 0 waits for ever (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
-    @Option(names = "--hugepages", description = {"Back guest RAM with reserved 2 MiB huge pages (a hugetlb memfd; with too few reserved it",
-        "falls back to normal pages and says so). Without it guest RAM is anonymous memory advised MADV_HUGEPAGE (transparent",
+    @Option(names = "--hugepages", description = {"Back guest RAM with reserved 2 MiB huge pages (a hugetlb memfd; with too few free it falls",
+        "back to what it would be without the flag and says so). Without it guest RAM is anonymous memory advised MADV_HUGEPAGE (transparent",
         "huge pages, as QEMU's RAM), or a memfd when a vhost: device's back-end must map it. KVM maps the guest with 2 MiB pages",
         "where the host's are."})
     boolean hugepages;

@@ -84,6 +84,21 @@ class VmBootCommandTest {
     }
 
     @Test
+    void guestRamTheKernelRefusesIsNamedInOneLine() throws Exception {
+        java.util.Optional<Path> real;
+        try (var s = Files.list(Path.of("/boot"))) {
+            real = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p)).findFirst();
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(real.isPresent(), "skipped, needs a kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)");
+        Path kvm = Path.of("/dev/kvm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(kvm) && Files.isWritable(kvm), "skipped, needs read-write /dev/kvm");
+        // 256 TiB: more than mmap can give (47-bit address space), so the VM's RAM fails to map whatever the overcommit mode
+        assertEquals(2, boot("--kernel", real.get().toString(), "--memory", "256T"));
+        assertEquals(1, err.lines().count(), err);
+        assertEquals(true, err.startsWith("ringway vm boot: guest RAM of 268435456 MiB: ") && err.contains("ENOMEM; see vm.overcommit_memory)"), err);
+    }
+
+    @Test
     void aNicWithPciOffOnTheCommandLineIsRefusedByName() throws Exception {
         Path junk = Files.writeString(dir.resolve("kernel"), "not a kernel");
         assertEquals(2, boot("--kernel", junk.toString(), "--net", "switch", "--cmdline", "console=ttyS0 pci=off"));

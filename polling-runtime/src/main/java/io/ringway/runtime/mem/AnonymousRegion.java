@@ -30,15 +30,21 @@ public final class AnonymousRegion implements MappedRegion {
     private final MemorySegment segment;
     private final String adviceFailure;
     private final String thpMode;
+    /** The address space reserved for the region and its alignment: [reservationStart, + reservationLength). */
+    private final long reservationStart;
+    private final long reservationLength;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private AnonymousRegion(String name, long size, Arena arena, MemorySegment segment, String adviceFailure, String thpMode) {
+    private AnonymousRegion(String name, long size, Arena arena, MemorySegment segment, String adviceFailure, String thpMode,
+                            MemorySegment reservation) {
         this.name = name;
         this.size = size;
         this.arena = arena;
         this.segment = segment;
         this.adviceFailure = adviceFailure;
         this.thpMode = thpMode;
+        this.reservationStart = reservation.address();
+        this.reservationLength = reservation.byteSize();
     }
 
     /**
@@ -65,19 +71,32 @@ public final class AnonymousRegion implements MappedRegion {
             mapping = bind(aligned, length, reservation, arena);
         } catch (RuntimeException e) {
             arena.close();
-            LibC.munmap(reservation, reservation.byteSize());
+            LibC.munmapQuietly(reservation.address(), reservation.byteSize()); // e says what went wrong
             throw e;
         }
         String failure = TransparentHugePages.advise(mapping);
-        return new AnonymousRegion(name, length, arena, mapping, failure, TransparentHugePages.enabled());
+        return new AnonymousRegion(name, length, arena, mapping, failure, TransparentHugePages.enabled(), reservation);
     }
 
-    /** The region's segment, bound to {@code arena}: closing it makes the segment inaccessible, then unmaps the whole reservation. */
+    /**
+     * The region's segment, bound to {@code arena}: closing it makes the segment inaccessible, then unmaps the whole
+     * reservation, quietly (a cleanup action that threw would escape {@code Arena.close()}).
+     */
     @SuppressWarnings("restricted")
     private static MemorySegment bind(long address, long length, MemorySegment reservation, Arena arena) {
         long base = reservation.address();
         long reserved = reservation.byteSize();
-        return MemorySegment.ofAddress(address).reinterpret(length, arena, _ -> LibC.munmap(MemorySegment.ofAddress(base), reserved));
+        return MemorySegment.ofAddress(address).reinterpret(length, arena, _ -> LibC.munmapQuietly(base, reserved));
+    }
+
+    /** Where the reservation (the region and its PROT_NONE guard space) starts; for tests. */
+    long reservationStart() {
+        return reservationStart;
+    }
+
+    /** The reservation's length: the region's size plus {@link #ALIGNMENT}; for tests. */
+    long reservationLength() {
+        return reservationLength;
     }
 
     @Override

@@ -100,7 +100,7 @@ public final class SharedRegion implements MappedRegion {
         requirePositive(size);
         if (options.hugepages()) {
             long hugeSize = roundUp(size, HUGE_PAGE_SIZE);
-            String shortage = hugepageShortage(hugeSize / HUGE_PAGE_SIZE);
+            String shortage = hugePagesShortage(hugeSize);
             if (shortage != null) {
                 warnFallback(name, hugeSize, shortage);
             } else {
@@ -161,8 +161,13 @@ public final class SharedRegion implements MappedRegion {
         }
     }
 
-    /** Why {@code pages} huge pages cannot be had, or null when they look available (or we cannot tell). */
-    private static String hugepageShortage(long pages) {
+    /**
+     * Why a hugetlb region of {@code size} bytes (rounded up to {@link #HUGE_PAGE_SIZE}) cannot be had now (none
+     * reserved, too few free), or null when the huge pages look available (or the counts cannot be read). A
+     * caller with a better fall-back than {@link #create}'s normal-page memfd asks this first.
+     */
+    public static String hugePagesShortage(long size) {
+        long pages = Math.ceilDiv(size, HUGE_PAGE_SIZE);
         long configured = readCount(NR_HUGEPAGES);
         if (configured == 0) {
             return NR_HUGEPAGES + " is 0";

@@ -53,6 +53,8 @@ public final class LibC {
     public static final long MAP_FAILED = -1L;
     /** madvise(2) advice: back the range with transparent huge pages where THP allows it ("always" or "madvise"). */
     public static final int MADV_HUGEPAGE = 14;
+    /** madvise(2) advice: no special treatment; fails with ENOMEM where part of the range is not mapped (tests use that). */
+    public static final int MADV_NORMAL = 0;
 
     // ---- memfd_create(2), fcntl(2) seals
     /** Close the memfd on exec. */
@@ -661,11 +663,20 @@ public final class LibC {
         check(result, "munmap", "address=0x" + Long.toHexString(mapping.address()) + ", length=" + length, capture);
     }
 
-    private static void munmapQuietly(long address, long length) {
+    /**
+     * munmap(2) that never throws, for arena cleanup actions: an exception there would escape
+     * {@code Arena.close()} and skip the cleanups after it (other mappings left mapped). munmap of a range
+     * this process mapped fails only on a bug (a bad address or length).
+     *
+     * @return 0, or -errno when munmap failed
+     */
+    public static int munmapQuietly(long address, long length) {
+        MemorySegment capture = capture();
         try {
-            int ignored = (int) Munmap.HANDLE.invokeExact(capture(), MemorySegment.ofAddress(address), length);
+            int result = (int) Munmap.HANDLE.invokeExact(capture, MemorySegment.ofAddress(address), length);
+            return result == 0 ? 0 : -errno(capture);
         } catch (Throwable t) {
-            // an arena cleanup action cannot report; munmap of a range we mapped only fails on a bug
+            return -Errno.EINVAL; // the downcall itself failed: nothing was unmapped
         }
     }
 }

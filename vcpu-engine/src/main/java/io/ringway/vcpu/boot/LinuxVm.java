@@ -14,7 +14,9 @@ import io.ringway.runtime.mem.AnonymousRegion;
 import io.ringway.runtime.mem.MappedRegion;
 import io.ringway.runtime.mem.SharedRegion;
 import io.ringway.runtime.mem.TransparentHugePages;
+import io.ringway.runtime.sys.Errno;
 import io.ringway.runtime.sys.EventFd;
+import io.ringway.runtime.sys.LinuxException;
 import io.ringway.vcpu.devices.BootTimer;
 import io.ringway.vcpu.devices.GuestExit;
 import io.ringway.vcpu.devices.PlatformPorts;
@@ -117,20 +119,49 @@ public final class LinuxVm implements AutoCloseable {
         MEMFD,
         /**
          * A hugetlb memfd of reserved 2 MiB pages, shareable and huge; with too few free it falls back to
-         * {@link #MEMFD} and says so.
+         * {@link #MEMFD} (an fd for the vhost-user back-ends) and says so.
          */
-        HUGETLB;
+        HUGETLB,
+        /**
+         * A hugetlb memfd as {@link #HUGETLB}, for a VM whose devices are all in-process: with too few free huge pages
+         * it falls back to {@link #ANONYMOUS} (transparent huge pages), not to 4 KiB memfd pages. Pick {@link #HUGETLB}
+         * when a vhost-user back-end will serve a device: this fall-back has no fd.
+         */
+        HUGETLB_IN_PROCESS;
 
-        /** What {@code vm boot} uses: HUGETLB when asked for, MEMFD when a vhost-user back-end must map guest RAM, else ANONYMOUS. */
+        /**
+         * What {@code vm boot} uses: HUGETLB (HUGETLB_IN_PROCESS without vhost-user devices) when asked for, MEMFD when
+         * a vhost-user back-end must map guest RAM, else ANONYMOUS.
+         */
         public static RamBacking choose(boolean hugepages, boolean vhostUserDevices) {
-            return hugepages ? HUGETLB : vhostUserDevices ? MEMFD : ANONYMOUS;
+            if (hugepages) {
+                return vhostUserDevices ? HUGETLB : HUGETLB_IN_PROCESS;
+            }
+            return vhostUserDevices ? MEMFD : ANONYMOUS;
         }
+
+        /** The backing used when the huge pages this one asks for cannot be had; null for those that ask for none. */
+        public RamBacking fallback() {
+            return switch (this) {
+                case HUGETLB -> MEMFD;
+                case HUGETLB_IN_PROCESS -> ANONYMOUS;
+                case ANONYMOUS, MEMFD -> null;
+            };
+        }
+    }
+
+    /**
+     * One part of guest RAM as made (below the MMIO hole, or from 4 GiB) and the line that says what backs it.
+     *
+     * @param line e.g. "low 512 MiB at 0x0: anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE (transparent_hugepage/enabled: madvise)"
+     */
+    record RamPart(MappedRegion region, String line) {
     }
 
     private final Vm vm;
     private final List<MappedRegion> regions = new ArrayList<>();
-    /** One line: what backs guest RAM, as made (a hugetlb fall-back shows as memfd). */
-    private String ramBacking = "none";
+    /** What backs each part of guest RAM, as made (low, then high), one line each. */
+    private final List<String> ramBacking = new ArrayList<>();
     private final EventFd serialIrq;
     private final Serial8250 serial;
     private final List<VcpuRunner> runners = new ArrayList<>();
@@ -165,10 +196,10 @@ public final class LinuxVm implements AutoCloseable {
             vm.setTssAddress(Vm.DEFAULT_TSS_ADDRESS);
             vm.createIrqchip();
             vm.createPit2();
-            MappedRegion low = ram("ringway-guest-low", BootLayout.lowRam(memory), backing);
+            MappedRegion low = add(ram("low", 0, BootLayout.lowRam(memory), memory, backing));
             vm.addMemory(0, low);
             if (BootLayout.highRam(memory) > 0) {
-                vm.addMemory(BootLayout.HIGH_RAM_START, ram("ringway-guest-high", BootLayout.highRam(memory), backing));
+                vm.addMemory(BootLayout.HIGH_RAM_START, add(ram("high", BootLayout.HIGH_RAM_START, BootLayout.highRam(memory), memory, backing)));
             }
             entry = LinuxLoader.load(low.segment(), memory, cpus, kernel, kernelName, initrd, initrdName, cmdline);
 
@@ -207,22 +238,72 @@ public final class LinuxVm implements AutoCloseable {
         }
     }
 
-    /** Guest RAM of {@code size} bytes as {@code backing} says, registered for closing; sets {@link #ramBacking}. */
-    private MappedRegion ram(String name, long size, RamBacking backing) {
-        MappedRegion region = switch (backing) {
+    /** Registers {@code part} for closing and for {@link #ramBacking()}. */
+    private MappedRegion add(RamPart part) {
+        regions.add(part.region());
+        ramBacking.add(part.line());
+        return part.region();
+    }
+
+    /**
+     * The {@code part} ("low" or "high") of guest RAM at {@code gpa}, {@code size} bytes of {@code memory} in all, backed as
+     * {@code backing} says (or by its {@link RamBacking#fallback()} when the huge pages cannot be had).
+     *
+     * @throws IllegalArgumentException when the kernel refuses the memory (mmap ENOMEM for a --memory beyond what
+     *         vm.overcommit_memory allows, or beyond the address space), naming the size and the error in one line
+     */
+    static RamPart ram(String part, long gpa, long size, long memory, RamBacking backing) {
+        try {
+            return backed(part, gpa, size, backing);
+        } catch (LinuxException e) {
+            throw new IllegalArgumentException("guest RAM of " + (memory >> 20) + " MiB: " + Errno.description(e.errno()) + " ("
+                + e.call() + " for the " + part + " " + (size >> 20) + " MiB failed with " + e.errnoName()
+                + (e.errno() == Errno.ENOMEM ? "; see vm.overcommit_memory" : "") + ")", e);
+        }
+    }
+
+    private static RamPart backed(String part, long gpa, long size, RamBacking backing) {
+        String name = "ringway-guest-" + part;
+        String prefix = part + " " + (size >> 20) + " MiB at 0x" + Long.toHexString(gpa) + ": ";
+        RamBacking fallback = backing.fallback();
+        if (fallback != null) {
+            String shortage = SharedRegion.hugePagesShortage(size);
+            if (shortage == null) {
+                SharedRegion huge = SharedRegion.create(name, size, SharedRegion.Options.DEFAULTS.hugepages(true));
+                if (huge.hugepages()) {
+                    return new RamPart(huge, prefix + describe(huge));
+                }
+                // MFD_HUGETLB refused after all (create() warned why) and create() fell back to a normal-page memfd
+                shortage = "memfd MFD_HUGETLB refused";
+                if (fallback == RamBacking.MEMFD) {
+                    return new RamPart(huge, prefix + describe(huge) + "; not hugetlb: " + shortage);
+                }
+                huge.close(); // THP instead of 4 KiB memfd pages
+            }
+            MappedRegion region = create(name, size, fallback);
+            return new RamPart(region, prefix + describe(region) + "; not hugetlb: " + shortage);
+        }
+        MappedRegion region = create(name, size, backing);
+        return new RamPart(region, prefix + describe(region));
+    }
+
+    private static MappedRegion create(String name, long size, RamBacking backing) {
+        return switch (backing) {
             case ANONYMOUS -> AnonymousRegion.create(name, size);
             case MEMFD -> SharedRegion.create(name, size);
-            case HUGETLB -> SharedRegion.create(name, size, SharedRegion.Options.DEFAULTS.hugepages(true));
+            case HUGETLB, HUGETLB_IN_PROCESS -> SharedRegion.create(name, size, SharedRegion.Options.DEFAULTS.hugepages(true));
         };
-        regions.add(region);
+    }
+
+    /** The region's backing; a normal-page memfd advised MADV_HUGEPAGE here, and the line says whether the kernel took it. */
+    private static String describe(MappedRegion region) {
         String line = region.backing();
         if (region instanceof SharedRegion shared && !shared.hugepages()) {
             String refused = TransparentHugePages.advise(shared.segment());
             line += refused == null ? ", MADV_HUGEPAGE (transparent_hugepage/shmem_enabled: " + TransparentHugePages.shmemEnabled() + ")"
                 : " (MADV_HUGEPAGE refused: " + refused + ")";
         }
-        ramBacking = line;
-        return region;
+        return line;
     }
 
     /**
@@ -246,9 +327,13 @@ public final class LinuxVm implements AutoCloseable {
         return new LinuxVm(kvm, cpus, memory, backing, kernel, kernelName, initrd, initrdName, cmdline, console);
     }
 
-    /** What backs guest RAM, one line (e.g. "anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE (transparent_hugepage/enabled: madvise)"). */
-    public String ramBacking() {
-        return ramBacking;
+    /**
+     * What backs guest RAM, one line per part (below the MMIO hole; from 4 GiB when there is more), e.g.
+     * "low 512 MiB at 0x0: anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE (transparent_hugepage/enabled: madvise)";
+     * a hugetlb fall-back says why after "; not hugetlb: ".
+     */
+    public List<String> ramBacking() {
+        return List.copyOf(ramBacking);
     }
 
     /**
@@ -333,7 +418,7 @@ public final class LinuxVm implements AutoCloseable {
                 }
                 if (!(regions.get(0) instanceof SharedRegion)) { // refused before connecting: the back-end never sees a half set-up
                     throw new IllegalArgumentException("--blk " + spec + ": a vhost-user back-end maps guest RAM from its fd, but this VM's RAM is "
-                        + ramBacking + " (no fd): create the VM with RamBacking.MEMFD or HUGETLB");
+                        + regions.get(0).backing() + " (no fd): create the VM with RamBacking.MEMFD or HUGETLB");
                 }
                 VhostUserDevice device;
                 try {
@@ -398,14 +483,23 @@ public final class LinuxVm implements AutoCloseable {
      */
     public Result run(Duration timeout) {
         List<CompletableFuture<RunResult>> done = new ArrayList<>();
-        for (int i = 0; i < runners.size(); i++) {
-            done.add(runners.get(i).start("ringway-vcpu-" + i));
+        try {
+            for (int i = 0; i < runners.size(); i++) {
+                done.add(runners.get(i).start("ringway-vcpu-" + i));
+            }
+            return awaitEnd(done, timeout);
+        } finally {
+            stopAll(); // whatever went wrong above (a thread that did not start, an unexpected exception), no vCPU keeps running
         }
+    }
+
+    private Result awaitEnd(List<CompletableFuture<RunResult>> done, Duration timeout) {
         Throwable failure = null;
         boolean timedOut = false;
         boolean interrupted = false;
         try {
-            CompletableFuture.anyOf(done.toArray(CompletableFuture[]::new)).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            // saturating: a timeout beyond Long.MAX_VALUE ns (292 years) waits that long instead of overflowing Duration.toNanos()
+            CompletableFuture.anyOf(done.toArray(CompletableFuture[]::new)).get(TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             timedOut = true;
         } catch (InterruptedException e) {

@@ -112,7 +112,7 @@ class LinuxBootNestedTest {
         List<String> ram = out.lines().filter(l -> l.startsWith("RINGWAY_GUEST_RAM ")).toList();
         assertEquals(2, ram.size(), "one guest RAM line per guest:\n" + tail(out));
         for (String line : ram) {
-            assertTrue(line.contains(" backing=anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE"), line);
+            assertTrue(line.contains(" backing=low 512 MiB at 0x0: anonymous memory at a 2 MiB boundary, MADV_HUGEPAGE"), line);
             if (line.contains("enabled: madvise)") || line.contains("enabled: always)")) {
                 long huge = Long.parseLong(line.replaceAll("RINGWAY_GUEST_RAM huge_page_bytes=(-?\\d+) .*", "$1"));
                 assertTrue(huge >= 16L << 20, "a booted guest touches tens of MiB of its RAM (kernel, initramfs, memmap): huge pages should back them, 4 KiB pages show 0: " + line);

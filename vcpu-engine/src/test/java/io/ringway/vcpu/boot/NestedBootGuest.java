@@ -58,7 +58,7 @@ public final class NestedBootGuest {
                         System.out.printf("RINGWAY_PCI_FUNCTION name=%s slow_notifies=%d bad_messages=%d%n", f.name(), f.slowNotifies(), f.badMessages());
                     }
                     System.out.println("RINGWAY_PCI_CONFIG kernel=" + kernel.getFileName() + " " + vm.pci().configCycles());
-                    System.out.printf("RINGWAY_GUEST_RAM huge_page_bytes=%d backing=%s%n", vm.ramHugePageBytes(), vm.ramBacking());
+                    System.out.printf("RINGWAY_GUEST_RAM huge_page_bytes=%d backing=%s%n", vm.ramHugePageBytes(), String.join(" | ", vm.ramBacking()));
                     System.out.printf("RINGWAY_VM_RESULT kernel=%s cpus=%d entry=%s exit=%s status=%d setup_ms=%d run_ms=%d boot_timer_ms=%d: %s%n",
                         kernel.getFileName(), cpus, vm.entry().mode(), result.exit(), result.status(), (created - start) / 1_000_000,
                         (System.nanoTime() - created) / 1_000_000, result.bootTimerNanos() / 1_000_000, result.report());
