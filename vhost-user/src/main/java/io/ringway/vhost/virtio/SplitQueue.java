@@ -6,6 +6,7 @@ import static io.ringway.vhost.virtio.LittleEndian.U32;
 import static io.ringway.vhost.virtio.LittleEndian.U64;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 
 /**
@@ -121,39 +122,38 @@ public final class SplitQueue extends AbstractVirtqueue {
         }
         final int last = lastAvail;
         final int idx = Short.toUnsignedInt((short) U16_ATOMIC.getAcquire(avail, (long) SplitRing.RING_IDX));
-        final int n = Math.min(max, (idx - last) & 0xFFFF);
-        if (n <= 0 || n > size) {
+        final int outstanding = (idx - last) & 0xFFFF;
+        // More than size outstanding is a driver error that pop reports; read nothing ahead then.
+        final int n = outstanding > size ? 0 : Math.min(max, outstanding);
+        if (n <= 0) {
             return 0;
         }
         final MemorySegment table = desc;
         final int m = mask;
         final int sz = size;
+        final GuestMemory mem = memory;
         long sink = 0;
-        // First the descriptors of all entries (independent loads: their misses overlap) ...
+        // Each entry's descriptor and, if asked, a byte of its buffer. The loop body is short, so
+        // the misses of several entries are in flight at once (one loop measured a little better
+        // than a pass over the descriptors followed by a pass over the buffers).
         for (int i = 0; i < n; i++) {
             int head = Short.toUnsignedInt(avail.get(U16, SplitRing.RING_ENTRIES + 2L * ((last + i) & m)));
-            if (head < sz) {
-                sink += table.get(U64, ((long) head << 4) + SplitRing.DESC_ADDR);
+            if (head >= sz) {
+                continue;
             }
-        }
-        // ... then one byte of each first buffer, now that the addresses are in the cache.
-        if (touchOffset >= 0) {
-            final GuestMemory mem = memory;
-            for (int i = 0; i < n; i++) {
-                int head = Short.toUnsignedInt(avail.get(U16, SplitRing.RING_ENTRIES + 2L * ((last + i) & m)));
-                if (head >= sz) {
-                    continue;
-                }
-                long off = (long) head << 4;
-                long addr = table.get(U64, off + SplitRing.DESC_ADDR);
-                long len = Integer.toUnsignedLong(table.get(U32, off + SplitRing.DESC_LEN));
-                if (touchOffset >= len) {
-                    continue;
-                }
-                int r = findGpa(addr, len);
-                if (r >= 0) {
-                    sink += mem.segment(r).get(java.lang.foreign.ValueLayout.JAVA_BYTE, mem.gpaOffset(r, addr) + touchOffset);
-                }
+            long off = (long) head << 4;
+            long addr = table.get(U64, off + SplitRing.DESC_ADDR);
+            if (touchOffset < 0) {
+                sink += addr;
+                continue;
+            }
+            long len = Integer.toUnsignedLong(table.get(U32, off + SplitRing.DESC_LEN));
+            if (touchOffset >= len) {
+                continue;
+            }
+            int r = findGpa(addr, len);
+            if (r >= 0) {
+                sink += mem.segment(r).get(ValueLayout.JAVA_BYTE, mem.gpaOffset(r, addr) + touchOffset);
             }
         }
         prefetchSink = sink;

@@ -733,6 +733,7 @@ class SplitQueueTest {
     void prefetchRejectsAnAvailIndexTooFarAhead() {
         d0.setAvailIdx(100);
         assertEquals(0, q0.prefetch(32, -1), "more than size outstanding: nothing read ahead");
+        assertEquals(0, q0.prefetch(4, -1), "not even with a max below the size");
         assertFalse(q0.pop(chain));
         assertTrue(q0.isBroken(), "pop reports it");
     }
