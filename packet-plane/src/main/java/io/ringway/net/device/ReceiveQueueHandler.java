@@ -295,7 +295,7 @@ final class ReceiveQueueHandler {
         int n = 0;
         int usedChains = 0;
         int r;
-        while (n < max && (r = writeOne(q, frame, 0, length, false)) != WRITE_NO_BUFFER) {
+        while (n < max && (r = writeOne(q, frame, 0, length)) != WRITE_NO_BUFFER) {
             if (r == WRITE_KEPT_PARTIAL) {
                 break;
             }
@@ -325,42 +325,63 @@ final class ReceiveQueueHandler {
      * for the frame is returned empty and counted ({@link #WRITE_DROPPED}), or with MRG_RXBUF kept
      * as the first chain of the next (merged) packet ({@link #WRITE_KEPT_PARTIAL}).
      */
-    private int writeOne(Virtqueue q, MemorySegment frame, long at, int length, boolean defer) {
+    private int writeOne(Virtqueue q, MemorySegment frame, long at, int length) {
         final DescriptorChain c = chains[0];
         if (!q.pop(c)) {
             return WRITE_NO_BUFFER;
         }
         if (c.writableBytes() < headerLength + (long) length) {
-            if (mergeable) {
-                partialChains = 1;
-                partialBytes = c.writableBytes();
-                return WRITE_KEPT_PARTIAL;
-            }
-            q.pushUsed(c, 0);
-            metrics.rxDropBufferTooSmall.increment();
-            return WRITE_DROPPED;
-        }
-        if (defer && headerLength == VirtioNetHeaderDescriptor.LENGTH) {
-            int w = c.readableCount();
-            if (c.lenUnsigned(w) >= VirtioNetHeaderDescriptor.LENGTH + (long) length) {
-                // Copied at the end of the batch (flushDeferred), before the used index moves: the
-                // stores of the whole batch then miss together instead of one frame after another.
-                int k = deferred++;
-                deferDst[k] = c.segment(w);
-                deferDstAt[k] = c.offset(w);
-                deferSrc[k] = frame;
-                deferSrcAt[k] = at;
-                deferLen[k] = length;
-                q.pushUsed(c, VirtioNetHeaderDescriptor.LENGTH + length);
-                return WRITE_DONE;
-            }
+            return tooSmall(q, c);
         }
         writePacket(1, frame, at, length, headerLength);
         q.pushUsed(c, (int) written[0]);
         return WRITE_DONE;
     }
 
-    // Copies of the current direct batch (writeOne with defer), done by flushDeferred before the
+    /**
+     * As {@link #writeOne}, but the common shape (one buffer holds header and frame) is only
+     * recorded: {@link #flushDeferred} copies it, before the used index moves, so the stores of a
+     * whole batch miss together instead of one frame after another. A method of its own so that
+     * {@link #generate}'s {@link #writeOne} stays small enough to be inlined.
+     */
+    private int writeOneDeferred(Virtqueue q, MemorySegment frame, long at, int length) {
+        final DescriptorChain c = chains[0];
+        if (!q.pop(c)) {
+            return WRITE_NO_BUFFER;
+        }
+        final int hdr = headerLength;
+        if (c.writableBytes() < hdr + (long) length) {
+            return tooSmall(q, c);
+        }
+        final int w = c.readableCount();
+        if (hdr != VirtioNetHeaderDescriptor.LENGTH || c.lenUnsigned(w) < hdr + (long) length) {
+            writePacket(1, frame, at, length, hdr);
+            q.pushUsed(c, (int) written[0]);
+            return WRITE_DONE;
+        }
+        int k = deferred++;
+        deferDst[k] = c.segment(w);
+        deferDstAt[k] = c.offset(w);
+        deferSrc[k] = frame;
+        deferSrcAt[k] = at;
+        deferLen[k] = length;
+        q.pushUsed(c, hdr + length);
+        return WRITE_DONE;
+    }
+
+    /** A popped chain too small for the frame: kept as the first of a merged packet (MRG_RXBUF), or returned empty and counted. */
+    private int tooSmall(Virtqueue q, DescriptorChain c) {
+        if (mergeable) {
+            partialChains = 1;
+            partialBytes = c.writableBytes();
+            return WRITE_KEPT_PARTIAL;
+        }
+        q.pushUsed(c, 0);
+        metrics.rxDropBufferTooSmall.increment();
+        return WRITE_DROPPED;
+    }
+
+    // Copies of the current direct batch (writeOneDeferred), done by flushDeferred before the
     // used index moves. Lcore-owned; at most PUBLISH_EVERY, since every PUBLISH_EVERY-th frame flushes.
     private final MemorySegment[] deferDst = new MemorySegment[PUBLISH_EVERY];
     private final long[] deferDstAt = new long[PUBLISH_EVERY];
@@ -409,7 +430,7 @@ final class ReceiveQueueHandler {
             }
             directRingEmpty = true;
         }
-        int r = writeOne(q, frame, at, length, TransmitQueueHandler.BATCH);
+        int r = TransmitQueueHandler.BATCH ? writeOneDeferred(q, frame, at, length) : writeOne(q, frame, at, length);
         if (r < 0) {
             return -1;
         }
