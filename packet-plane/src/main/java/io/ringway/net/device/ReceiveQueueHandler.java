@@ -383,9 +383,12 @@ final class ReceiveQueueHandler {
 
     // Copies of the current direct batch (writeOneDeferred), done by flushDeferred before the
     // used index moves. Lcore-owned; at most PUBLISH_EVERY, since every PUBLISH_EVERY-th frame flushes.
-    private final MemorySegment[] deferDst = new MemorySegment[PUBLISH_EVERY];
+    // Object[], not MemorySegment[]: a store into an array of an interface type is type-checked, and
+    // guest memory segments come in more than one implementation class, so C2's checks deoptimised
+    // ("array_check") once the second class turned up and the burst loop was compiled again.
+    private final Object[] deferDst = new Object[PUBLISH_EVERY];
     private final long[] deferDstAt = new long[PUBLISH_EVERY];
-    private final MemorySegment[] deferSrc = new MemorySegment[PUBLISH_EVERY];
+    private final Object[] deferSrc = new Object[PUBLISH_EVERY];
     private final long[] deferSrcAt = new long[PUBLISH_EVERY];
     private final int[] deferLen = new int[PUBLISH_EVERY];
     private int deferred;
@@ -394,12 +397,12 @@ final class ReceiveQueueHandler {
     private void flushDeferred() {
         final int n = deferred;
         for (int i = 0; i < n; i++) {
-            MemorySegment dst = deferDst[i];
+            MemorySegment dst = (MemorySegment) deferDst[i];
             long at = deferDstAt[i];
             // virtio 1.2, 5.1.6.4: no offload negotiated: every header field 0 but num_buffers (1).
             dst.set(LE64, at, 0L);
             dst.set(LE32, at + 8, 1 << 16);
-            MemorySegment.copy(deferSrc[i], deferSrcAt[i], dst, at + VirtioNetHeaderDescriptor.LENGTH, deferLen[i]);
+            MemorySegment.copy((MemorySegment) deferSrc[i], deferSrcAt[i], dst, at + VirtioNetHeaderDescriptor.LENGTH, deferLen[i]);
         }
         for (int i = 0; i < n; i++) {
             deferDst[i] = null;
