@@ -451,10 +451,6 @@ final class ReceiveQueueHandler {
     }
 
     /**
-     * Ends a direct burst: publishes what {@link #receiveDirect} wrote (one used-index store, one
-     * notification check) and counts it. Call after every burst that called receiveDirect.
-     */
-    /**
      * Reads ahead the available entries and descriptors of this receiveq for up to {@code frames}
      * frames ({@link Virtqueue#prefetch}). The buffers themselves are not read: a load would fetch
      * each line shared, and the copy would then have to take it over a second time.
@@ -466,6 +462,10 @@ final class ReceiveQueueHandler {
         }
     }
 
+    /**
+     * Ends a direct burst: publishes what {@link #receiveDirect} wrote (one used-index store, one
+     * notification check) and counts it. Call after every burst that called receiveDirect.
+     */
     void publishDirect() {
         directRingEmpty = false;
         final Virtqueue q = queue;

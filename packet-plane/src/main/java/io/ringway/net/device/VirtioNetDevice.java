@@ -526,11 +526,6 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
     }
 
     /**
-     * Ends a burst of {@link #receiveDirect} calls on {@code pair} (call it after every such burst,
-     * on the same lcore, before anything else can queue packets for the guest): publishes what was
-     * written and signals the guest if it asked.
-     */
-    /**
      * Reads ahead the receiveq of {@code pair} for up to {@code frames} frames that {@link #receiveDirect}
      * will most likely be given next (on the lcore that polls it; changes nothing the guest sees).
      */
@@ -538,6 +533,11 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
         receive[pair].prefetch(frames);
     }
 
+    /**
+     * Ends a burst of {@link #receiveDirect} calls on {@code pair} (call it after every such burst,
+     * on the same lcore, before anything else can queue packets for the guest): publishes what was
+     * written and signals the guest if it asked.
+     */
     public void publishDirect(int pair) {
         receive[pair].publishDirect();
     }

@@ -147,8 +147,6 @@ public final class LibC {
     private static final ThreadLocal<MemorySegment> CAPTURE =
         ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
-
-
     private LibC() {
     }
 

@@ -416,9 +416,11 @@ public final class LinuxVm implements AutoCloseable {
                 if (socket.isEmpty()) {
                     throw new IllegalArgumentException("--blk " + spec + ": expected vhost:SOCKET");
                 }
-                if (!(regions.get(0) instanceof SharedRegion)) { // refused before connecting: the back-end never sees a half set-up
-                    throw new IllegalArgumentException("--blk " + spec + ": a vhost-user back-end maps guest RAM from its fd, but this VM's RAM is "
-                        + regions.get(0).backing() + " (no fd): create the VM with RamBacking.MEMFD or HUGETLB");
+                for (MappedRegion r : regions) { // refused before connecting: the back-end never sees a half set-up
+                    if (!(r instanceof SharedRegion)) { // every part: a HUGETLB_IN_PROCESS fall-back may leave one anonymous
+                        throw new IllegalArgumentException("--blk " + spec + ": a vhost-user back-end maps guest RAM from its fd, but this VM's RAM is "
+                            + r.backing() + " (no fd): create the VM with RamBacking.MEMFD or HUGETLB");
+                    }
                 }
                 VhostUserDevice device;
                 try {
