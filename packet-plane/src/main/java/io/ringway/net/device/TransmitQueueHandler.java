@@ -5,6 +5,7 @@ import io.ringway.net.packet.MbufDescriptor;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.ring.SpscRing;
 import io.ringway.vhost.virtio.DescriptorChain;
+import io.ringway.vhost.virtio.SimpleChains;
 import io.ringway.vhost.virtio.Virtqueue;
 
 import java.lang.foreign.MemorySegment;
@@ -30,6 +31,8 @@ final class TransmitQueueHandler {
     private final SpscRing out;
     private final DescriptorChain chain;
     private final long[] burst = new long[VirtioNetDevice.BURST];
+    /** The one-buffer chains of the current zero-copy burst (lcore-owned). */
+    private final SimpleChains simple = new SimpleChains(VirtioNetDevice.BURST);
     private final int port;
     private final int pair;
     private Virtqueue queue;
@@ -79,19 +82,54 @@ final class TransmitQueueHandler {
             // Straight to the switch only while nothing of this pair waits in the ring: frames keep their order.
             zeroCopy = sw != null && ringed == 0;
         }
-        if (zeroCopy && BATCH) {
-            // Read the burst's descriptors and frames, and the destination's receive descriptors,
-            // ahead in tight loops: the cache lines the guest just wrote then arrive together
-            // instead of one frame after another (DPDK's vhost prefetches for the same reason).
-            int k = q.prefetch(want, headerLength);
-            if (k > 0) {
-                sw.beginBurst(pair, k);
-            }
-        }
         int n = 0;
         int switched = 0;
         int popped = 0;
         long bytes = 0;
+        boolean offered = false;
+        if (zeroCopy && BATCH) {
+            // The common shape first, as a burst: one-buffer chains (header and frame together, as
+            // DPDK and Linux send), read in one tight loop, switched in another, so that the cache
+            // lines the guest just wrote arrive together instead of one frame after another.
+            final SimpleChains frames = simple;
+            final int hdr = headerLength;
+            int m = q.peekSimple(frames, want, false);
+            for (int i = 0; i < m; i++) {
+                // frameLength's rules: a frame of 1 .. DATA_ROOM bytes after the header; the first
+                // chain that breaks them is popped below, dropped and counted there.
+                int length = frames.length[i] - hdr;
+                if (length <= 0 || length > MbufDescriptor.DATA_ROOM) {
+                    m = i;
+                    break;
+                }
+            }
+            if (m > 0) {
+                sw.beginBurst(pair, m);
+                offered = true;
+                int k = sw.fromGuestBurst(pair, frames, m, hdr);
+                if (k > 0) {
+                    q.takeSimple(k);
+                    for (int i = 0; i < k; i++) {
+                        // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
+                        q.pushUsed(frames.head[i], 1, 0);
+                        bytes += frames.length[i] - hdr;
+                    }
+                    popped = k;
+                    switched = k;
+                }
+                if (k < m) {
+                    // A frame the switch did not take: it and the rest of the burst go as packet buffers.
+                    zeroCopy = false;
+                }
+            } else {
+                // Read the burst's descriptors and frames, and the destination's receive descriptors,
+                // ahead in tight loops before the frame-by-frame path (DPDK's vhost prefetches too).
+                int k = q.prefetch(want, hdr);
+                if (k > 0) {
+                    sw.beginBurst(pair, k);
+                }
+            }
+        }
         while (popped < want && q.pop(chain)) {
             popped++;
             if (zeroCopy) {
@@ -127,6 +165,10 @@ final class TransmitQueueHandler {
             }
         }
         if (popped == 0) {
+            if (offered) {
+                // The switch may have started writing somewhere (then refused): let it end cleanly.
+                sw.endBurst(pair, 0);
+            }
             return 0;
         }
         if (sw != null) {

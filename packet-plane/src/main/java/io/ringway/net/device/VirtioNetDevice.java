@@ -6,6 +6,7 @@ import io.ringway.runtime.ring.SpscRing;
 import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.vhost.backend.VhostUserDeviceHooks;
 import io.ringway.vhost.virtio.GuestMemory;
+import io.ringway.vhost.virtio.SimpleChains;
 import io.ringway.vhost.virtio.VirtioDevice;
 import io.ringway.vhost.virtio.VirtioFeatures;
 import io.ringway.vhost.virtio.Virtqueue;
@@ -93,6 +94,20 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
          * read ahead in the receive queue the frames will most likely go to.
          */
         default void beginBurst(int pair, int frames) {
+        }
+
+        /**
+         * A burst of frames the guest sent on {@code pair}, in order: chain {@code i < n} of
+         * {@code chains} is one readable buffer, the net header ({@code headerLength} bytes) and then
+         * a frame of 1 to {@link MbufDescriptor#DATA_ROOM} bytes. The switch takes the first
+         * {@code k} (copied to their destinations or dropped, and counted), each as
+         * {@link #fromGuest(int, MemorySegment, long, int)} would; the rest go on frame by frame.
+         * Valid only during the call.
+         *
+         * @return k, the frames taken (0 by default: a switch that takes frames one at a time)
+         */
+        default int fromGuestBurst(int pair, SimpleChains chains, int n, int headerLength) {
+            return 0;
         }
     }
 
@@ -523,6 +538,20 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
      */
     public int receiveDirect(int pair, MemorySegment frame, long offset, int length) {
         return receive[pair].receiveDirect(frame, offset, length);
+    }
+
+    /**
+     * As {@link #receiveDirect}, for a burst: writes frames {@code from .. from + count} of
+     * {@code frames} (each a one-buffer transmit chain of another device: {@code frameHeader}
+     * bytes of net header, then the frame, its length already checked) into receive buffers of
+     * {@code pair}, in order, until one does not fit in the next buffer, no buffer is left, or the
+     * receiveq cannot take frames directly now. Published by {@link #publishDirect} (and every
+     * few frames on the way, so that the guest can start).
+     *
+     * @return frames written (0 .. count); the rest must come as packet buffers
+     */
+    public int receiveBurst(int pair, SimpleChains frames, int from, int count, int frameHeader) {
+        return receive[pair].receiveBurst(frames, from, count, frameHeader);
     }
 
     /**

@@ -8,6 +8,7 @@ import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.Poller;
 import io.ringway.runtime.stats.StatsRegistry;
+import io.ringway.vhost.virtio.SimpleChains;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.lang.foreign.MemorySegment;
@@ -104,6 +105,9 @@ public final class L2Switch implements Poller, AutoCloseable {
     private int burstDstPort;
     /** Not a MAC address (those have 48 bits). */
     private static final long NO_MAC = -1;
+    /** {@link #switchBurst}: each frame's destination port, or {@link #DROP}. */
+    private final int[] burstTo = new int[VirtioNetDevice.BURST];
+    private static final int DROP = -1;
 
     private L2Switch(Builder b) {
         this.name = b.name;
@@ -346,6 +350,11 @@ public final class L2Switch implements Poller, AutoCloseable {
         }
 
         @Override
+        public int fromGuestBurst(int pair, SimpleChains chains, int n, int headerLength) {
+            return switchBurst(in, chains, n, headerLength);
+        }
+
+        @Override
         public void endBurst(int pair, int handedOn) {
             if (handedOn > 0) {
                 ringPending[in] = true;
@@ -362,33 +371,9 @@ public final class L2Switch implements Poller, AutoCloseable {
             directDropped[in]++;
             return true;
         }
-        // Read each address once from guest memory; only the copies are used.
-        long dst = mac(frame, at);
-        if (MacTable.isGroup(dst)) {
+        int to = destination(in, frame, at);
+        if (to == MacTable.NO_PORT) {
             return false;
-        }
-        long now = burstNow;
-        if (!burstOpen) {
-            now = burstNow = clock.getAsLong();
-            burstOpen = true;
-        }
-        long src = mac(frame, at + 6);
-        if ((src != burstSrc || in != burstSrcPort) && !MacTable.isGroup(src)) {
-            learn(in, src, now);
-            burstSrc = src;
-            burstSrcPort = in;
-            burstDst = NO_MAC;
-        }
-        int to;
-        if (dst == burstDst) {
-            to = burstDstPort;
-        } else {
-            to = table.lookup(dst, now);
-            if (to == MacTable.NO_PORT) {
-                return false;
-            }
-            burstDst = dst;
-            burstDstPort = to;
         }
         if (to == in) {
             directRx[in]++;
@@ -416,6 +401,109 @@ public final class L2Switch implements Poller, AutoCloseable {
             directTxDropped[to]++;
         }
         return true;
+    }
+
+    /**
+     * A burst of frames in one-buffer transmit chains (see {@link VirtioNetDevice.SwitchIngress#fromGuestBurst}):
+     * first every frame's destination, in one loop (its addresses are the only reads of the frames),
+     * up to the first frame this path does not forward (a group or unknown destination, or a port
+     * that is not a vhost-user device on this lcore); then each run of frames to one destination in
+     * one {@link VirtioNetDevice#receiveBurst}. Frames to their own port are dropped and counted.
+     *
+     * @return frames taken, from the first on; the others go the frame-by-frame way
+     */
+    private int switchBurst(int in, SimpleChains chains, int count, int hdr) {
+        final int n = Math.min(count, burstTo.length);
+        final int[] to = burstTo;
+        final int[] length = chains.length;
+        final long[] offset = chains.offset;
+        int m = 0;
+        for (; m < n; m++) {
+            if (length[m] - hdr < ETHERNET_HEADER) {
+                to[m] = DROP;
+                continue;
+            }
+            final int t = destination(in, chains.segment(m), offset[m] + hdr);
+            if (t == MacTable.NO_PORT) {
+                break;
+            }
+            if (t == in) {
+                to[m] = DROP;
+            } else if (devices[t] == null) {
+                break;
+            } else {
+                to[m] = t;
+            }
+        }
+        int k = 0;
+        while (k < m) {
+            final int t = to[k];
+            int end = k + 1;
+            while (end < m && to[end] == t) {
+                end++;
+            }
+            if (t == DROP) {
+                for (int i = k; i < end; i++) {
+                    directRxBytes[in] += length[i] - hdr;
+                }
+                directRx[in] += end - k;
+                directDropped[in] += end - k;
+                k = end;
+                continue;
+            }
+            // Touched even when refused: publishDirect ends the device's direct burst either way.
+            touched[t] = true;
+            lastDirect[in] = t;
+            final int written = devices[t].receiveBurst(TX_QUEUE, chains, k, end - k, hdr);
+            long bytes = 0;
+            for (int i = k; i < k + written; i++) {
+                bytes += length[i] - hdr;
+            }
+            directRx[in] += written;
+            directRxBytes[in] += bytes;
+            directTx[t] += written;
+            directTxBytes[t] += bytes;
+            k += written;
+            if (k < end) {
+                break;
+            }
+        }
+        return k;
+    }
+
+    /**
+     * Where a frame from port {@code in} goes, learning its source address on the way; within one
+     * zero-copy burst (one clock reading) the last source learned and the last destination looked
+     * up are remembered. Each address is read once from guest memory; only the copies are used.
+     *
+     * @return the port, or {@link MacTable#NO_PORT} for a group or unknown destination
+     */
+    private int destination(int in, MemorySegment frame, long at) {
+        long dst = mac(frame, at);
+        if (MacTable.isGroup(dst)) {
+            return MacTable.NO_PORT;
+        }
+        long now = burstNow;
+        if (!burstOpen) {
+            now = burstNow = clock.getAsLong();
+            burstOpen = true;
+        }
+        long src = mac(frame, at + 6);
+        if ((src != burstSrc || in != burstSrcPort) && !MacTable.isGroup(src)) {
+            learn(in, src, now);
+            burstSrc = src;
+            burstSrcPort = in;
+            burstDst = NO_MAC;
+        }
+        if (dst == burstDst) {
+            return burstDstPort;
+        }
+        int to = table.lookup(dst, now);
+        if (to != MacTable.NO_PORT) {
+            burstDst = dst;
+            burstDstPort = to;
+        }
+        return to;
     }
 
     /** End of a zero-copy burst: each destination publishes once; the counts go to the counters. */

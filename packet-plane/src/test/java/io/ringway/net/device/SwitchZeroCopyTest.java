@@ -218,8 +218,9 @@ class SwitchZeroCopyTest {
     /**
      * On the zero-copy path, transmit chains shorter than the net header, header-only chains and
      * frames shorter than an Ethernet header are dropped and counted, their buffers go back, and
-     * the good frame behind them arrives; a receive buffer too small for a frame (mergeable off) is
-     * returned empty and counted as the switch's tx drop, and the next frame takes the next buffer.
+     * the good frame behind them arrives; a frame that does not fit the next receive buffer
+     * (mergeable off) goes on as a packet buffer, the device returns that buffer empty and counts the
+     * drop, and the next frame takes the next buffer.
      */
     @Test
     void badChainsAndSmallReceiveBuffersAreDroppedAndCounted() throws Exception {
@@ -246,6 +247,7 @@ class SwitchZeroCopyTest {
             assertEquals(1, sw.counters(1).txZeroCopy.get(), "the good frame went guest to guest");
 
             // Receive: a 40-byte buffer cannot hold header + 100-byte frame.
+            long handedOnBefore = sw.counters(1).tx.get();
             assertTrue(b.rx.postReceive(40, 1) >= 0);
             b.postReceive(2, 2048);
             byte[] second = ethernet(MAC_B, MAC_A, 2, 100);
@@ -260,8 +262,9 @@ class SwitchZeroCopyTest {
             NetDriver.Used small = b.rx.awaitUsed(1, 10_000).get(0);
             assertEquals(0, small.len(), "the too-small buffer comes back empty, its frame dropped");
             assertReceives(b, List.of(fifth), "the frame after the small buffer");
-            NetTestBed.waitFor("the small buffer counted", () -> sw.counters(1).txDropped.get() == 1);
-            assertEquals(1, bed.metrics(1).rxDropBufferTooSmall.get());
+            NetTestBed.waitFor("the small buffer counted", () -> bed.metrics(1).rxDropBufferTooSmall.get() == 1);
+            assertEquals(0, sw.counters(1).txDropped.get(), "the device dropped it, after the switch handed it on");
+            assertEquals(handedOnBefore + 4, sw.counters(1).tx.get(), "second, third, fourth (to the small buffer), fifth");
             assertTrue(bed.engine.devices().get(1).isActive() && bed.engine.devices().get(0).isActive());
         }
     }
@@ -438,6 +441,43 @@ class SwitchZeroCopyTest {
             assertTrue(sw.counters(1).txZeroCopy.get() >= 10, "once nothing waited, frames went guest to guest: "
                     + sw.counters(1));
             assertEquals(0, sw.counters(1).txDropped.get());
+        }
+    }
+
+    /**
+     * One transmit burst that mixes what the burst path takes with what it leaves to the
+     * frame-by-frame path: one-buffer frames, a frame whose header has a buffer of its own, a frame
+     * back to its own port, and more frames than the destination has buffers. Every frame arrives
+     * byte for byte and in order, the one to its own port is dropped and counted, the frames that
+     * found no buffer wait and arrive once buffers come, and every transmit buffer goes back.
+     */
+    @ParameterizedTest(name = "mergeable={0}")
+    @CsvSource({"false", "true"})
+    void oneBurstOfMixedShapesArrivesInOrder(boolean mergeable) throws Exception {
+        try (Bed bed = new Bed(2, mergeable, false, true)) {
+            learnBoth(bed, 4, 1);
+            Guest a = bed.guest(0);
+            Guest b = bed.guest(1);
+            b.postReceive(7, 2048);
+            List<byte[]> toB = frames(MAC_B, MAC_A, 10, 10);
+            byte[] toSelf = ethernet(MAC_A, MAC_A, 77, 90);
+            for (int i = 0; i < 10; i++) {
+                if (i == 5) {
+                    assertTrue(a.tx.postPacket(toSelf, false) >= 0);
+                }
+                assertTrue(a.tx.postPacket(toB.get(i), i == 4) >= 0);
+            }
+            a.tx.publish();
+            assertReceives(b, toB.subList(0, 7), "the frames that found buffers");
+            b.postReceive(3, 2048);
+            assertReceives(b, toB.subList(7, 10), "the frames that waited for buffers");
+            L2Switch sw = bed.sw();
+            NetTestBed.waitFor("the frame to its own port dropped", () -> sw.counters(0).dropped.get() == 1);
+            a.tx.awaitUsed(1 + 11, 10_000);
+            NetTestBed.waitFor("the counters", () -> sw.counters(1).tx.get() == 1 + 10);
+            assertTrue(sw.counters(1).txZeroCopy.get() >= 4, "the first frames went guest to guest: " + sw.counters(1));
+            assertEquals(0, sw.counters(1).txDropped.get());
+            assertEquals(1 + 11, sw.counters(0).rx.get(), "the broadcast and the burst");
         }
     }
 }

@@ -3,6 +3,7 @@ package io.ringway.vcpu.virtio;
 import io.ringway.vhost.virtio.DescriptorChain;
 import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.SimpleChains;
 import io.ringway.vhost.virtio.VirtqueueError;
 import io.ringway.vhost.virtio.Virtqueue;
 
@@ -80,6 +81,22 @@ public final class InterruptingQueue implements Virtqueue {
     public boolean pop(DescriptorChain chain) {
         Virtqueue d = delegate;
         return d != null && d.pop(chain);
+    }
+
+    @Override
+    public int peekSimple(SimpleChains out, int max, boolean writable) {
+        Virtqueue d = delegate;
+        return d == null ? 0 : d.peekSimple(out, max, writable);
+    }
+
+    @Override
+    public void takeSimple(int k) {
+        Virtqueue d = delegate;
+        if (d != null) {
+            d.takeSimple(k);
+        } else if (k != 0) {
+            throw new IllegalArgumentException("no ring: cannot take " + k + " chains");
+        }
     }
 
     @Override

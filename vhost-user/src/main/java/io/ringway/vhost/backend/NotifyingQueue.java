@@ -8,6 +8,7 @@ import io.ringway.vhost.virtio.DescriptorChain;
 import io.ringway.vhost.virtio.GuestMemory;
 import io.ringway.vhost.virtio.PackedQueue;
 import io.ringway.vhost.virtio.QueueConfig;
+import io.ringway.vhost.virtio.SimpleChains;
 import io.ringway.vhost.virtio.SplitQueue;
 import io.ringway.vhost.virtio.VirtqueueError;
 import io.ringway.vhost.virtio.Virtqueue;
@@ -150,6 +151,28 @@ final class NotifyingQueue implements Virtqueue {
     public int prefetch(int max, long touchOffset) {
         Virtqueue d = delegate;
         return d == null ? 0 : d.prefetch(max, touchOffset);
+    }
+
+    /** Only without in-flight tracking (which records every head popped): otherwise 0, and {@link #pop} is the way. */
+    @Override
+    public int peekSimple(SimpleChains out, int max, boolean writable) {
+        Virtqueue d = delegate;
+        if (d == null || inflight != null || packedInflight != null) {
+            return 0;
+        }
+        return d.peekSimple(out, max, writable);
+    }
+
+    @Override
+    public void takeSimple(int k) {
+        Virtqueue d = delegate;
+        if (d == null || inflight != null || packedInflight != null) {
+            if (k != 0) {
+                throw new IllegalArgumentException("no chains were peeked, cannot take " + k);
+            }
+            return;
+        }
+        d.takeSimple(k);
     }
 
     @Override

@@ -160,6 +160,74 @@ public final class SplitQueue extends AbstractVirtqueue {
         return n;
     }
 
+    @Override
+    public int peekSimple(SimpleChains out, int max, boolean writable) {
+        if (!ready) {
+            return 0;
+        }
+        final int last = lastAvail;
+        int outstanding = (cachedAvail - last) & 0xFFFF;
+        if (outstanding < max && outstanding < out.capacity()) {
+            // idx is read only when what was seen last time does not fill the burst.
+            refreshAvail();
+            if (!ready) {
+                out.filled(memory, 0);
+                return 0;
+            }
+            outstanding = (cachedAvail - last) & 0xFFFF;
+        }
+        final int n = Math.min(Math.min(max, out.capacity()), outstanding);
+        final MemorySegment ring = avail;
+        final MemorySegment table = desc;
+        final GuestMemory mem = memory;
+        final int m = mask;
+        final int sz = size;
+        // virtio 1.2, 2.7.5: NEXT 1, WRITE 2, INDIRECT 4; the one flag allowed here is WRITE, as asked.
+        final int expected = writable ? SplitRing.F_WRITE : 0;
+        int i = 0;
+        for (; i < n; i++) {
+            // virtio 1.2, 2.7.6: ring[idx % size]; each field read once, only the copies are used.
+            int head = Short.toUnsignedInt(ring.get(U16, SplitRing.RING_ENTRIES + 2L * ((last + i) & m)));
+            if (head >= sz) {
+                break;
+            }
+            long off = (long) head << 4;
+            long addr = table.get(U64, off + SplitRing.DESC_ADDR);
+            int len = table.get(U32, off + SplitRing.DESC_LEN);
+            int flags = Short.toUnsignedInt(table.get(U16, off + SplitRing.DESC_FLAGS));
+            if (flags != expected || len < 0) {
+                break;
+            }
+            int r = findGpa(addr, len);
+            if (r < 0) {
+                break;
+            }
+            out.head[i] = head;
+            out.region[i] = r;
+            out.offset[i] = mem.gpaOffset(r, addr);
+            out.length[i] = len;
+        }
+        out.filled(mem, i);
+        return i;
+    }
+
+    @Override
+    public void takeSimple(int k) {
+        final int last = lastAvail;
+        if (k < 0 || k > ((cachedAvail - last) & 0xFFFF)) {
+            throw new IllegalArgumentException("cannot take " + k + " chains: " + ((cachedAvail - last) & 0xFFFF)
+                    + " are available");
+        }
+        if (k == 0 || !ready) {
+            return;
+        }
+        lastAvail = (last + k) & 0xFFFF;
+        if (eventIdx && notificationsEnabled) {
+            // virtio 1.2, 2.7.10: kick me when the driver writes the entry at lastAvail (as pop does).
+            used.set(U16, availEventOffset, (short) lastAvail);
+        }
+    }
+
     /**
      * Walks the chain at {@code head} again, without taking an available ring entry: for a head a
      * previous back-end took and never returned (vhost-user in-flight resubmission).

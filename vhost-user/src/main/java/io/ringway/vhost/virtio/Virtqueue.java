@@ -126,6 +126,37 @@ public interface Virtqueue {
         return 0;
     }
 
+    /**
+     * Reads the next available entries (at most {@code max} and {@code out}'s capacity) without
+     * taking them, as long as each is a chain of one descriptor with no flags but WRITE, the WRITE
+     * flag as asked, and a buffer wholly inside guest memory; it stops at the first entry that is
+     * anything else, which {@link #pop} then handles (and reports, if it breaks a rule). Each guest
+     * field is read once; {@code out} holds the checked copies. A device that uses the first
+     * {@code k} of them calls {@link #takeSimple} and then {@link #pushUsed(int, int, int)} with one
+     * ring slot per chain, exactly as if it had popped them.
+     *
+     * @param out where the chains go ({@link SimpleChains#count()} is set to the result)
+     * @param max the most chains wanted
+     * @param writable true for device-writable buffers (a receive queue), false for readable ones
+     * @return chains read (0 by default: a queue without this fast path, for which {@link #pop} is the way)
+     */
+    default int peekSimple(SimpleChains out, int max, boolean writable) {
+        return 0;
+    }
+
+    /**
+     * Takes the first {@code k} chains of the last {@link #peekSimple} off the available ring, as
+     * {@code k} pops would. Call it before anything else pops from this queue.
+     *
+     * @param k chains taken, at most the count the last peek returned
+     * @throws IllegalArgumentException if more than the driver made available
+     */
+    default void takeSimple(int k) {
+        if (k != 0) {
+            throw new IllegalArgumentException("this queue peeks no chains, cannot take " + k);
+        }
+    }
+
     /** @return the device's next available index (vhost-user GET_VRING_BASE) */
     int lastAvailIdx();
 

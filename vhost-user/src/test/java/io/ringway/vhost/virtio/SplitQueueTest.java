@@ -737,4 +737,160 @@ class SplitQueueTest {
         assertFalse(q0.pop(chain));
         assertTrue(q0.isBroken(), "pop reports it");
     }
+
+    // ---- peekSimple / takeSimple: the one-descriptor burst path ----
+
+    @Test
+    void peekSimpleReadsOneDescriptorChainsWithoutTakingThem() {
+        for (int i = 0; i < 3; i++) {
+            g.write(BUFFERS + 0x100L * i, bytes(64, i + 1));
+            add(d0, BUFFERS + 0x100L * i, 64 + i, false);
+        }
+        d0.publish();
+        SimpleChains c = new SimpleChains(32);
+        assertEquals(2, q0.peekSimple(c, 2, false), "at most max");
+        assertEquals(3, q0.peekSimple(c, 32, false), "at most what is available");
+        assertEquals(3, c.count());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(64 + i, c.length[i]);
+            assertArrayEquals(bytes(64, i + 1), c.segment(i).asSlice(c.offset[i], 64).toArray(ValueLayout.JAVA_BYTE));
+        }
+        assertEquals(0, q0.lastAvailIdx(), "a peek takes nothing");
+        assertEquals(0, q0.peekSimple(c, 32, true), "readable buffers are not writable ones");
+        // Take two: as two pops. The third still pops the usual way, with the same buffer.
+        q0.takeSimple(2);
+        assertEquals(2, q0.lastAvailIdx());
+        q0.pushUsed(c.head[0], 1, 0);
+        q0.pushUsed(c.head[1], 1, 0);
+        q0.publishUsed();
+        assertEquals((long) c.head[0] << 32, d0.pollUsed());
+        assertEquals((long) c.head[1] << 32, d0.pollUsed());
+        assertTrue(q0.pop(chain));
+        assertEquals(BUFFERS + 0x200L, chain.addr(0));
+        assertEquals(0, q0.peekSimple(c, 32, false), "nothing left");
+        assertFalse(q0.isBroken());
+    }
+
+    @Test
+    void peekSimpleStopsAtTheFirstChainItCannotTakeAndPopHandlesIt() {
+        SimpleChains c = new SimpleChains(32);
+        // 0: fine; 1: two descriptors (NEXT); then a fine one that must not be reached.
+        add(d0, BUFFERS, 64, false);
+        d0.add(new long[] {BUFFERS + 0x100, BUFFERS + 0x200}, new int[] {12, 64}, new boolean[2], 2);
+        add(d0, BUFFERS + 0x300, 64, false);
+        d0.publish();
+        assertEquals(1, q0.peekSimple(c, 32, false), "stops before the two-descriptor chain");
+        q0.takeSimple(1);
+        assertTrue(q0.pop(chain), "pop walks the chained one");
+        assertEquals(2, chain.length());
+        assertEquals(1, q0.peekSimple(c, 32, false), "and the burst goes on after it");
+        assertEquals(BUFFERS + 0x300, c.segment(0).address() + c.offset[0] - g.memory.segment(0).address());
+    }
+
+    @Test
+    void peekSimpleLeavesIndirectWritableAndHostileEntriesToPop() {
+        SimpleChains c = new SimpleChains(32);
+        // An indirect descriptor.
+        d0.addIndirect(BUFFERS + 0x1000, new long[] {BUFFERS}, new int[] {64}, new boolean[1], 1);
+        d0.publish();
+        assertEquals(0, q0.peekSimple(c, 32, false), "indirect: not a one-descriptor chain");
+        assertTrue(q0.pop(chain));
+        // A writable buffer on a queue read as readable, and the other way round.
+        add(d0, BUFFERS, 64, true);
+        d0.publish();
+        assertEquals(0, q0.peekSimple(c, 32, false));
+        assertEquals(1, q0.peekSimple(c, 32, true));
+        q0.takeSimple(1);
+        // A buffer outside guest memory: left to pop, which breaks the queue by name.
+        d0.writeDescriptor(5, 0x7FFF_0000_0000L, 64, 0, 0);
+        d0.publishHead(5);
+        assertEquals(0, q0.peekSimple(c, 32, false));
+        assertFalse(q0.isBroken(), "a peek reports nothing");
+        assertFalse(q0.pop(chain));
+        assertBroken(q0, Rule.DESCRIPTOR_OUTSIDE_MEMORY, 0x7FFF_0000_0000L, 64);
+        assertEquals(0, q0.peekSimple(c, 32, false), "a broken queue peeks nothing");
+    }
+
+    @Test
+    void peekSimpleStopsAtAHeadBeyondTheRingAndAtAHugeLength() {
+        SimpleChains c = new SimpleChains(32);
+        add(d0, BUFFERS, 64, false);
+        d0.publishHead(200);
+        d0.publish();
+        assertEquals(1, q0.peekSimple(c, 32, false), "a head beyond the ring ends the burst");
+        q0.takeSimple(1);
+        assertFalse(q0.pop(chain));
+        assertBroken(q0, Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, 200, 8);
+
+        start(8, BASE_FEATURES);
+        d0.writeDescriptor(3, BUFFERS, 0x8000_0000, 0, 0);
+        d0.publishHead(3);
+        assertEquals(0, q0.peekSimple(new SimpleChains(4), 4, false), "a length of 2^31 or more is not a simple chain");
+    }
+
+    @Test
+    void peekSimpleRejectsAnAvailIndexTooFarAhead() {
+        d0.setAvailIdx(100);
+        SimpleChains c = new SimpleChains(32);
+        assertEquals(0, q0.peekSimple(c, 32, false));
+        assertBroken(q0, Rule.INVALID_AVAIL_RING_INDEX, 100, 0, 8);
+        assertEquals(0, c.count());
+    }
+
+    @Test
+    void takeSimpleRefusesMoreThanTheDriverMadeAvailable() {
+        add(d0, BUFFERS, 64, false);
+        d0.publish();
+        SimpleChains c = new SimpleChains(4);
+        assertEquals(1, q0.peekSimple(c, 4, false));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(2));
+        assertTrue(e.getMessage().contains("1 are available"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(-1));
+        assertEquals(0, q0.lastAvailIdx(), "nothing taken by a refused take");
+        q0.takeSimple(1);
+        assertEquals(1, q0.lastAvailIdx());
+    }
+
+    @Test
+    void takeSimpleWritesAvailEventAsPopDoes() {
+        start(8, BASE_FEATURES | EVENT_IDX);
+        for (int i = 0; i < 3; i++) {
+            add(d0, BUFFERS + 0x100L * i, 64, false);
+        }
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(3, q0.peekSimple(c, 8, false));
+        q0.takeSimple(3);
+        assertEquals(3, d0.availEvent(), "notifications on: avail_event follows the taken entries");
+        q0.disableNotifications();
+        add(d0, BUFFERS, 64, false);
+        d0.publish();
+        assertEquals(1, q0.peekSimple(c, 8, false));
+        q0.takeSimple(1);
+        assertEquals(3, d0.availEvent(), "left behind while polling");
+    }
+
+    @Test
+    void peekSimpleWrapsAroundTheRing() {
+        SimpleChains c = new SimpleChains(32);
+        // Move the ring 6 entries on, then make 5 available: they wrap past the end of the 8-entry ring.
+        roundTrip(6);
+        for (int i = 0; i < 5; i++) {
+            add(d0, BUFFERS + 0x100L * i, 32 + i, false);
+        }
+        d0.publish();
+        assertEquals(5, q0.peekSimple(c, 32, false));
+        for (int i = 0; i < 5; i++) {
+            assertEquals(32 + i, c.length[i]);
+        }
+        q0.takeSimple(5);
+        assertEquals(11, q0.lastAvailIdx());
+    }
+
+    @Test
+    void peekSimpleOnAnInactiveQueueReadsNothing() {
+        SplitQueue q = new SplitQueue(8);
+        assertEquals(0, q.peekSimple(new SimpleChains(4), 4, false));
+        assertThrows(IllegalArgumentException.class, () -> new SimpleChains(0));
+    }
 }
