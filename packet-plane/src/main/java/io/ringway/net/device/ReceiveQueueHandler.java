@@ -295,6 +295,23 @@ final class ReceiveQueueHandler {
         }
         int n = 0;
         int usedChains = 0;
+        if (TransmitQueueHandler.BATCH) {
+            // The common shape first, as a burst: one-buffer chains big enough for the frame.
+            final SimpleChains dst = buffers;
+            final int hdr = headerLength;
+            final int m = q.peekSimple(dst, max, true);
+            while (n < m && dst.length[n] >= hdr + length) {
+                writeSimple(dst, n, frame, 0, length, hdr);
+                n++;
+            }
+            if (n > 0) {
+                q.takeSimple(n);
+                for (int i = 0; i < n; i++) {
+                    q.pushUsed(dst.head[i], 1, hdr + length);
+                }
+                usedChains = n;
+            }
+        }
         int r;
         while (n < max && (r = writeOne(q, frame, 0, length)) != WRITE_NO_BUFFER) {
             if (r == WRITE_KEPT_PARTIAL) {
@@ -489,7 +506,6 @@ final class ReceiveQueueHandler {
         final int[] srcLength = src.length;
         final long[] srcOffset = src.offset;
         final int[] dstLength = dst.length;
-        final long[] dstOffset = dst.offset;
         int done = 0;
         long bytes = 0;
         while (done < n) {
@@ -501,16 +517,7 @@ final class ReceiveQueueHandler {
                 if (dstLength[i] < hdr + length) {
                     break;
                 }
-                final MemorySegment to = dst.segment(i);
-                final long at = dstOffset[i];
-                // virtio 1.2, 5.1.6.4: no offload negotiated, every header field 0 but num_buffers (1, one buffer).
-                to.set(LE64, at, 0L);
-                if (hdr == VirtioNetHeaderDescriptor.LENGTH) {
-                    to.set(LE32, at + 8, 1 << 16);
-                } else {
-                    to.set(U16, at + 8, (short) 0);
-                }
-                MemorySegment.copy(src.segment(s), srcOffset[s] + srcHeader, to, at + hdr, length);
+                writeSimple(dst, i, src.segment(s), srcOffset[s] + srcHeader, length, hdr);
             }
             if (i == done) {
                 break;
@@ -532,6 +539,20 @@ final class ReceiveQueueHandler {
         directPackets += done;
         directBytes += bytes;
         return done;
+    }
+
+    /** Writes the net header and {@code length} bytes at {@code srcAt} of {@code src} into one-buffer chain {@code i} of {@code dst} (room checked). */
+    private static void writeSimple(SimpleChains dst, int i, MemorySegment src, long srcAt, int length, int hdr) {
+        final MemorySegment to = dst.segment(i);
+        final long at = dst.offset[i];
+        // virtio 1.2, 5.1.6.4: no offload negotiated, every header field 0 but num_buffers (1, one buffer).
+        to.set(LE64, at, 0L);
+        if (hdr == VirtioNetHeaderDescriptor.LENGTH) {
+            to.set(LE32, at + 8, 1 << 16);
+        } else {
+            to.set(U16, at + 8, (short) 0);
+        }
+        MemorySegment.copy(src, srcAt, to, at + hdr, length);
     }
 
     /**
