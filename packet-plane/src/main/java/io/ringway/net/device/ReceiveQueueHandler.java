@@ -32,6 +32,8 @@ final class ReceiveQueueHandler {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfInt INT_NATIVE = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfShort SHORT_NATIVE = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     private final VirtioNetMetrics metrics;
     private final Mempool pool;
@@ -477,11 +479,12 @@ final class ReceiveQueueHandler {
      * the next buffer cannot hold, or when no one-buffer chain is left: those frames come as packet
      * buffers, where a too small buffer is merged (MRG_RXBUF) or the drop counted. The used
      * entries of every {@link #PUBLISH_EVERY} frames are published at once, the rest by
-     * {@link #publishDirect}.
+     * {@link #publishDirect}. With {@code swapMacs} each frame of 12 bytes or more is written with
+     * its destination and source addresses swapped (testpmd's macswap).
      *
      * @return frames written
      */
-    int receiveBurst(SimpleChains src, int from, int count, int srcHeader) {
+    int receiveBurst(SimpleChains src, int from, int count, int srcHeader, boolean swapMacs) {
         final Virtqueue q = queue;
         // The same conditions as receiveDirect: nothing queued for the guest may be overtaken.
         if (!polled || q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
@@ -517,7 +520,12 @@ final class ReceiveQueueHandler {
                 if (dstLength[i] < hdr + length) {
                     break;
                 }
-                writeSimple(dst, i, src.segment(s), srcOffset[s] + srcHeader, length, hdr);
+                final MemorySegment frame = src.segment(s);
+                final long frameAt = srcOffset[s] + srcHeader;
+                writeSimple(dst, i, frame, frameAt, length, hdr);
+                if (swapMacs && length >= 12) {
+                    swapMacs(frame, frameAt, dst.segment(i), dst.offset[i] + hdr);
+                }
             }
             if (i == done) {
                 break;
@@ -539,6 +547,19 @@ final class ReceiveQueueHandler {
         directPackets += done;
         directBytes += bytes;
         return done;
+    }
+
+    /** Writes the addresses of the frame at {@code srcAt} swapped (destination = its source, source = its destination) at {@code at}. */
+    private static void swapMacs(MemorySegment src, long srcAt, MemorySegment to, long at) {
+        // Read once from the source frame (the guest's transmit buffer), written to the copy.
+        int d0 = src.get(INT_NATIVE, srcAt);
+        short d1 = src.get(SHORT_NATIVE, srcAt + 4);
+        int s0 = src.get(INT_NATIVE, srcAt + 6);
+        short s1 = src.get(SHORT_NATIVE, srcAt + 10);
+        to.set(INT_NATIVE, at, s0);
+        to.set(SHORT_NATIVE, at + 4, s1);
+        to.set(INT_NATIVE, at + 6, d0);
+        to.set(SHORT_NATIVE, at + 10, d1);
     }
 
     /** Writes the net header and {@code length} bytes at {@code srcAt} of {@code src} into one-buffer chain {@code i} of {@code dst} (room checked). */

@@ -87,22 +87,35 @@ final class TransmitQueueHandler {
         int popped = 0;
         long bytes = 0;
         boolean offered = false;
+        boolean localBurst = false;
+        if (direct != null && BATCH) {
+            // The stream takes the common shape as a burst, where it lies (rxonly, macswap).
+            final SimpleChains frames = simple;
+            final int hdr = headerLength;
+            int m = peekFrames(q, want);
+            int k = 0;
+            if (m > 0) {
+                k = direct.fromGuestBurst(pair, frames, m, hdr);
+                localBurst = true;
+            }
+            if (k > 0) {
+                q.takeSimple(k);
+                for (int i = 0; i < k; i++) {
+                    // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
+                    q.pushUsed(frames.head[i], 1, 0);
+                    bytes += frames.length[i] - hdr;
+                }
+                popped = k;
+                switched = k;
+            }
+        }
         if (zeroCopy && BATCH) {
             // The common shape first, as a burst: one-buffer chains (header and frame together, as
             // DPDK and Linux send), read in one tight loop, switched in another, so that the cache
             // lines the guest just wrote arrive together instead of one frame after another.
             final SimpleChains frames = simple;
             final int hdr = headerLength;
-            int m = q.peekSimple(frames, want, false);
-            for (int i = 0; i < m; i++) {
-                // frameLength's rules: a frame of 1 .. DATA_ROOM bytes after the header; the first
-                // chain that breaks them is popped below, dropped and counted there.
-                int length = frames.length[i] - hdr;
-                if (length <= 0 || length > MbufDescriptor.DATA_ROOM) {
-                    m = i;
-                    break;
-                }
-            }
+            int m = peekFrames(q, want);
             if (m > 0) {
                 sw.beginBurst(pair, m);
                 offered = true;
@@ -164,6 +177,10 @@ final class TransmitQueueHandler {
                 pool.free(cache, handle);
             }
         }
+        if (localBurst) {
+            // What the stream wrote to the guest's receiveq (if anything): published before any packet buffer follows.
+            peer.publishDirect();
+        }
         if (popped == 0) {
             if (offered) {
                 // The switch may have started writing somewhere (then refused): let it end cleanly.
@@ -193,6 +210,26 @@ final class TransmitQueueHandler {
             metrics.txBytes.getAndAdd(bytes);
         }
         return popped;
+    }
+
+    /**
+     * Peeks the leading one-buffer chains into {@link #simple}, up to the first whose frame breaks
+     * {@link #frameLength}'s rules (1 .. DATA_ROOM bytes after the header): that one is popped
+     * frame by frame, dropped and counted there.
+     *
+     * @return chains that can go as a burst
+     */
+    private int peekFrames(Virtqueue q, int want) {
+        final SimpleChains frames = simple;
+        final int hdr = headerLength;
+        final int m = q.peekSimple(frames, want, false);
+        for (int i = 0; i < m; i++) {
+            int length = frames.length[i] - hdr;
+            if (length <= 0 || length > MbufDescriptor.DATA_ROOM) {
+                return i;
+            }
+        }
+        return m;
     }
 
     /**

@@ -61,6 +61,19 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
          * @return work done (frames generated), for the lcore's idle policy
          */
         int beforeReceive(int pair);
+
+        /**
+         * A burst the guest sent on {@code pair}, still in its transmit buffers: chain {@code i < n}
+         * of {@code frames} is one readable buffer, the net header ({@code headerLength} bytes) and
+         * a frame of 1 to {@link MbufDescriptor#DATA_ROOM} bytes. The stream takes the first
+         * {@code k} (consumed, or written to the guest with {@link #receiveBurstSwapped}, and
+         * counted) before returning; the rest come as packet buffers through {@link #fromGuest}.
+         *
+         * @return k (0 by default: a stream that takes packet buffers only)
+         */
+        default int fromGuestBurst(int pair, SimpleChains frames, int n, int headerLength) {
+            return 0;
+        }
     }
 
     /**
@@ -551,7 +564,16 @@ public final class VirtioNetDevice implements VirtioDevice, VhostUserDeviceHooks
      * @return frames written (0 .. count); the rest must come as packet buffers
      */
     public int receiveBurst(int pair, SimpleChains frames, int from, int count, int frameHeader) {
-        return receive[pair].receiveBurst(frames, from, count, frameHeader);
+        return receive[pair].receiveBurst(frames, from, count, frameHeader, false);
+    }
+
+    /**
+     * As {@link #receiveBurst}, each frame of 12 bytes or more written with its destination and
+     * source addresses swapped: testpmd's macswap, from the transmitq of {@code pair} straight back
+     * to its receiveq, for a {@link LocalStream}.
+     */
+    public int receiveBurstSwapped(int pair, SimpleChains frames, int from, int count, int frameHeader) {
+        return receive[pair].receiveBurst(frames, from, count, frameHeader, true);
     }
 
     /**

@@ -6,6 +6,7 @@ import io.ringway.net.port.Port;
 import io.ringway.net.port.VhostUserPort;
 import io.ringway.runtime.mem.Mempool;
 import io.ringway.runtime.poll.Poller;
+import io.ringway.vhost.virtio.SimpleChains;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -121,6 +122,34 @@ public final class ForwardingStream implements Poller, VirtioNetDevice.LocalStre
         } else {
             pool.freeBulk(cache, packets, 0, n);
         }
+    }
+
+    @Override
+    public int fromGuestBurst(int pair, SimpleChains frames, int n, int headerLength) {
+        VhostUserPort p = localPort;
+        int k;
+        if (mode == ForwardingMode.RXONLY) {
+            // Consumed where they lie: counted, and the buffers go back to the guest.
+            k = n;
+        } else if (mode == ForwardingMode.MACSWAP) {
+            // One copy each, guest transmit buffer to guest receive buffer, addresses swapped on the way.
+            k = p.device().receiveBurstSwapped(pair, frames, 0, n, headerLength);
+        } else {
+            return 0;
+        }
+        if (k > 0) {
+            long bytes = 0;
+            for (int i = 0; i < k; i++) {
+                bytes += frames.length[i] - headerLength;
+            }
+            p.counters().rxPackets.getAndAdd(k);
+            p.counters().rxBytes.getAndAdd(bytes);
+            if (mode == ForwardingMode.MACSWAP) {
+                p.counters().txPackets.getAndAdd(k);
+                p.counters().txBytes.getAndAdd(bytes);
+            }
+        }
+        return k;
     }
 
     @Override
