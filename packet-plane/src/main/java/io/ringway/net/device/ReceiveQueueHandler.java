@@ -414,6 +414,7 @@ final class ReceiveQueueHandler {
     private int deferred;
     /** The one-buffer receive chains of the current {@link #receiveBurst} (lcore-owned). */
     private final SimpleChains buffers = new SimpleChains(VirtioNetDevice.BURST);
+    private boolean burstOutOfBuffers;
 
     /** Does the deferred copies (header, then frame) of the current batch and forgets their segments. */
     private void flushDeferred() {
@@ -485,6 +486,7 @@ final class ReceiveQueueHandler {
      * @return frames written
      */
     int receiveBurst(SimpleChains src, int from, int count, int srcHeader, boolean swapMacs) {
+        burstOutOfBuffers = false;
         final Virtqueue q = queue;
         // The same conditions as receiveDirect: nothing queued for the guest may be overtaken.
         if (!polled || q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
@@ -499,6 +501,7 @@ final class ReceiveQueueHandler {
         final SimpleChains dst = buffers;
         final int n = q.peekSimple(dst, count, true);
         if (n == 0) {
+            burstOutOfBuffers = dst.exhausted();
             return 0;
         }
         if (deferred > 0) {
@@ -546,7 +549,17 @@ final class ReceiveQueueHandler {
         directChains += done;
         directPackets += done;
         directBytes += bytes;
+        burstOutOfBuffers = done == n && done < count && dst.exhausted();
         return done;
+    }
+
+    /**
+     * @return true if the last {@link #receiveBurst} stopped because the guest had no receive
+     *     buffer left (it used every one the driver had made available), not for a buffer of another
+     *     shape or size, nor because frames were queued
+     */
+    boolean burstOutOfBuffers() {
+        return burstOutOfBuffers;
     }
 
     /** Writes the addresses of the frame at {@code srcAt} swapped (destination = its source, source = its destination) at {@code at}. */

@@ -108,6 +108,14 @@ final class TransmitQueueHandler {
                 popped = k;
                 switched = k;
             }
+            if (k < m && peer.burstOutOfBuffers()) {
+                // macswap, and the guest has no receive buffer left: the rest waits in its transmit
+                // ring (taken when buffers come) rather than be copied into packet buffers to wait.
+                want = popped;
+            } else if (k == m && burstTookAll(m)) {
+                // Frames the guest adds meanwhile wait for the next burst, rather than go one by one.
+                want = popped;
+            }
         }
         if (zeroCopy && BATCH) {
             // The common shape first, as a burst: one-buffer chains (header and frame together, as
@@ -133,6 +141,9 @@ final class TransmitQueueHandler {
                 if (k < m) {
                     // A frame the switch did not take: it and the rest of the burst go as packet buffers.
                     zeroCopy = false;
+                } else if (burstTookAll(m)) {
+                    // Frames the guest adds meanwhile wait for the next burst, rather than go one by one.
+                    want = popped;
                 }
             } else {
                 // Read the burst's descriptors and frames, and the destination's receive descriptors,
@@ -230,6 +241,14 @@ final class TransmitQueueHandler {
             }
         }
         return m;
+    }
+
+    /**
+     * @return true if the {@code m} chains of the last {@link #peekFrames} were all the driver had
+     *     made available when it looked (nothing of another shape or length stopped it)
+     */
+    private boolean burstTookAll(int m) {
+        return m == simple.count() && simple.exhausted();
     }
 
     /**

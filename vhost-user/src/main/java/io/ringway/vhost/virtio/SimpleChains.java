@@ -22,6 +22,7 @@ public final class SimpleChains {
     public final int[] length;
     private GuestMemory memory;
     private int count;
+    private boolean exhausted;
 
     /** @param capacity the most chains one peek can hold */
     public SimpleChains(int capacity) {
@@ -44,6 +45,15 @@ public final class SimpleChains {
         return count;
     }
 
+    /**
+     * @return true if the last peek read every entry the driver had made available (it stopped at
+     *     the end of the ring's available entries, not at a chain of another shape, at its max, or at
+     *     a queue that does not run)
+     */
+    public boolean exhausted() {
+        return exhausted;
+    }
+
     /** @return the guest memory the regions index, as of the last peek */
     public GuestMemory memory() {
         return memory;
@@ -54,8 +64,9 @@ public final class SimpleChains {
         return memory.segment(region[i]);
     }
 
-    void filled(GuestMemory mem, int n) {
+    void filled(GuestMemory mem, int n, boolean all) {
         memory = mem;
         count = n;
+        exhausted = all;
     }
 }

@@ -163,6 +163,7 @@ public final class SplitQueue extends AbstractVirtqueue {
     @Override
     public int peekSimple(SimpleChains out, int max, boolean writable) {
         if (!ready) {
+            out.filled(memory, 0, false);
             return 0;
         }
         final int last = lastAvail;
@@ -171,7 +172,7 @@ public final class SplitQueue extends AbstractVirtqueue {
             // idx is read only when what was seen last time does not fill the burst.
             refreshAvail();
             if (!ready) {
-                out.filled(memory, 0);
+                out.filled(memory, 0, false);
                 return 0;
             }
             outstanding = (cachedAvail - last) & 0xFFFF;
@@ -207,7 +208,7 @@ public final class SplitQueue extends AbstractVirtqueue {
             out.offset[i] = mem.gpaOffset(r, addr);
             out.length[i] = len;
         }
-        out.filled(mem, i);
+        out.filled(mem, i, i == outstanding);
         return i;
     }
 

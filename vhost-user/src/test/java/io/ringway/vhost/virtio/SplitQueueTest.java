@@ -749,8 +749,10 @@ class SplitQueueTest {
         d0.publish();
         SimpleChains c = new SimpleChains(32);
         assertEquals(2, q0.peekSimple(c, 2, false), "at most max");
+        assertFalse(c.exhausted(), "stopped at max, one more is available");
         assertEquals(3, q0.peekSimple(c, 32, false), "at most what is available");
         assertEquals(3, c.count());
+        assertTrue(c.exhausted(), "every available entry read");
         for (int i = 0; i < 3; i++) {
             assertEquals(64 + i, c.length[i]);
             assertArrayEquals(bytes(64, i + 1), c.segment(i).asSlice(c.offset[i], 64).toArray(ValueLayout.JAVA_BYTE));
@@ -780,6 +782,7 @@ class SplitQueueTest {
         add(d0, BUFFERS + 0x300, 64, false);
         d0.publish();
         assertEquals(1, q0.peekSimple(c, 32, false), "stops before the two-descriptor chain");
+        assertFalse(c.exhausted(), "stopped at a chain of another shape");
         q0.takeSimple(1);
         assertTrue(q0.pop(chain), "pop walks the chained one");
         assertEquals(2, chain.length());
