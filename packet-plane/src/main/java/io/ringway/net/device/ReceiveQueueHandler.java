@@ -414,7 +414,6 @@ final class ReceiveQueueHandler {
     private int deferred;
     /** The one-buffer receive chains of the current {@link #receiveBurst} (lcore-owned). */
     private final SimpleChains buffers = new SimpleChains(VirtioNetDevice.BURST);
-    private boolean burstOutOfBuffers;
 
     /** Does the deferred copies (header, then frame) of the current batch and forgets their segments. */
     private void flushDeferred() {
@@ -486,7 +485,6 @@ final class ReceiveQueueHandler {
      * @return frames written
      */
     int receiveBurst(SimpleChains src, int from, int count, int srcHeader, boolean swapMacs) {
-        burstOutOfBuffers = false;
         final Virtqueue q = queue;
         // The same conditions as receiveDirect: nothing queued for the guest may be overtaken.
         if (!polled || q == null || partialChains > 0 || pendingHead != pendingCount || localTail != localHead) {
@@ -501,7 +499,6 @@ final class ReceiveQueueHandler {
         final SimpleChains dst = buffers;
         final int n = q.peekSimple(dst, count, true);
         if (n == 0) {
-            burstOutOfBuffers = dst.exhausted();
             return 0;
         }
         if (deferred > 0) {
@@ -523,11 +520,10 @@ final class ReceiveQueueHandler {
                 if (dstLength[i] < hdr + length) {
                     break;
                 }
-                final MemorySegment frame = src.segment(s);
-                final long frameAt = srcOffset[s] + srcHeader;
-                writeSimple(dst, i, frame, frameAt, length, hdr);
                 if (swapMacs && length >= 12) {
-                    swapMacs(frame, frameAt, dst.segment(i), dst.offset[i] + hdr);
+                    writeSwapped(dst, i, src.segment(s), srcOffset[s] + srcHeader, length, hdr);
+                } else {
+                    writeSimple(dst, i, src.segment(s), srcOffset[s] + srcHeader, length, hdr);
                 }
             }
             if (i == done) {
@@ -549,44 +545,44 @@ final class ReceiveQueueHandler {
         directChains += done;
         directPackets += done;
         directBytes += bytes;
-        burstOutOfBuffers = done == n && done < count && dst.exhausted();
         return done;
     }
 
     /**
-     * @return true if the last {@link #receiveBurst} stopped because the guest had no receive
-     *     buffer left (it used every one the driver had made available), not for a buffer of another
-     *     shape or size, nor because frames were queued
+     * As {@link #writeSimple}, for a frame of 12 bytes or more written with its addresses swapped
+     * (destination = its source, source = its destination); each byte read once from the guest.
      */
-    boolean burstOutOfBuffers() {
-        return burstOutOfBuffers;
-    }
-
-    /** Writes the addresses of the frame at {@code srcAt} swapped (destination = its source, source = its destination) at {@code at}. */
-    private static void swapMacs(MemorySegment src, long srcAt, MemorySegment to, long at) {
-        // Read once from the source frame (the guest's transmit buffer), written to the copy.
+    private static void writeSwapped(SimpleChains dst, int i, MemorySegment src, long srcAt, int length, int hdr) {
+        final MemorySegment to = dst.segment(i);
+        final long at = dst.offset[i];
+        writeHeader(to, at, hdr);
         int d0 = src.get(INT_NATIVE, srcAt);
         short d1 = src.get(SHORT_NATIVE, srcAt + 4);
         int s0 = src.get(INT_NATIVE, srcAt + 6);
         short s1 = src.get(SHORT_NATIVE, srcAt + 10);
-        to.set(INT_NATIVE, at, s0);
-        to.set(SHORT_NATIVE, at + 4, s1);
-        to.set(INT_NATIVE, at + 6, d0);
-        to.set(SHORT_NATIVE, at + 10, d1);
+        to.set(INT_NATIVE, at + hdr, s0);
+        to.set(SHORT_NATIVE, at + hdr + 4, s1);
+        to.set(INT_NATIVE, at + hdr + 6, d0);
+        to.set(SHORT_NATIVE, at + hdr + 10, d1);
+        MemorySegment.copy(src, srcAt + 12, to, at + hdr + 12, length - 12);
     }
 
     /** Writes the net header and {@code length} bytes at {@code srcAt} of {@code src} into one-buffer chain {@code i} of {@code dst} (room checked). */
     private static void writeSimple(SimpleChains dst, int i, MemorySegment src, long srcAt, int length, int hdr) {
         final MemorySegment to = dst.segment(i);
         final long at = dst.offset[i];
-        // virtio 1.2, 5.1.6.4: no offload negotiated, every header field 0 but num_buffers (1, one buffer).
+        writeHeader(to, at, hdr);
+        MemorySegment.copy(src, srcAt, to, at + hdr, length);
+    }
+
+    /** virtio 1.2, 5.1.6.4: no offload negotiated, every header field 0 but num_buffers (1, one buffer). */
+    private static void writeHeader(MemorySegment to, long at, int hdr) {
         to.set(LE64, at, 0L);
         if (hdr == VirtioNetHeaderDescriptor.LENGTH) {
             to.set(LE32, at + 8, 1 << 16);
         } else {
             to.set(U16, at + 8, (short) 0);
         }
-        MemorySegment.copy(src, srcAt, to, at + hdr, length);
     }
 
     /**

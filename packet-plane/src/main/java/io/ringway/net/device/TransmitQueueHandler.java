@@ -108,11 +108,7 @@ final class TransmitQueueHandler {
                 popped = k;
                 switched = k;
             }
-            if (k < m && peer.burstOutOfBuffers()) {
-                // macswap, and the guest has no receive buffer left: the rest waits in its transmit
-                // ring (taken when buffers come) rather than be copied into packet buffers to wait.
-                want = popped;
-            } else if (k == m && burstTookAll(m)) {
+            if (m > 0 && k == m && burstTookAll(m)) {
                 // Frames the guest adds meanwhile wait for the next burst, rather than go one by one.
                 want = popped;
             }
@@ -138,10 +134,10 @@ final class TransmitQueueHandler {
                     popped = k;
                     switched = k;
                 }
-                if (k < m) {
-                    // A frame the switch did not take: it and the rest of the burst go as packet buffers.
-                    zeroCopy = false;
-                } else if (burstTookAll(m)) {
+                // A frame the burst did not take is offered again below, frame by frame: a
+                // destination buffer of another shape or too small, or no buffer, is handled (and
+                // counted) there as before, and a group or unknown destination ends the zero-copy path.
+                if (k == m && burstTookAll(m)) {
                     // Frames the guest adds meanwhile wait for the next burst, rather than go one by one.
                     want = popped;
                 }

@@ -8,6 +8,7 @@ import io.ringway.runtime.sys.UnixSocket;
 import io.ringway.vhost.backend.VhostUserBackend;
 import io.ringway.vhost.frontend.FrontendMemory;
 import io.ringway.vhost.frontend.VhostUserFrontend;
+import io.ringway.vhost.virtio.VirtioFeatures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,72 +34,81 @@ class ForwardingEngineTest {
         return s;
     }
 
-    /** Client mode (the front-end listens, as QEMU with server=on), macswap, two lcores, packed ring. */
+    /** Client mode (the front-end listens, as QEMU with server=on), macswap, two lcores. */
     @Test
     void clientModeMacswapReturnsEveryPacketSwapped() throws Exception {
-        macswapLoop(new int[] {-1, -1}, true, true, i -> NetTestBed.frame(i, 60 + i % 1000), i -> false);
+        macswapLoop(new int[] {-1, -1}, true, i -> NetTestBed.frame(i, 60 + i % 1000), i -> false, NetTestBed.ALL_NET);
     }
 
     /**
      * Macswap on one lcore over a split ring: frames in one buffer go straight from the transmit
      * buffer to a receive buffer (the burst path), every 5th has its header in a buffer of its own
      * (the packet-buffer path), every 13th is 10 bytes (too short to swap: it comes back as sent).
-     * All come back in order, byte for byte, and every count agrees.
+     * All come back in order, byte for byte, and every count agrees. Then the guest reconnects with
+     * a packed ring (no burst path there), and then with a split ring again: each session is served.
      */
     @Test
-    void macswapOverASplitRingMixesBothPathsInOrder() throws Exception {
-        macswapLoop(new int[] {-1}, false, false, i -> i % 13 == 12 ? NetTestBed.frame(i, 10) : NetTestBed.frame(i, 60 + i % 1000),
-                i -> i % 5 == 4);
+    void macswapMixesBothPathsInOrderAcrossSplitAndPackedSessions() throws Exception {
+        long packed = NetTestBed.ALL_NET | VirtioFeatures.mask(VirtioFeatures.RING_PACKED);
+        macswapLoop(new int[] {-1}, false,
+                i -> i % 13 == 12 ? NetTestBed.frame(i, 10) : NetTestBed.frame(i, 60 + i % 1000), i -> i % 5 == 4,
+                NetTestBed.ALL_NET, packed, NetTestBed.ALL_NET);
     }
 
-    private void macswapLoop(int[] lcores, boolean mergeable, boolean packed, java.util.function.IntFunction<byte[]> frame,
-            java.util.function.IntPredicate splitHeader) throws Exception {
+    /** One engine, the front-end listening; one guest session after another, each negotiating {@code sessions[s]}. */
+    private void macswapLoop(int[] lcores, boolean mergeable, java.util.function.IntFunction<byte[]> frame,
+            java.util.function.IntPredicate splitHeader, long... sessions) throws Exception {
         Path socket = dir.resolve("client.sock");
+        int count = 1000;
         try (StatsRegistry stats = StatsRegistry.open(dir.resolve("e.stats"), 512);
              UnixSocket listener = UnixSocket.listen(socket, 1);
              ForwardingEngine engine = ForwardingEngine.start(new ForwardingEngine.Config(List.of(socket), true, 1,
-                     ForwardingMode.MACSWAP, lcores, IdlePolicy.backoff(), 64, 4096, mergeable, packed, stats));
-             FrontendMemory mem = FrontendMemory.create("guest", NetDriver.MEMORY_SIZE)) {
-            VhostUserFrontend f = VhostUserFrontend.over(listener.accept());
-            try {
-                f.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
-                f.setMemTable(mem);
-                NetDriver rx = new NetDriver(f, mem, 0, 256);
-                NetDriver tx = new NetDriver(f, mem, 1, 256);
-                int count = 1000;
-                int sent = 0;
-                int received = 0;
-                long deadline = System.currentTimeMillis() + 30_000;
-                while (received < count) {
-                    while (rx.postReceive(2048, 1) >= 0) {
-                        // fill
+                     ForwardingMode.MACSWAP, lcores, IdlePolicy.backoff(), 64, 4096, mergeable, true, stats))) {
+            for (int session = 0; session < sessions.length; session++) {
+                try (FrontendMemory mem = FrontendMemory.create("guest-" + session, NetDriver.MEMORY_SIZE)) {
+                    VhostUserFrontend f = VhostUserFrontend.over(listener.accept());
+                    try {
+                        f.negotiate(sessions[session], VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+                        f.setMemTable(mem);
+                        NetDriver rx = new NetDriver(f, mem, 0, 256);
+                        NetDriver tx = new NetDriver(f, mem, 1, 256);
+                        int sent = 0;
+                        int received = 0;
+                        long deadline = System.currentTimeMillis() + 30_000;
+                        while (received < count) {
+                            while (rx.postReceive(2048, 1) >= 0) {
+                                // fill
+                            }
+                            rx.publish();
+                            while (sent < count && sent - received < 128
+                                    && tx.postPacket(frame.apply(sent), splitHeader.test(sent)) >= 0) {
+                                sent++;
+                            }
+                            tx.publish();
+                            while (tx.pollUsed() != null) {
+                                // transmit buffers back
+                            }
+                            if (sent > received) {
+                                NetDriver.Received r = rx.receive(10_000);
+                                byte[] expected = frame.apply(received);
+                                assertArrayEquals(expected.length >= 12 ? swapped(expected) : expected, r.frame(),
+                                        "session " + session + " packet " + received);
+                                received++;
+                            }
+                            assertTrue(System.currentTimeMillis() < deadline, "session " + session + " timed out");
+                        }
+                        long total = (long) (session + 1) * count;
+                        assertEquals(total, engine.ports().get(0).counters().rxPackets.get());
+                        assertEquals(total, engine.ports().get(0).counters().txPackets.get());
+                        VirtioNetMetrics m = engine.devices().get(0).metrics();
+                        NetTestBed.waitFor("the device counters", () -> m.rxPackets.get() == total && m.txPackets.get() == total);
+                    } finally {
+                        f.close();
                     }
-                    rx.publish();
-                    while (sent < count && sent - received < 128
-                            && tx.postPacket(frame.apply(sent), splitHeader.test(sent)) >= 0) {
-                        sent++;
-                    }
-                    tx.publish();
-                    while (tx.pollUsed() != null) {
-                        // transmit buffers back
-                    }
-                    if (sent > received) {
-                        NetDriver.Received r = rx.receive(10_000);
-                        byte[] expected = frame.apply(received);
-                        assertArrayEquals(expected.length >= 12 ? swapped(expected) : expected, r.frame(),
-                                "packet " + received);
-                        received++;
-                    }
-                    assertTrue(System.currentTimeMillis() < deadline);
                 }
-                assertEquals(count, engine.ports().get(0).counters().rxPackets.get());
-                assertEquals(count, engine.ports().get(0).counters().txPackets.get());
-                VirtioNetMetrics m = engine.devices().get(0).metrics();
-                NetTestBed.waitFor("the device counters", () -> m.rxPackets.get() == count && m.txPackets.get() == count);
-            } finally {
-                f.close();
+                int ended = session + 1;
+                NetTestBed.waitFor("session " + session + " to end", () -> engine.backends().get(0).endedSessions() >= ended);
             }
-            NetTestBed.waitFor("the session to end", () -> engine.backends().get(0).endedSessions() >= 1);
         }
     }
 

@@ -86,7 +86,11 @@ public final class InterruptingQueue implements Virtqueue {
     @Override
     public int peekSimple(SimpleChains out, int max, boolean writable) {
         Virtqueue d = delegate;
-        return d == null ? 0 : d.peekSimple(out, max, writable);
+        if (d == null) {
+            out.clear();
+            return 0;
+        }
+        return d.peekSimple(out, max, writable);
     }
 
     @Override

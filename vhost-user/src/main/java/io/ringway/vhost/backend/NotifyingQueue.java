@@ -158,6 +158,7 @@ final class NotifyingQueue implements Virtqueue {
     public int peekSimple(SimpleChains out, int max, boolean writable) {
         Virtqueue d = delegate;
         if (d == null || inflight != null || packedInflight != null) {
+            out.clear();
             return 0;
         }
         return d.peekSimple(out, max, writable);

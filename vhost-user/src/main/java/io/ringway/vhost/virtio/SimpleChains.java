@@ -64,6 +64,12 @@ public final class SimpleChains {
         return memory.segment(region[i]);
     }
 
+    /** Empties it (no chains, not exhausted): what a queue without the fast path answers to a peek. */
+    public void clear() {
+        count = 0;
+        exhausted = false;
+    }
+
     void filled(GuestMemory mem, int n, boolean all) {
         memory = mem;
         count = n;

@@ -68,6 +68,7 @@ public final class SplitQueue extends AbstractVirtqueue {
     @Override
     public void reset() {
         ready = false;
+        peekLeft = 0;
         clearBroken();
         memory = null;
         desc = null;
@@ -84,6 +85,8 @@ public final class SplitQueue extends AbstractVirtqueue {
 
     @Override
     public boolean pop(DescriptorChain chain) {
+        // A pop moves lastAvail: what an earlier peek read no longer starts there.
+        peekLeft = 0;
         if (!ready) {
             return false;
         }
@@ -111,6 +114,9 @@ public final class SplitQueue extends AbstractVirtqueue {
         }
         return true;
     }
+
+    /** Chains the last {@link #peekSimple} read that {@link #takeSimple} may still take (0 after a pop). */
+    private int peekLeft;
 
     /** Sink for the values {@link #prefetch} reads, so that the compiler keeps the loads. */
     private long prefetchSink;
@@ -162,6 +168,7 @@ public final class SplitQueue extends AbstractVirtqueue {
 
     @Override
     public int peekSimple(SimpleChains out, int max, boolean writable) {
+        peekLeft = 0;
         if (!ready) {
             out.filled(memory, 0, false);
             return 0;
@@ -209,20 +216,20 @@ public final class SplitQueue extends AbstractVirtqueue {
             out.length[i] = len;
         }
         out.filled(mem, i, i == outstanding);
+        peekLeft = i;
         return i;
     }
 
     @Override
     public void takeSimple(int k) {
-        final int last = lastAvail;
-        if (k < 0 || k > ((cachedAvail - last) & 0xFFFF)) {
-            throw new IllegalArgumentException("cannot take " + k + " chains: " + ((cachedAvail - last) & 0xFFFF)
-                    + " are available");
+        if (k < 0 || k > peekLeft) {
+            throw new IllegalArgumentException("cannot take " + k + " chains: the last peek left " + peekLeft);
         }
         if (k == 0 || !ready) {
             return;
         }
-        lastAvail = (last + k) & 0xFFFF;
+        peekLeft -= k;
+        lastAvail = (lastAvail + k) & 0xFFFF;
         if (eventIdx && notificationsEnabled) {
             // virtio 1.2, 2.7.10: kick me when the driver writes the entry at lastAvail (as pop does).
             used.set(U16, availEventOffset, (short) lastAvail);
@@ -483,6 +490,7 @@ public final class SplitQueue extends AbstractVirtqueue {
 
     @Override
     public void setLastAvailIdx(int idx) {
+        peekLeft = 0;
         lastAvail = idx & 0xFFFF;
         cachedAvail = lastAvail;
         usedIdx = lastAvail;

@@ -141,15 +141,17 @@ public interface Virtqueue {
      * @return chains read (0 by default: a queue without this fast path, for which {@link #pop} is the way)
      */
     default int peekSimple(SimpleChains out, int max, boolean writable) {
+        out.clear();
         return 0;
     }
 
     /**
-     * Takes the first {@code k} chains of the last {@link #peekSimple} off the available ring, as
-     * {@code k} pops would. Call it before anything else pops from this queue.
+     * Takes the next {@code k} chains of the last {@link #peekSimple} off the available ring, as
+     * {@code k} pops would (several takes may share one peek, in order). A {@link #pop} in between
+     * ends what the peek allows.
      *
-     * @param k chains taken, at most the count the last peek returned
-     * @throws IllegalArgumentException if more than the driver made available
+     * @param k chains taken, at most what the last peek returned less what was taken since
+     * @throws IllegalArgumentException if more than the last peek left
      */
     default void takeSimple(int k) {
         if (k != 0) {

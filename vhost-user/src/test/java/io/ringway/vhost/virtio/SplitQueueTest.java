@@ -759,7 +759,8 @@ class SplitQueueTest {
         }
         assertEquals(0, q0.lastAvailIdx(), "a peek takes nothing");
         assertEquals(0, q0.peekSimple(c, 32, true), "readable buffers are not writable ones");
-        // Take two: as two pops. The third still pops the usual way, with the same buffer.
+        // Take two: as two pops (from the last peek, so peek again). The third still pops the usual way.
+        assertEquals(3, q0.peekSimple(c, 32, false));
         q0.takeSimple(2);
         assertEquals(2, q0.lastAvailIdx());
         q0.pushUsed(c.head[0], 1, 0);
@@ -847,7 +848,7 @@ class SplitQueueTest {
         SimpleChains c = new SimpleChains(4);
         assertEquals(1, q0.peekSimple(c, 4, false));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(2));
-        assertTrue(e.getMessage().contains("1 are available"), e.getMessage());
+        assertTrue(e.getMessage().contains("the last peek left 1"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(-1));
         assertEquals(0, q0.lastAvailIdx(), "nothing taken by a refused take");
         q0.takeSimple(1);
@@ -895,5 +896,53 @@ class SplitQueueTest {
         SplitQueue q = new SplitQueue(8);
         assertEquals(0, q.peekSimple(new SimpleChains(4), 4, false));
         assertThrows(IllegalArgumentException.class, () -> new SimpleChains(0));
+    }
+
+    @Test
+    void aPopBetweenPeekAndTakeEndsWhatThePeekAllows() {
+        for (int i = 0; i < 3; i++) {
+            add(d0, BUFFERS + 0x100L * i, 64, false);
+        }
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(3, q0.peekSimple(c, 8, false));
+        q0.takeSimple(1);
+        assertTrue(q0.pop(chain), "the second entry, popped the usual way");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(1));
+        assertTrue(e.getMessage().contains("the last peek left 0"), e.getMessage());
+        assertEquals(2, q0.lastAvailIdx(), "the refused take took nothing");
+        assertEquals(1, q0.peekSimple(c, 8, false), "a new peek starts at the third entry");
+        assertEquals(BUFFERS + 0x200L, c.segment(0).address() + c.offset[0] - g.memory.segment(0).address());
+    }
+
+    @Test
+    void aQueueWithoutTheFastPathClearsWhatAnEarlierPeekLeft() {
+        add(d0, BUFFERS, 64, false);
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(1, q0.peekSimple(c, 8, false));
+        assertTrue(c.exhausted());
+        Virtqueue other = new Virtqueue() {
+            @Override public void activate(GuestMemory memory, QueueConfig config) { }
+            @Override public void reset() { }
+            @Override public boolean isReady() { return true; }
+            @Override public int size() { return 8; }
+            @Override public boolean isBroken() { return false; }
+            @Override public VirtqueueError brokenReason() { return null; }
+            @Override public boolean pop(DescriptorChain chain) { return false; }
+            @Override public void pushUsed(int head, int ringSlots, int len) { }
+            @Override public int publishUsed() { return 0; }
+            @Override public boolean needsNotification() { return false; }
+            @Override public boolean enableNotifications() { return false; }
+            @Override public void disableNotifications() { }
+            @Override public int lastAvailIdx() { return 0; }
+            @Override public int usedIdx() { return 0; }
+            @Override public void setLastAvailIdx(int lastAvailIdx) { }
+            @Override public void setUsedIdx(int usedIdx) { }
+        };
+        assertEquals(0, other.peekSimple(c, 8, false));
+        assertEquals(0, c.count());
+        assertFalse(c.exhausted(), "a queue that does not peek never says it read everything");
+        assertThrows(IllegalArgumentException.class, () -> other.takeSimple(1));
     }
 }
