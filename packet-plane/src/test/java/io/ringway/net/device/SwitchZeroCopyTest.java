@@ -8,6 +8,7 @@ import io.ringway.runtime.stats.StatsRegistry;
 import io.ringway.vhost.backend.VhostUserBackend;
 import io.ringway.vhost.frontend.FrontendMemory;
 import io.ringway.vhost.frontend.VhostUserFrontend;
+import io.ringway.vhost.virtio.VirtioFeatures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -99,7 +100,9 @@ class SwitchZeroCopyTest {
             for (int i = 0; i < ports; i++) {
                 FrontendMemory mem = FrontendMemory.create("guest-" + i, NetDriver.MEMORY_SIZE);
                 VhostUserFrontend f = VhostUserFrontend.connect(sockets.get(i), Duration.ofSeconds(5));
-                f.negotiate(NetTestBed.ALL_NET, VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
+                // The guests take the packed ring when the switch offers it (the driver follows what was negotiated).
+                f.negotiate(NetTestBed.ALL_NET | (packed ? VirtioFeatures.mask(VirtioFeatures.RING_PACKED) : 0),
+                        VhostUserBackend.DEFAULT_PROTOCOL_FEATURES);
                 f.setMemTable(mem);
                 guests.add(new Guest(mem, f, new NetDriver(f, mem, 0, 256), new NetDriver(f, mem, 1, 256)));
             }

@@ -132,6 +132,34 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
         indirectDesc = config.indirectDesc();
     }
 
+    /** Chains the last {@code peekSimple} read that {@code takeSimple} may still take (0 after a pop). */
+    int peekLeft;
+
+    /** Checks a take against what the last peek left and counts it off: true if the ring must move on by {@code k}. */
+    final boolean beginTake(int k) {
+        if (k < 0 || k > peekLeft) {
+            throw new IllegalArgumentException("cannot take " + k + " chains: the last peek left " + peekLeft);
+        }
+        if (k == 0 || !ready) {
+            return false;
+        }
+        peekLeft -= k;
+        return true;
+    }
+
+    /** Records a one-descriptor chain for peekSimple once its buffer is checked against guest memory; false if it is not inside. */
+    final boolean addSimple(SimpleChains out, int i, int head, long addr, int len) {
+        int r = findGpa(addr, len);
+        if (r < 0) {
+            return false;
+        }
+        out.head[i] = head;
+        out.region[i] = r;
+        out.offset[i] = memory.gpaOffset(r, addr);
+        out.length[i] = len;
+        return true;
+    }
+
     // Per-pop walk state, reset by beginWalk: fields, not locals, so the element check is one method.
     private long walkTotal;
     private boolean walkSeenWritable;

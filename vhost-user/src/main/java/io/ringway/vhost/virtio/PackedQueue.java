@@ -80,6 +80,7 @@ public final class PackedQueue extends AbstractVirtqueue {
     @Override
     public void reset() {
         ready = false;
+        peekLeft = 0;
         clearBroken();
         memory = null;
         desc = null;
@@ -101,6 +102,8 @@ public final class PackedQueue extends AbstractVirtqueue {
 
     @Override
     public boolean pop(DescriptorChain chain) {
+        // A pop moves lastAvail: what an earlier peek read no longer starts there.
+        peekLeft = 0;
         if (!ready) {
             return false;
         }
@@ -166,6 +169,72 @@ public final class PackedQueue extends AbstractVirtqueue {
         return true;
     }
 
+    @Override
+    public int peekSimple(SimpleChains out, int max, boolean writable) {
+        peekLeft = 0;
+        if (!ready) {
+            out.filled(memory, 0, false);
+            return 0;
+        }
+        final MemorySegment ring = desc;
+        final GuestMemory mem = memory;
+        final int sz = size;
+        final int n = Math.min(Math.min(max, out.capacity()), sz);
+        // virtio 1.2, 2.8.1: NEXT 1, WRITE 2, INDIRECT 4, AVAIL 7, USED 15; here only WRITE, as asked.
+        final int expected = writable ? PackedRing.F_WRITE : 0;
+        final int ringBits = PackedRing.F_AVAIL | PackedRing.F_USED;
+        int pos = lastAvail;
+        int wrap = availWrap;
+        int i = 0;
+        boolean all = false;
+        for (; i < n; i++) {
+            long off = (long) pos * 16;
+            // virtio 1.2, 2.8.21.1: flags are written last, with a barrier: read them with acquire,
+            // then the rest of the descriptor, each field once.
+            int flags = Short.toUnsignedInt((short) U16_ATOMIC.getAcquire(ring, off + PackedRing.DESC_FLAGS));
+            if (!PackedRing.isAvailable(flags, wrap)) {
+                all = true;
+                break;
+            }
+            if ((flags & ~ringBits) != expected) {
+                break;
+            }
+            long addr = ring.get(U64, off + PackedRing.DESC_ADDR);
+            int len = ring.get(U32, off + PackedRing.DESC_LEN);
+            int id = Short.toUnsignedInt(ring.get(U16, off + PackedRing.DESC_ID));
+            if (len < 0) {
+                break;
+            }
+            if (!addSimple(out, i, id, addr, len)) {
+                break;
+            }
+            if (++pos == sz) {
+                pos = 0;
+                wrap ^= 1;
+            }
+        }
+        out.filled(mem, i, all);
+        peekLeft = i;
+        return i;
+    }
+
+    @Override
+    public void takeSimple(int k) {
+        if (!beginTake(k)) {
+            return;
+        }
+        // One descriptor per chain: k ring slots, at most one wrap (k <= size).
+        int pos = lastAvail + k;
+        if (pos >= size) {
+            pos -= size;
+            availWrap ^= 1;
+        }
+        lastAvail = pos;
+        if (eventIdx && notificationsEnabled) {
+            writeDeviceEvent(PackedRing.EVENT_FLAGS_DESC);
+        }
+    }
+
     /**
      * Walks a chain from descriptors recorded earlier instead of from the ring: the in-flight
      * resubmission after a back-end restart (vhost-user.rst, "Inflight I/O tracking", packed),
@@ -225,6 +294,7 @@ public final class PackedQueue extends AbstractVirtqueue {
         if (used >= size) {
             throw activationError(VirtqueueError.Rule.DESCRIPTOR_INDEX_OUT_OF_RANGE, used, size);
         }
+        peekLeft = 0;
         lastAvail = avail;
         availWrap = (lastAvailIdx >>> 15) & 1;
         usedPos = used;
@@ -444,6 +514,7 @@ public final class PackedQueue extends AbstractVirtqueue {
     /** @param idx position in bits 0-14, avail wrap counter in bit 15 (vhost-user SET_VRING_BASE) */
     @Override
     public void setLastAvailIdx(int idx) {
+        peekLeft = 0;
         lastAvail = idx & 0x7FFF;
         availWrap = (idx >>> 15) & 1;
         if (!usedSet) {

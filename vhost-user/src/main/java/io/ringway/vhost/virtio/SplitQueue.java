@@ -115,9 +115,6 @@ public final class SplitQueue extends AbstractVirtqueue {
         return true;
     }
 
-    /** Chains the last {@link #peekSimple} read that {@link #takeSimple} may still take (0 after a pop). */
-    private int peekLeft;
-
     /** Sink for the values {@link #prefetch} reads, so that the compiler keeps the loads. */
     private long prefetchSink;
 
@@ -206,14 +203,9 @@ public final class SplitQueue extends AbstractVirtqueue {
             if (flags != expected || len < 0) {
                 break;
             }
-            int r = findGpa(addr, len);
-            if (r < 0) {
+            if (!addSimple(out, i, head, addr, len)) {
                 break;
             }
-            out.head[i] = head;
-            out.region[i] = r;
-            out.offset[i] = mem.gpaOffset(r, addr);
-            out.length[i] = len;
         }
         out.filled(mem, i, i == outstanding);
         peekLeft = i;
@@ -222,13 +214,9 @@ public final class SplitQueue extends AbstractVirtqueue {
 
     @Override
     public void takeSimple(int k) {
-        if (k < 0 || k > peekLeft) {
-            throw new IllegalArgumentException("cannot take " + k + " chains: the last peek left " + peekLeft);
-        }
-        if (k == 0 || !ready) {
+        if (!beginTake(k)) {
             return;
         }
-        peekLeft -= k;
         lastAvail = (lastAvail + k) & 0xFFFF;
         if (eventIdx && notificationsEnabled) {
             // virtio 1.2, 2.7.10: kick me when the driver writes the entry at lastAvail (as pop does).

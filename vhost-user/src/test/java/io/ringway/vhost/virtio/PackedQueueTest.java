@@ -675,4 +675,135 @@ class PackedQueueTest {
         assertNotEquals(-1, d0.pollUsed());
         assertFalse(d0.enableUsedNotifications());
     }
+
+    // ---- peekSimple / takeSimple: the one-descriptor burst path ----
+
+    @Test
+    void peekSimpleReadsOneDescriptorChainsWithoutTakingThem() {
+        int[] ids = new int[3];
+        for (int i = 0; i < 3; i++) {
+            g.write(BUFFERS + 0x100L * i, bytes(64, i + 1));
+            ids[i] = add(d0, BUFFERS + 0x100L * i, 64 + i, false);
+        }
+        d0.publish();
+        int before = q0.lastAvailIdx();
+        SimpleChains c = new SimpleChains(32);
+        assertEquals(2, q0.peekSimple(c, 2, false), "at most max");
+        assertFalse(c.exhausted());
+        assertEquals(3, q0.peekSimple(c, 32, false), "every available chain");
+        assertTrue(c.exhausted(), "stopped at a descriptor the driver has not made available");
+        for (int i = 0; i < 3; i++) {
+            assertEquals(ids[i], c.head[i], "the buffer id");
+            assertEquals(64 + i, c.length[i]);
+            assertArrayEquals(bytes(64, i + 1), c.segment(i).asSlice(c.offset[i], 64).toArray(ValueLayout.JAVA_BYTE));
+        }
+        assertEquals(before, q0.lastAvailIdx(), "a peek takes nothing");
+        assertEquals(0, q0.peekSimple(c, 32, true), "readable buffers are not writable ones");
+        assertEquals(3, q0.peekSimple(c, 32, false));
+        q0.takeSimple(2);
+        q0.pushUsed(c.head[0], 1, 0);
+        q0.pushUsed(c.head[1], 1, 0);
+        q0.publishUsed();
+        assertEquals((long) ids[0] << 32, d0.pollUsed());
+        assertEquals((long) ids[1] << 32, d0.pollUsed());
+        assertTrue(q0.pop(chain), "the third pops the usual way");
+        assertEquals(BUFFERS + 0x200L, chain.addr(0));
+        assertEquals(0, q0.peekSimple(c, 32, false), "nothing left");
+        assertTrue(c.exhausted());
+        assertFalse(q0.isBroken());
+    }
+
+    @Test
+    void peekSimpleStopsAtChainsOfOtherShapesAndLeavesHostileOnesToPop() {
+        SimpleChains c = new SimpleChains(32);
+        add(d0, BUFFERS, 64, false);
+        d0.add(new long[] {BUFFERS + 0x100, BUFFERS + 0x200}, new int[] {12, 64}, new boolean[2], 2);
+        d0.addIndirect(TABLE, new long[] {BUFFERS}, new int[] {64}, new boolean[1], 1);
+        add(d0, BUFFERS + 0x300, 64, true);
+        d0.publish();
+        assertEquals(1, q0.peekSimple(c, 32, false), "stops before the two-descriptor list");
+        assertFalse(c.exhausted());
+        q0.takeSimple(1);
+        assertTrue(q0.pop(chain));
+        assertEquals(2, chain.length());
+        assertEquals(0, q0.peekSimple(c, 32, false), "an indirect descriptor is not a one-descriptor chain");
+        assertTrue(q0.pop(chain));
+        assertEquals(0, q0.peekSimple(c, 32, false), "a writable buffer where readable ones are asked for");
+        assertEquals(1, q0.peekSimple(c, 32, true));
+        q0.takeSimple(1);
+        // A buffer outside guest memory: left to pop, which breaks the queue by name.
+        add(d0, 0x4000_0000L, 64, false);
+        d0.publish();
+        assertEquals(0, q0.peekSimple(c, 32, false));
+        assertFalse(q0.isBroken(), "a peek reports nothing");
+        assertFalse(q0.pop(chain));
+        assertBroken(q0, Rule.DESCRIPTOR_OUTSIDE_MEMORY, 0x4000_0000L, 64);
+        assertEquals(0, q0.peekSimple(c, 32, false), "a broken queue peeks nothing");
+        assertFalse(c.exhausted());
+    }
+
+    @Test
+    void peekAndTakeFollowTheWrapCounterAroundTheRing() {
+        SimpleChains c = new SimpleChains(32);
+        roundTrip(6);
+        for (int round = 0; round < 3; round++) {
+            int[] ids = new int[5];
+            for (int i = 0; i < 5; i++) {
+                ids[i] = add(d0, BUFFERS + 0x100L * i, 32 + i, false);
+            }
+            d0.publish();
+            assertEquals(5, q0.peekSimple(c, 32, false), "round " + round + ": five chains across the ring's end");
+            for (int i = 0; i < 5; i++) {
+                assertEquals(ids[i], c.head[i]);
+                assertEquals(32 + i, c.length[i]);
+            }
+            q0.takeSimple(5);
+            for (int i = 0; i < 5; i++) {
+                q0.pushUsed(c.head[i], 1, 0);
+            }
+            q0.publishUsed();
+            for (int i = 0; i < 5; i++) {
+                assertEquals((long) ids[i] << 32, d0.pollUsed(), "round " + round + " used " + i);
+            }
+            assertEquals(0, q0.peekSimple(c, 32, false), "round " + round + ": nothing more");
+        }
+        assertEquals(d0.nextAvail() | d0.availWrapCounter() << 15, q0.lastAvailIdx(), "device and driver agree");
+        assertFalse(q0.isBroken());
+    }
+
+    @Test
+    void takeSimpleTakesOnlyWhatTheLastPeekLeft() {
+        for (int i = 0; i < 3; i++) {
+            add(d0, BUFFERS + 0x100L * i, 64, false);
+        }
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(3, q0.peekSimple(c, 8, false));
+        assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(4));
+        q0.takeSimple(1);
+        assertTrue(q0.pop(chain), "the second, popped the usual way");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q0.takeSimple(1));
+        assertTrue(e.getMessage().contains("the last peek left 0"), e.getMessage());
+        assertEquals(1, q0.peekSimple(c, 8, false), "a new peek starts at the third");
+        assertEquals(BUFFERS + 0x200L, c.segment(0).address() + c.offset[0] - g.memory.segment(0).address());
+    }
+
+    @Test
+    void takeSimpleWritesTheDeviceEventAsPopDoes() {
+        start(8, BASE_FEATURES | EVENT_IDX);
+        add(d0, BUFFERS, 64, false);
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(1, q0.peekSimple(c, 8, false));
+        q0.takeSimple(1);
+        DescriptorChain other = new DescriptorChain(256);
+        PackedQueue p = new PackedQueue(256);
+        DriverPackedQueue d = new DriverPackedQueue(g.memory, 8, 0x50000, 0x51000, 0x52000, BASE_FEATURES | EVENT_IDX);
+        p.activate(g.memory, d.config(BASE_FEATURES | EVENT_IDX));
+        add(d, BUFFERS, 64, false);
+        d.publish();
+        assertTrue(p.pop(other));
+        assertEquals(d.deviceEventFlags(), d0.deviceEventFlags(), "the same device event as after a pop");
+        assertEquals(d.deviceEventOffWrap(), d0.deviceEventOffWrap());
+    }
 }
