@@ -100,9 +100,9 @@ final class TransmitQueueHandler {
             }
             if (k > 0) {
                 q.takeSimple(k);
+                // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
+                q.pushUsedEmpty(frames, k);
                 for (int i = 0; i < k; i++) {
-                    // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
-                    q.pushUsed(frames.head[i], 1, 0);
                     bytes += frames.length[i] - hdr;
                 }
                 popped = k;
@@ -126,9 +126,9 @@ final class TransmitQueueHandler {
                 int k = sw.fromGuestBurst(pair, frames, m, hdr);
                 if (k > 0) {
                     q.takeSimple(k);
+                    // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
+                    q.pushUsedEmpty(frames, k);
                     for (int i = 0; i < k; i++) {
-                        // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
-                        q.pushUsed(frames.head[i], 1, 0);
                         bytes += frames.length[i] - hdr;
                     }
                     popped = k;

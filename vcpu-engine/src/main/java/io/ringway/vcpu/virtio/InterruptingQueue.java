@@ -94,6 +94,14 @@ public final class InterruptingQueue implements Virtqueue {
     }
 
     @Override
+    public void pushUsedEmpty(SimpleChains chains, int k) {
+        Virtqueue d = delegate;
+        if (d != null) {
+            d.pushUsedEmpty(chains, k);
+        }
+    }
+
+    @Override
     public void takeSimple(int k) {
         Virtqueue d = delegate;
         if (d != null) {

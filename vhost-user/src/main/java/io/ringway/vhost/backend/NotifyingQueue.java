@@ -165,6 +165,18 @@ final class NotifyingQueue implements Virtqueue {
     }
 
     @Override
+    public void pushUsedEmpty(SimpleChains chains, int k) {
+        if (inflight != null || packedInflight != null) {
+            // Every head is recorded in the in-flight area (no peek is handed out then anyway).
+            for (int i = 0; i < k; i++) {
+                pushUsed(chains.head[i], 1, 0);
+            }
+            return;
+        }
+        delegate.pushUsedEmpty(chains, k);
+    }
+
+    @Override
     public void takeSimple(int k) {
         Virtqueue d = delegate;
         if (d == null || inflight != null || packedInflight != null) {

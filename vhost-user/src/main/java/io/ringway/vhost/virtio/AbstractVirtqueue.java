@@ -13,6 +13,7 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
     boolean ready;
     boolean eventIdx;
     boolean indirectDesc;
+    boolean inOrder;
     private VirtqueueError broken;
 
     AbstractVirtqueue(int maxSize) {
@@ -129,6 +130,7 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
         memory = mem;
         gpaHint = 0;
         eventIdx = config.eventIdx();
+        inOrder = VirtioFeatures.has(config.features(), VirtioFeatures.IN_ORDER);
         indirectDesc = config.indirectDesc();
     }
 

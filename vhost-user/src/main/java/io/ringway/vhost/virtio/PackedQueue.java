@@ -219,6 +219,19 @@ public final class PackedQueue extends AbstractVirtqueue {
     }
 
     @Override
+    public void pushUsedEmpty(SimpleChains chains, int k) {
+        if (inOrder && k > 1) {
+            // virtio 1.2, 2.8.9: with IN_ORDER the device may use a batch with one used descriptor
+            // carrying the last buffer's id, and skip forward in the ring by the batch's size.
+            pushUsed(chains.head[k - 1], k, 0);
+            return;
+        }
+        for (int i = 0; i < k; i++) {
+            pushUsed(chains.head[i], 1, 0);
+        }
+    }
+
+    @Override
     public void takeSimple(int k) {
         if (!beginTake(k)) {
             return;

@@ -146,6 +146,21 @@ public interface Virtqueue {
     }
 
     /**
+     * Returns the first {@code k} chains of the last {@link #peekSimple} (taken with
+     * {@link #takeSimple}) as used, with length 0 (transmit buffers: nothing written), in ring
+     * order. By default one used entry each; a packed ring with VIRTIO_F_IN_ORDER writes one used
+     * descriptor for the whole batch, with the last buffer's id (virtio 1.2, 2.8.9).
+     *
+     * @param chains the chains of the last peek
+     * @param k how many, from the first
+     */
+    default void pushUsedEmpty(SimpleChains chains, int k) {
+        for (int i = 0; i < k; i++) {
+            pushUsed(chains.head[i], 1, 0);
+        }
+    }
+
+    /**
      * Takes the next {@code k} chains of the last {@link #peekSimple} off the available ring, as
      * {@code k} pops would (several takes may share one peek, in order). A {@link #pop} in between
      * ends what the peek allows.

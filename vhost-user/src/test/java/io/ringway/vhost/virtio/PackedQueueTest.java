@@ -806,4 +806,46 @@ class PackedQueueTest {
         assertEquals(d.deviceEventFlags(), d0.deviceEventFlags(), "the same device event as after a pop");
         assertEquals(d.deviceEventOffWrap(), d0.deviceEventOffWrap());
     }
+
+    @Test
+    void withInOrderATransmitBurstIsReturnedAsOneUsedDescriptor() {
+        long inOrder = BASE_FEATURES | VirtioFeatures.mask(VirtioFeatures.IN_ORDER);
+        start(8, inOrder);
+        roundTrip(6);
+        int firstUsed = q0.usedIdx();
+        int[] ids = new int[4];
+        for (int i = 0; i < 4; i++) {
+            ids[i] = add(d0, BUFFERS + 0x100L * i, 64, false);
+        }
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(4, q0.peekSimple(c, 8, false));
+        q0.takeSimple(4);
+        q0.pushUsedEmpty(c, 4);
+        assertEquals(1, q0.publishUsed(), "one used descriptor for the batch");
+        // virtio 1.2, 2.8.9: at the batch's first slot, the last buffer's id; the ring moves on by 4.
+        int pos = firstUsed & 0x7FFF;
+        assertTrue((d0.descriptorFlags(pos) & PackedRing.F_USED) != 0 == ((firstUsed >>> 15) == 1));
+        assertEquals(ids[3], Short.toUnsignedInt(g.memory.segment(0).get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED,
+                0x1000 + pos * 16L + PackedRing.DESC_ID)), "the last buffer's id");
+        int next = (pos + 4) % 8 | (pos + 4 >= 8 ? (firstUsed ^ 0x8000) & 0x8000 : firstUsed & 0x8000);
+        assertEquals(next, q0.usedIdx(), "the used position skipped the batch, wrap counter followed");
+        assertEquals(q0.lastAvailIdx(), q0.usedIdx(), "every buffer taken is used");
+    }
+
+    @Test
+    void withoutInOrderEveryBufferGetsItsUsedDescriptor() {
+        for (int i = 0; i < 3; i++) {
+            add(d0, BUFFERS + 0x100L * i, 64, false);
+        }
+        d0.publish();
+        SimpleChains c = new SimpleChains(8);
+        assertEquals(3, q0.peekSimple(c, 8, false));
+        q0.takeSimple(3);
+        q0.pushUsedEmpty(c, 3);
+        assertEquals(3, q0.publishUsed());
+        for (int i = 0; i < 3; i++) {
+            assertEquals((long) c.head[i] << 32, d0.pollUsed());
+        }
+    }
 }
