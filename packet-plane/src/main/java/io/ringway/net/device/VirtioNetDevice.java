@@ -23,8 +23,9 @@ import java.util.function.IntFunction;
  * <p>Offered features: VERSION_1, EVENT_IDX, INDIRECT_DESC, RING_PACKED, IN_ORDER and MRG_RXBUF (each
  * but VERSION_1 and INDIRECT_DESC can be withheld through the builder), MQ, STATUS, MTU, MAC, CTRL_VQ,
  * CTRL_RX, CTRL_MAC_ADDR. IN_ORDER costs nothing here: every queue returns its buffers in the order
- * they were made available (each written in full, no batched used entries), and a driver that
- * knows it frees them more cheaply (DPDK's virtio in-order paths). No checksum
+ * they were made available, and a driver that knows it frees them more cheaply (DPDK's virtio
+ * in-order paths). On a packed ring with IN_ORDER a transmit burst goes back as one used descriptor
+ * (virtio 1.2, 2.8.9; receive buffers each get their own, with their lengths). No checksum
  * or segmentation offload is offered, so the headers the device writes are zero but for
  * {@code num_buffers}, and the headers the guest writes are skipped.
  *

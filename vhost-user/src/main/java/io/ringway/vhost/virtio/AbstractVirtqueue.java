@@ -127,6 +127,7 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
         }
         ready = false;
         broken = null;
+        peekLeft = 0;
         memory = mem;
         gpaHint = 0;
         eventIdx = config.eventIdx();

@@ -17,6 +17,9 @@ import java.lang.invoke.VarHandle;
  * <p>{@link #add} writes a chain but holds back the flags of its first descriptor;
  * {@link #publish()} stores those flags (release), last chain first, so the device sees a batch at
  * once (2.8.21.1: the first descriptor is made available after the rest of the list).
+ *
+ * <p>It does not follow in-order batches (one used descriptor for several buffers, virtio 1.2,
+ * 2.8.9): a front-end that uses it must not negotiate VIRTIO_F_IN_ORDER (none in Ringway does).
  */
 public final class DriverPackedQueue {
     private final GuestMemory memory;

@@ -151,7 +151,8 @@ public interface Virtqueue {
      * order. By default one used entry each; a packed ring with VIRTIO_F_IN_ORDER writes one used
      * descriptor for the whole batch, with the last buffer's id (virtio 1.2, 2.8.9).
      *
-     * @param chains the chains of the last peek
+     * @param chains the chains of the last peek, just taken by one {@link #takeSimple}{@code (k)}
+     *     (any other call sends the driver wrong ids)
      * @param k how many, from the first
      */
     default void pushUsedEmpty(SimpleChains chains, int k) {
