@@ -88,42 +88,27 @@ final class TransmitQueueHandler {
         long bytes = 0;
         boolean offered = false;
         boolean localBurst = false;
-        if (direct != null && BATCH) {
-            // The stream takes the common shape as a burst, where it lies (rxonly, macswap).
-            final SimpleChains frames = simple;
-            final int hdr = headerLength;
-            int m = peekFrames(q, want);
-            int k = 0;
-            if (m > 0) {
-                k = direct.fromGuestBurst(pair, frames, m, hdr);
-                localBurst = true;
-            }
-            if (k > 0) {
-                q.takeSimple(k);
-                // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
-                q.pushUsedEmpty(frames, k);
-                for (int i = 0; i < k; i++) {
-                    bytes += frames.length[i] - hdr;
-                }
-                popped = k;
-                switched = k;
-            }
-            if (m > 0 && k == m && burstTookAll(m)) {
-                // Frames the guest adds meanwhile wait for the next burst, rather than go one by one.
-                want = popped;
-            }
-        }
-        if (zeroCopy && BATCH) {
+        if (BATCH && (direct != null || zeroCopy)) {
             // The common shape first, as a burst: one-buffer chains (header and frame together, as
-            // DPDK and Linux send), read in one tight loop, switched in another, so that the cache
-            // lines the guest just wrote arrive together instead of one frame after another.
+            // DPDK and Linux send), read in one tight loop and taken where they lie, so that the
+            // cache lines the guest just wrote arrive together instead of one frame after another.
+            // A local stream (rxonly, macswap) or the switch takes them; a frame it does not take
+            // is offered again below, frame by frame: a destination buffer of another shape or too
+            // small, or no buffer, is handled (and counted) there as before, and a group or unknown
+            // destination ends the zero-copy path.
             final SimpleChains frames = simple;
             final int hdr = headerLength;
-            int m = peekFrames(q, want);
+            final int m = peekFrames(q, want);
             if (m > 0) {
-                sw.beginBurst(pair, m);
-                offered = true;
-                int k = sw.fromGuestBurst(pair, frames, m, hdr);
+                int k;
+                if (direct != null) {
+                    localBurst = true;
+                    k = direct.fromGuestBurst(pair, frames, m, hdr);
+                } else {
+                    sw.beginBurst(pair, m);
+                    offered = true;
+                    k = sw.fromGuestBurst(pair, frames, m, hdr);
+                }
                 if (k > 0) {
                     q.takeSimple(k);
                     // virtio 1.2, 5.1.6.2: the device writes nothing into a transmit buffer; used length 0.
@@ -134,14 +119,11 @@ final class TransmitQueueHandler {
                     popped = k;
                     switched = k;
                 }
-                // A frame the burst did not take is offered again below, frame by frame: a
-                // destination buffer of another shape or too small, or no buffer, is handled (and
-                // counted) there as before, and a group or unknown destination ends the zero-copy path.
                 if (k == m && burstTookAll(m)) {
                     // Frames the guest adds meanwhile wait for the next burst, rather than go one by one.
                     want = popped;
                 }
-            } else {
+            } else if (zeroCopy) {
                 // Read the burst's descriptors and frames, and the destination's receive descriptors,
                 // ahead in tight loops before the frame-by-frame path (DPDK's vhost prefetches too).
                 int k = q.prefetch(want, hdr);

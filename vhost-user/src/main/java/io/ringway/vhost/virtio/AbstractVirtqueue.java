@@ -138,6 +138,16 @@ abstract sealed class AbstractVirtqueue implements Virtqueue permits SplitQueue,
     /** Chains the last {@code peekSimple} read that {@code takeSimple} may still take (0 after a pop). */
     int peekLeft;
 
+    /** Starts a peekSimple: forgets what the last peek left; false (and {@code out} empty) if the queue does not run. */
+    final boolean beginPeek(SimpleChains out) {
+        peekLeft = 0;
+        if (!ready) {
+            out.filled(memory, 0, false);
+            return false;
+        }
+        return true;
+    }
+
     /** Checks a take against what the last peek left and counts it off: true if the ring must move on by {@code k}. */
     final boolean beginTake(int k) {
         if (k < 0 || k > peekLeft) {

@@ -171,9 +171,7 @@ public final class PackedQueue extends AbstractVirtqueue {
 
     @Override
     public int peekSimple(SimpleChains out, int max, boolean writable) {
-        peekLeft = 0;
-        if (!ready) {
-            out.filled(memory, 0, false);
+        if (!beginPeek(out)) {
             return 0;
         }
         final MemorySegment ring = desc;

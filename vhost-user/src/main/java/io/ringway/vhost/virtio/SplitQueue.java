@@ -165,9 +165,7 @@ public final class SplitQueue extends AbstractVirtqueue {
 
     @Override
     public int peekSimple(SimpleChains out, int max, boolean writable) {
-        peekLeft = 0;
-        if (!ready) {
-            out.filled(memory, 0, false);
+        if (!beginPeek(out)) {
             return 0;
         }
         final int last = lastAvail;
